@@ -1,0 +1,155 @@
+"""`alertrouter`: check a config, explain a payload's route, serve locally, send a payload."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from .config.load import load
+from .errors import ConfigError, PayloadError
+from .inbound import decode, parse_payload
+
+
+def _load_or_exit(config: str):
+    try:
+        return load(config)
+    except ConfigError as exc:
+        for p in exc.problems:
+            click.echo(f"error: {p}", err=True)
+        sys.exit(1)
+
+
+def _read_payload(path: str):
+    try:
+        body = Path(path).read_bytes()
+    except OSError as exc:
+        click.echo(f"error: cannot read payload {path}: {exc.strerror}", err=True)
+        sys.exit(2)
+    try:
+        return body, decode(body)
+    except PayloadError as exc:
+        click.echo(f"error: {path}: {exc}", err=True)
+        sys.exit(2)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Route Azure ML events and Azure Monitor alerts to team roles."""
+
+
+@main.command()
+@click.argument("config", default="routing.yaml")
+def check(config: str) -> None:
+    """Validate a routing config (exit 1 with every problem)."""
+    loaded = _load_or_exit(config)
+    for w in loaded.warnings:
+        click.echo(f"warning: {w}", err=True)
+    cfg = loaded.config
+    click.echo(f"{config}: OK ({len(cfg.channels)} channels, {len(cfg.roles)} roles, {len(cfg.routes)} routes)")
+
+
+@main.command()
+@click.argument("payload")
+@click.option("--config", default="routing.yaml", show_default=True, help="routing config")
+@click.option("--json", "as_json", is_flag=True, help="one JSON object on stdout")
+def route(payload: str, config: str, as_json: bool) -> None:
+    """Show the events a payload becomes and the routes, roles and channels each reaches."""
+    loaded = _load_or_exit(config)
+    _, obj = _read_payload(payload)
+    try:
+        parsed = parse_payload(obj)
+    except PayloadError as exc:
+        click.echo(f"error: {payload}: {exc}", err=True)
+        sys.exit(2)
+    from .routing.router import Router
+
+    router = Router(loaded)
+    out = []
+    for ev in parsed.events:
+        d = router.route(ev)
+        out.append({
+            "id": ev.id, "source": ev.source, "kind": ev.kind, "severity": ev.severity.value,
+            "title": ev.title, "summary": ev.summary, "time": ev.time.isoformat(), "fingerprint": ev.fingerprint,
+            "labels": ev.labels, "routes": d.routes, "roles": d.roles, "channels": d.channels,
+            "targets": [{"route": t.route, "role": t.role, "channel": t.channel,
+                         **({"instead_of": t.fallback_from} if t.fallback_from else {})} for t in d.targets],
+            "trail": d.trail,
+        })
+    if as_json:
+        doc: dict = {"events": out}
+        if parsed.handshake is not None:
+            doc["handshake"] = parsed.handshake
+        click.echo(json.dumps(doc, indent=2))
+        return
+    if parsed.handshake is not None:
+        click.echo(f"Event Grid validation handshake; the answer is {json.dumps(parsed.handshake)}")
+    for e in out:
+        click.echo(f"{e['kind']} [{e['severity']}] {e['title']}")
+        click.echo(f"  id: {e['id']}")
+        for line in e["trail"]:
+            click.echo(f"  route {line}")
+        for t in e["targets"]:
+            extra = f" (instead of {t['instead_of']}: its URL is not set)" if "instead_of" in t else ""
+            click.echo(f"  → {t['role']} via {t['channel']}{extra}")
+
+
+@main.command()
+@click.option("--config", default="routing.yaml", show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=7071, show_default=True, type=int)
+@click.option("--data-dir", default=".data", show_default=True)
+def serve(config: str, host: str, port: int, data_dir: str) -> None:
+    """Run the router locally on the Functions routes (SQLite store in the data dir)."""
+    from .app import App
+    from .server import serve as run
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    loaded = _load_or_exit(config)
+    for w in loaded.warnings:
+        click.echo(f"warning: {w}", err=True)
+    app = App(loaded, data_dir)
+    click.echo(f"alertrouter: listening on http://{host}:{port} (config {config}, data {data_dir})", err=True)
+    click.echo("  POST /api/eventgrid  POST /api/alerts  GET /api/health", err=True)
+    run(app, host, port)
+
+
+@main.command()
+@click.argument("payload")
+@click.option("--url", default="http://127.0.0.1:7071", show_default=True, help="router base URL")
+def send(payload: str, url: str) -> None:
+    """POST a payload file to a running router with the headers Azure would send."""
+    import requests
+
+    from .inbound import envelope
+
+    body, obj = _read_payload(payload)
+    headers = {"Content-Type": "application/json; charset=utf-8"}
+    if isinstance(obj, list) or envelope.is_cloudevent(obj) or envelope.is_eventgrid_event(obj):
+        path = "/api/eventgrid"
+        items = obj if isinstance(obj, list) else [obj]
+        if items and all(envelope.is_cloudevent(i) for i in items):
+            headers["Content-Type"] = ("application/cloudevents-batch+json; charset=utf-8" if isinstance(obj, list)
+                                       else "application/cloudevents+json; charset=utf-8")
+        else:
+            validation = any(isinstance(i, dict) and str(i.get("eventType", "")).lower() == envelope.VALIDATION_EVENT
+                             for i in items)
+            headers["aeg-event-type"] = "SubscriptionValidation" if validation else "Notification"
+    else:
+        path = "/api/alerts"
+    try:
+        resp = requests.post(url.rstrip("/") + path, data=body, headers=headers, timeout=30)
+    except requests.RequestException as exc:
+        click.echo(f"error: cannot reach the router at {url} ({type(exc).__name__}); is `alertrouter serve` running?",
+                   err=True)
+        sys.exit(1)
+    click.echo(f"POST {path}: HTTP {resp.status_code}")
+    click.echo(resp.text)
+    sys.exit(0 if resp.ok else 1)
+
+
+if __name__ == "__main__":
+    main()

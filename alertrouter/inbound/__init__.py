@@ -1,0 +1,116 @@
+"""Inbound adapters: wire payloads → `Event`s, or a `PayloadError` that says what was wrong.
+
+Pure functions: nothing here touches storage or the network.
+
+    parse_body(body, content_type, endpoint)   bytes from HTTP
+    parse_payload(obj, endpoint)               a decoded JSON value (files, CLI)
+    parse_event(obj)                            one Event Grid / CloudEvents object (the trigger)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from ..errors import MalformedJson, TooLarge, UnsupportedSchema
+from ..model import Event
+from . import aml, azure_monitor, envelope, generic, legacy
+
+Endpoint = Literal["eventgrid", "alerts"] | None
+MAX_BODY_BYTES = 1024 * 1024
+
+
+@dataclass
+class Parsed:
+    events: list[Event] = field(default_factory=list)
+    handshake: dict | None = None  # {"validationResponse": code} for Event Grid validation
+    ignored: list[str] = field(default_factory=list)  # e.g. SubscriptionDeletion notices
+    format: str = ""  # "eventgrid", "cloudevents", "common-alert-schema", "legacy-…"
+
+
+def decode(body: bytes, max_bytes: int = MAX_BODY_BYTES) -> Any:
+    if len(body) > max_bytes:
+        raise TooLarge(f"request body is {len(body)} bytes; the limit is {max_bytes} bytes (1 MB, Event Grid's event limit)")
+    if not body.strip():
+        raise MalformedJson("request body is empty; expected a JSON payload")
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise MalformedJson(f"request body is not UTF-8 (byte {exc.start}); send JSON encoded as UTF-8") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise MalformedJson(f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+
+
+def parse_body(body: bytes, content_type: str | None = None, endpoint: Endpoint = None,
+               max_bytes: int = MAX_BODY_BYTES, received: datetime | None = None) -> Parsed:
+    obj = decode(body, max_bytes)
+    return parse_payload(obj, endpoint, received=received)
+
+
+def parse_payload(obj: Any, endpoint: Endpoint = None, received: datetime | None = None) -> Parsed:
+    received = received or datetime.now(timezone.utc)
+    if isinstance(obj, list) or envelope.is_cloudevent(obj) or envelope.is_eventgrid_event(obj):
+        if endpoint == "alerts":
+            raise UnsupportedSchema(
+                "this is an Event Grid / CloudEvents payload; /api/alerts takes Azure Monitor alerts "
+                "from Action Groups. Post Event Grid deliveries to /api/eventgrid"
+            )
+        return _parse_events(obj if isinstance(obj, list) else [obj], received)
+    if azure_monitor.is_common(obj) or legacy.kind_of(obj):
+        if endpoint == "eventgrid":
+            raise UnsupportedSchema(
+                "this is an Azure Monitor alert; /api/eventgrid takes Event Grid deliveries. "
+                "Point the Action Group's webhook at /api/alerts"
+            )
+        if azure_monitor.is_common(obj):
+            return Parsed(events=azure_monitor.to_events(obj, received), format="common-alert-schema")
+        return Parsed(events=legacy.to_events(obj, received), format=f"legacy-{legacy.kind_of(obj)}")
+    if isinstance(obj, dict):
+        schema = obj.get("schemaId")
+        found = f"schemaId {schema!r}" if schema else "keys " + (", ".join(sorted(obj)[:8]) or "none")
+        raise UnsupportedSchema(
+            f"unknown payload: {found}. Expected an Event Grid array, a CloudEvent (specversion), "
+            "the Azure Monitor common alert schema (schemaId azureMonitorCommonAlertSchema), or a legacy "
+            "Azure Monitor alert (AzureMonitorMetricAlert, Microsoft.Insights/activityLogs, Log V1)"
+        )
+    raise UnsupportedSchema(f"unknown payload: a JSON {type(obj).__name__}; expected an object or an array of events")
+
+
+def _parse_events(items: list, received: datetime) -> Parsed:
+    if not items:
+        raise UnsupportedSchema("empty event array; Event Grid always delivers at least one event")
+    out = Parsed()
+    envs = [envelope.parse(obj, f"event [{i}]") for i, obj in enumerate(items)]
+    out.format = envs[0].schema
+    for env in envs:
+        t = env.type.lower()
+        if t == envelope.VALIDATION_EVENT:
+            data = env.data if isinstance(env.data, dict) else {}
+            code = data.get("validationCode") or data.get("ValidationCode")
+            if not code:
+                raise UnsupportedSchema("SubscriptionValidationEvent without data.validationCode")
+            out.handshake = {"validationResponse": code}
+            continue
+        if t == envelope.DELETION_EVENT:
+            out.ignored.append(f"{env.type} {env.id}")
+            continue
+        out.events.append(event_from_envelope(env, received))
+    return out
+
+
+def event_from_envelope(env: envelope.Envelope, received: datetime | None = None) -> Event:
+    if aml.handles(env):
+        return aml.to_event(env, received)
+    return generic.to_event(env, received)
+
+
+def parse_event(obj: dict, received: datetime | None = None) -> Event | None:
+    """One event from the Event Grid trigger; None for validation/deletion notices."""
+    env = envelope.parse(obj, "event")
+    if env.type.lower() in (envelope.VALIDATION_EVENT, envelope.DELETION_EVENT):
+        return None
+    return event_from_envelope(env, received)

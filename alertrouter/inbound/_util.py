@@ -1,0 +1,112 @@
+"""Small pure helpers shared by the inbound adapters."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+_ARM = re.compile(
+    r"/subscriptions/(?P<sub>[^/]+)"
+    r"(?:/resourcegroups/(?P<rg>[^/]+))?"
+    r"(?:/providers/(?P<provider>[^/]+/[^/]+)/(?P<name>[^/]+))?",
+    re.IGNORECASE,
+)
+
+
+class CIDict:
+    """Read-only, case-insensitive view of a mapping (Azure sends camelCase and PascalCase)."""
+
+    __slots__ = ("_d", "_lower")
+
+    def __init__(self, d: Mapping[str, Any] | None):
+        self._d = d or {}
+        self._lower = {k.lower(): k for k in self._d} if isinstance(self._d, Mapping) else {}
+
+    def get(self, key: str, default: Any = None) -> Any:
+        real = self._lower.get(key.lower())
+        return self._d[real] if real is not None else default
+
+    def has(self, key: str) -> bool:
+        return key.lower() in self._lower
+
+
+def arm_parts(resource_id: str | None) -> dict[str, str]:
+    """Split an ARM id into subscription, resource_group, provider type and name."""
+    if not resource_id:
+        return {}
+    m = _ARM.match(resource_id)
+    if not m:
+        return {}
+    out = {"subscription": m["sub"]}
+    if m["rg"]:
+        out["resource_group"] = m["rg"]
+    if m["provider"]:
+        out["resource_type"] = m["provider"]
+        out["resource_name"] = m["name"]
+    # Nested resources: the last segment names the resource itself.
+    tail = resource_id.rstrip("/").rsplit("/", 1)[-1]
+    if m["provider"] and tail:
+        out["resource_name"] = tail
+    return out
+
+
+def parse_time(value: Any) -> datetime | None:
+    """ISO-8601 with any fraction digits, or Log V1's 'M/d/yyyy h:mm:ss tt'; UTC when no zone."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        dt = value
+    else:
+        text = str(value).strip()
+        try:
+            dt = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+        except ValueError:
+            try:
+                dt = datetime.fromisoformat(_trim_fraction(text))
+            except ValueError:
+                try:
+                    dt = datetime.strptime(text, "%m/%d/%Y %I:%M:%S %p")
+                except ValueError:
+                    return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
+def _trim_fraction(text: str) -> str:
+    text = text.replace("Z", "+00:00")
+    return re.sub(r"(\.\d{6})\d+", r"\1", text)
+
+
+def to_str(value: Any) -> str:
+    """Label values are strings: JSON for containers, lower-case for booleans."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def maybe_json(value: Any) -> Any:
+    """A string that holds JSON (AML runProperties, activity-log claims) becomes the value; else unchanged."""
+    if isinstance(value, str) and value[:1] in "{[":
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def flat_tags(prefix: str, tags: Any) -> dict[str, str]:
+    if not isinstance(tags, Mapping):
+        return {}
+    return {f"{prefix}{k}": to_str(v) for k, v in tags.items() if k}
+
+
+def clip(text: str, limit: int = 300) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,92 @@
+"""Ordered routes: the first match wins unless `continue: true`; the default route catches the rest.
+
+`Router.route(event)` returns the decision and, for each route tried, why it matched or which
+matcher failed, so `alertrouter route` can answer "why did (not) I get this?".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..config.load import LOG_CHANNEL, LoadedConfig
+from ..model import Event
+from .matchers import Matcher
+
+DEFAULT_ROUTE = "default"
+
+
+@dataclass(frozen=True)
+class CompiledRoute:
+    name: str
+    roles: tuple[str, ...]
+    matchers: list[Matcher]
+    cont: bool
+    index: int
+
+    def check(self, event: Event) -> Matcher | None:
+        """The first matcher that fails, or None when the route matches."""
+        for m in self.matchers:
+            if not m.test(event.match_value(m.key)):
+                return m
+        return None
+
+
+@dataclass(frozen=True)
+class Target:
+    route: str
+    role: str
+    channel: str
+    fallback_from: str = ""  # the configured channel this replaced (its URL is not set)
+
+
+@dataclass
+class Decision:
+    routes: list[str] = field(default_factory=list)
+    roles: list[str] = field(default_factory=list)
+    targets: list[Target] = field(default_factory=list)
+    trail: list[str] = field(default_factory=list)  # one line per route tried
+
+    @property
+    def channels(self) -> list[str]:
+        return list(dict.fromkeys(t.channel for t in self.targets))
+
+
+class Router:
+    def __init__(self, loaded: LoadedConfig):
+        self.loaded = loaded
+        self.cfg = loaded.config
+        self.routes = loaded.routes
+
+    def route(self, event: Event) -> Decision:
+        d = Decision()
+        matched: list[tuple[str, tuple[str, ...]]] = []
+        for r in self.routes:
+            failed = r.check(event)
+            if failed is not None:
+                actual = event.match_value(failed.key)
+                shown = "missing" if actual is None else f'"{actual}"'
+                d.trail.append(f"{r.name}: no match: {failed.describe()} (value {shown})")
+                continue
+            matched.append((r.name, r.roles))
+            d.trail.append(f"{r.name}: match" + ("; continue" if r.cont else ""))
+            if not r.cont:
+                break
+        if not matched:
+            roles = tuple(self.cfg.default_route.roles)
+            matched.append((DEFAULT_ROUTE, roles))
+            d.trail.append(f"{DEFAULT_ROUTE}: no route matched; default route" +
+                           (f" → {', '.join(roles)}" if roles else " has no roles: nobody is notified"))
+        for name, roles in matched:
+            d.routes.append(name)
+            for role in roles:
+                if role not in d.roles:
+                    d.roles.append(role)
+                for ch in self.cfg.roles[role].channels:
+                    d.targets.append(self._target(name, role, ch))
+        d.targets = list(dict.fromkeys(d.targets))
+        return d
+
+    def _target(self, route: str, role: str, channel: str) -> Target:
+        if channel in self.loaded.unresolved:
+            return Target(route, role, LOG_CHANNEL, fallback_from=channel)
+        return Target(route, role, channel)

@@ -1,0 +1,75 @@
+"""The local server: the Functions routes on uvicorn + Starlette, with the embedded SQLite store."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request as StarletteRequest
+from starlette.responses import Response as StarletteResponse
+from starlette.routing import Route
+
+from .app import App
+from .http_api import HttpApi, Request, Response, error
+
+log = logging.getLogger("alertrouter.server")
+
+
+async def _read_body(request: StarletteRequest, limit: int) -> bytes | None:
+    """The body, or None when it is over `limit` (checked before and while reading)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def create_app(app: App) -> Starlette:
+    api = HttpApi(app)
+
+    def endpoint(handler):
+        async def call(request: StarletteRequest) -> StarletteResponse:
+            body = b""
+            if request.method in ("POST", "PUT"):
+                body = await _read_body(request, api.max_body)
+                if body is None:
+                    resp = error(413, f"request body is over the {api.max_body}-byte limit (1 MB)")
+                    return _to_starlette(resp)
+            req = Request(
+                method=request.method,
+                path=request.url.path,
+                headers={k.lower(): v for k, v in request.headers.items()},
+                query=dict(request.query_params),
+                body=body,
+            )
+            return _to_starlette(await run_in_threadpool(handler, req))
+
+        return call
+
+    routes = [
+        Route("/api/eventgrid", endpoint(api.eventgrid), methods=["POST", "OPTIONS"]),
+        Route("/api/alerts", endpoint(api.alerts), methods=["POST"]),
+        Route("/api/health", endpoint(api.health), methods=["GET"]),
+        Route("/runtime/webhooks/EventGrid", endpoint(api.eventgrid_runtime), methods=["POST"]),
+        Route("/runtime/webhooks/eventgrid", endpoint(api.eventgrid_runtime), methods=["POST"]),
+    ]
+    return Starlette(routes=routes)
+
+
+def _to_starlette(resp: Response) -> StarletteResponse:
+    headers = dict(resp.headers)
+    media = headers.pop("Content-Type", None)
+    return StarletteResponse(resp.body, status_code=resp.status, headers=headers, media_type=media)
+
+
+def serve(app: App, host: str = "127.0.0.1", port: int = 7071, log_level: str = "info") -> None:
+    import uvicorn
+
+    uvicorn.run(create_app(app), host=host, port=port, log_level=log_level, access_log=False,
+                http="httptools", timeout_keep_alive=30)

@@ -1,0 +1,9 @@
+"""Azure Functions entry point: triggers and bindings only; the work is in alertrouter/."""
+
+import azure.functions as func
+
+from handlers import eventgrid, http
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+app.register_functions(eventgrid.bp)
+app.register_functions(http.bp)

@@ -1,0 +1,29 @@
+"""One App per worker process, built lazily on the first invocation (indexing stays offline)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from alertrouter.app import App
+from alertrouter.http_api import HttpApi
+
+_lock = threading.Lock()
+_api: HttpApi | None = None
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def api() -> HttpApi:
+    global _api
+    if _api is None:
+        with _lock:
+            if _api is None:
+                _api = HttpApi(App.from_env(ROOT))
+    return _api
+
+
+def reset() -> None:
+    """Forget the cached App (tests that change settings)."""
+    global _api
+    with _lock:
+        _api = None
