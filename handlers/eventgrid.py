@@ -12,8 +12,22 @@ from . import _runtime
 bp = func.Blueprint()
 
 
-def as_dict(event: func.EventGridEvent) -> dict:
-    """The trigger's EventGridEvent back into the Event Grid schema the core parses."""
+def as_dict(event: func.EventGridEvent | func.CloudEvent) -> dict:
+    """The trigger's event object back into the wire schema the core parses.
+
+    The worker hands over a CloudEvent when the subscription delivers CloudEvents 1.0, an
+    EventGridEvent otherwise.
+    """
+    if isinstance(event, func.CloudEvent):
+        return {
+            "specversion": event.specversion,
+            "id": event.id,
+            "source": event.source,
+            "type": event.type,
+            "subject": event.subject,
+            "time": event.time.isoformat() if event.time else None,
+            "data": event.get_json(),
+        }
     return {
         "id": event.id,
         "topic": event.topic,

@@ -66,7 +66,7 @@ def loads(text: str, name: str = "routing.yaml", env: typing.Mapping[str, str] |
         problems = []
         for err in exc.errors():
             loc = _clean_loc(doc, err["loc"])
-            problems.append(f"{name}:{loc_line.line(loc)} {_path(loc)}: {_message(err, loc)}")
+            problems.append(f"{name}:{loc_line.line(loc)} {_path(loc)}: {_message(err, loc, doc)}")
         raise ConfigError(problems) from None
 
     problems: list[str] = []
@@ -79,7 +79,7 @@ def loads(text: str, name: str = "routing.yaml", env: typing.Mapping[str, str] |
         for i, ch in enumerate(role.channels):
             if ch not in channel_names:
                 problem(("roles", role_name, "channels", i), f'undefined channel "{ch}"{_suggest(ch, channel_names)}; '
-                        "define it under channels:")
+                        "define it under channels: or fix the name")
     seen: dict[str, int] = {}
     compiled = []
     for i, route in enumerate(cfg.routes):
@@ -90,7 +90,7 @@ def loads(text: str, name: str = "routing.yaml", env: typing.Mapping[str, str] |
         for j, role in enumerate(route.roles):
             if role not in cfg.roles:
                 problem(("routes", i, "roles", j), f'undefined role "{role}"{_suggest(role, cfg.roles)}; '
-                        "define it under roles:")
+                        "define it under roles: or fix the name")
         matchers, errors = compile_match(route.match)
         for key, msg in errors:
             problem(("routes", i, "match", key) if key else ("routes", i, "match"), msg)
@@ -98,7 +98,7 @@ def loads(text: str, name: str = "routing.yaml", env: typing.Mapping[str, str] |
     for j, role in enumerate(cfg.default_route.roles):
         if role not in cfg.roles:
             problem(("default_route", "roles", j), f'undefined role "{role}"{_suggest(role, cfg.roles)}; '
-                    "define it under roles:")
+                    "define it under roles: or fix the name")
     if problems:
         raise ConfigError(problems)
 
@@ -196,13 +196,26 @@ def _path(loc: tuple) -> str:
     return out or "(top level)"
 
 
-def _message(err: dict, loc: tuple) -> str:
+def _node(doc: Any, loc: tuple) -> Any:
+    for part in loc:
+        try:
+            doc = doc[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return doc
+
+
+def _message(err: dict, loc: tuple, doc: Any) -> str:
     t, inp, ctx = err["type"], err.get("input"), err.get("ctx") or {}
     if t == "extra_forbidden":
-        allowed = _allowed_keys(loc[:-1])
+        parent = _node(doc, loc[:-1])
+        tag = parent.get("type") if isinstance(parent, dict) else None
+        allowed = _allowed_keys(loc[:-1], tag)
         key = str(loc[-1])
         hint = _suggest(key, allowed)
-        return f'unknown key "{key}"{hint}' + (f" (allowed: {', '.join(sorted(allowed))})" if allowed else "")
+        return f'unknown key "{key}"{hint}' + (f"; allowed: {', '.join(sorted(allowed))}" if allowed else "")
+    if t == "list_type":
+        return f"expected a list like [a, b], got {_show(inp)}"
     if t == "missing":
         return f'missing required key "{loc[-1]}"'
     if t == "union_tag_invalid":
@@ -229,10 +242,10 @@ def _show(value: Any) -> str:
 
 def _suggest(word: str, choices) -> str:
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f'; did you mean "{close[0]}"?' if close else ""
+    return f' (did you mean "{close[0]}"?)' if close else ""
 
 
-def _allowed_keys(loc: tuple) -> set[str]:
+def _allowed_keys(loc: tuple, tag: Any = None) -> set[str]:
     """Keys a model at `loc` accepts, walking RoutingConfig's annotations."""
     tp: Any = RoutingConfig
     for part in loc:
@@ -260,6 +273,10 @@ def _allowed_keys(loc: tuple) -> set[str]:
     if isinstance(tp, type) and issubclass(tp, BaseModel):
         return {f.alias or n for n, f in tp.model_fields.items()}
     if typing.get_origin(tp) is typing.Union:
+        for a in typing.get_args(tp):
+            if isinstance(a, type) and issubclass(a, BaseModel) and "type" in a.model_fields \
+                    and typing.get_args(a.model_fields["type"].annotation) == (tag,):
+                return {f.alias or n for n, f in a.model_fields.items()}
         return set().union(*({f.alias or n for n, f in a.model_fields.items()} for a in typing.get_args(tp)
                               if isinstance(a, type) and issubclass(a, BaseModel)))
     return set()

@@ -1,0 +1,96 @@
+"""Shared test fixtures: real payloads, a routing config aimed at a loopback receiver, and the
+local server running for real (uvicorn on a loopback port) in a background thread."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from alertrouter.app import App
+from alertrouter.config.load import loads
+from alertrouter.server import create_app
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+# Every role reaches one webhook channel on the receiver; one route catches everything.
+CAPTURE_CONFIG = """
+version: 1
+channels:
+  capture:
+    type: webhook
+    url: ${CAPTURE_URL}
+    headers:
+      X-Test: capture
+roles:
+  everyone:
+    channels: [capture]
+routes:
+  - name: all
+    match: {}
+    roles: [everyone]
+"""
+
+
+def fixture_files() -> list[Path]:
+    """Every payload fixture (not the expected-response files)."""
+    return sorted(p for p in FIXTURES.rglob("*.json") if ".response." not in p.name)
+
+
+def load_fixture(name: str):
+    return json.loads(next(FIXTURES.rglob(name)).read_text(encoding="utf-8"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RunningServer:
+    def __init__(self, app: App):
+        self.app = app
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(create_app(app), host="127.0.0.1", port=self.port, log_level="warning",
+                                http="httptools", lifespan="off")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> "RunningServer":
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("local server did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(5)
+
+
+@pytest.fixture
+def capture_app(tmp_path, httpserver, monkeypatch):
+    """An App whose only channel posts to the loopback receiver (pytest-httpserver)."""
+    monkeypatch.setenv("CAPTURE_URL", httpserver.url_for("/hook?sig=s3cr3t-signature"))
+    httpserver.expect_request("/hook").respond_with_data("", status=202)
+    loaded = loads(CAPTURE_CONFIG, "capture.yaml")
+    return App(loaded, tmp_path / "data")
+
+
+@pytest.fixture
+def server(capture_app):
+    with RunningServer(capture_app) as s:
+        yield s
+
+
+def captured(httpserver) -> list[dict]:
+    return [json.loads(req.get_data()) for req, _ in httpserver.log]

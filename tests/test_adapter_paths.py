@@ -1,0 +1,80 @@
+"""Every real payload through the HTTP path (the local server, for real) and, for Event Grid
+payloads, through the Functions Event Grid trigger, with its expected kind and severity."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import azure.functions as func
+import pytest
+import requests
+
+from alertrouter.inbound import envelope
+from handlers import _runtime
+from handlers.eventgrid import aml_events
+from tests.conftest import CAPTURE_CONFIG, captured, fixture_files, load_fixture
+from tests.inbound.expected import EXPECTED, HANDSHAKE
+
+FILES = [p.name for p in fixture_files()]
+EVENT_FILES = [p.name for p in fixture_files() if isinstance(json.loads(p.read_text()), list)]
+
+
+def post_fixture(base_url: str, name: str) -> requests.Response:
+    body = next(p for p in fixture_files() if p.name == name).read_bytes()
+    obj = json.loads(body)
+    if isinstance(obj, list):
+        ce = all(envelope.is_cloudevent(e) for e in obj)
+        headers = {"Content-Type": "application/cloudevents-batch+json; charset=utf-8" if ce
+                   else "application/json; charset=utf-8"}
+        if not ce:
+            headers["aeg-event-type"] = "SubscriptionValidation" if EXPECTED[name] == HANDSHAKE else "Notification"
+        return requests.post(base_url + "/api/eventgrid", data=body, headers=headers, timeout=10)
+    return requests.post(base_url + "/api/alerts", data=body, headers={"Content-Type": "application/json"}, timeout=10)
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_fixture_http_path(name, server, httpserver):
+    resp = post_fixture(server.url, name)
+    assert resp.status_code == 200, resp.text
+    want = EXPECTED[name]
+    if want == HANDSHAKE:
+        assert resp.json() == load_fixture(name.replace(".request.", ".response."))
+        assert captured(httpserver) == []
+        return
+    assert resp.json()["accepted"] == len(want)
+    got = [(b["data"]["kind"], b["data"]["severity"]) for b in captured(httpserver)]
+    assert got == [(k, s) for k, s, _ in want]
+
+
+def _trigger_input(obj: dict):
+    if envelope.is_cloudevent(obj):
+        return func.CloudEvent(id=obj["id"], source=obj["source"], type=obj["type"], specversion=obj["specversion"],
+                               data=obj.get("data"), subject=obj.get("subject"),
+                               time=datetime.fromisoformat(obj["time"]))
+    return func.EventGridEvent(id=obj["id"], data=obj["data"], topic=obj["topic"], subject=obj["subject"],
+                               event_type=obj["eventType"], event_time=datetime.fromisoformat(obj["eventTime"]),
+                               data_version=obj["dataVersion"])
+
+
+@pytest.fixture
+def trigger_env(tmp_path, httpserver, monkeypatch):
+    cfg = tmp_path / "routing.yaml"
+    cfg.write_text(CAPTURE_CONFIG)
+    monkeypatch.setenv("ALERTROUTER_CONFIG", str(cfg))
+    monkeypatch.setenv("ALERTROUTER_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CAPTURE_URL", httpserver.url_for("/hook"))
+    httpserver.expect_request("/hook").respond_with_data("", status=202)
+    _runtime.reset()
+    yield
+    _runtime.reset()
+
+
+@pytest.mark.parametrize("name", EVENT_FILES)
+def test_fixture_eventgrid_trigger_path(name, trigger_env, httpserver):
+    user_fn = aml_events.build().get_user_function()
+    for obj in load_fixture(name):
+        assert user_fn(_trigger_input(obj)) is None
+    want = EXPECTED[name]
+    got = [(b["data"]["kind"], b["data"]["severity"]) for b in captured(httpserver)]
+    assert got == ([] if want == HANDSHAKE else [(k, s) for k, s, _ in want])
