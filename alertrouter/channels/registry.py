@@ -9,6 +9,7 @@ import requests
 from ..config.load import LOG_CHANNEL, LoadedConfig
 from ..config.schema import LogChannel
 from .base import Channel
+from .http import make_session
 from .log import LogSender
 from .webhook import WebhookSender
 
@@ -16,12 +17,6 @@ CHANNELS = {
     "log": LogSender,
     "webhook": WebhookSender,
 }
-
-
-def make_session() -> requests.Session:
-    s = requests.Session()
-    s.headers["User-Agent"] = "alertrouter/0.1"
-    return s
 
 
 def build_channels(loaded: LoadedConfig, data_dir: Path, session: requests.Session | None = None) -> dict[str, Channel]:

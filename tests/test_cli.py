@@ -1,0 +1,102 @@
+"""The `alertrouter` command: check, route (text and --json), send, and their exit codes."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from alertrouter.cli import main
+from tests.conftest import FIXTURES, ROOT, captured
+
+SHIPPED = str(ROOT / "routing.yaml")
+
+
+def fixture_path(name: str) -> str:
+    return str(next(FIXTURES.rglob(name)))
+
+
+def run(*args, env=None):
+    return CliRunner().invoke(main, list(args), env=env or {})
+
+
+def test_check_ok_with_warnings_for_unset_urls():
+    r = run("check", SHIPPED, env={"SE_WEBHOOK_URL": "", "DS_WEBHOOK_URL": "", "QA_WEBHOOK_URL": "",
+                                   "BA_WEBHOOK_URL": ""})
+    assert r.exit_code == 0
+    assert r.stdout.strip().endswith("OK (4 channels, 4 roles, 7 routes)")
+    assert "environment variable SE_WEBHOOK_URL is not set" in r.stderr
+
+
+def test_check_errors_exit_1(tmp_path):
+    bad = tmp_path / "routing.yaml"
+    bad.write_text("roles:\n  a: {channels: [nope]}\n")
+    r = run("check", str(bad))
+    assert r.exit_code == 1
+    assert r.stderr == (f'error: {bad}:2 roles.a.channels[0]: undefined channel "nope"; '
+                        "define it under channels: or fix the name\n")
+
+
+def test_route_json_lists_routes_roles_channels():
+    r = run("route", fixture_path("aml-runstatuschanged-failed.eventgrid.json"), "--config", SHIPPED, "--json")
+    assert r.exit_code == 0, r.output
+    [ev] = json.loads(r.stdout)["events"]
+    assert (ev["source"], ev["kind"], ev["severity"]) == ("aml", "run.failed", "error")
+    assert ev["routes"] == ["run-results", "experiment-lifecycle"]
+    assert ev["roles"] == ["data-scientist", "quality-assurance"]
+    assert ev["channels"] == ["log"]  # the webhook URLs are not set here
+    assert ev["targets"][0] == {"route": "run-results", "role": "data-scientist", "channel": "log",
+                                "instead_of": "ds-webhook"}
+    assert {"id", "title", "labels"} <= set(ev)
+
+
+def test_route_json_configured_channel():
+    r = run("route", fixture_path("monitor-metric-static-fired.test-action.json"), "--config", SHIPPED, "--json",
+            env={"SE_WEBHOOK_URL": "https://example.invalid/hook"})
+    [ev] = json.loads(r.stdout)["events"]
+    assert (ev["routes"], ev["roles"], ev["channels"]) == (["platform-alerts"], ["software-engineer"], ["se-webhook"])
+
+
+def test_route_json_handshake():
+    r = run("route", fixture_path("eventgrid-subscriptionvalidation.request.json"), "--config", SHIPPED, "--json")
+    assert json.loads(r.stdout) == {"events": [], "handshake": {"validationResponse":
+                                                                "512d38b6-c7b8-40c8-89fe-f46f9e9622b6"}}
+
+
+def test_route_text_explains_each_route():
+    r = run("route", fixture_path("monitor-budget-fired.test-action.json"), "--config", SHIPPED)
+    assert r.exit_code == 0
+    assert "route production-pages: no match: severity at_least error (value \"warning\")" in r.stdout
+    assert "route cost-and-budgets: match" in r.stdout
+    assert "→ business-analyst via log (instead of ba-webhook: its URL is not set)" in r.stdout
+
+
+def test_route_unreadable_payload_exit_2(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    r = run("route", str(bad), "--config", SHIPPED)
+    assert r.exit_code == 2
+    assert r.stderr == f"error: {bad}: malformed JSON at line 1 column 2: Expecting property name enclosed in double quotes\n"
+    unknown = tmp_path / "unknown.json"
+    unknown.write_text('{"foo": 1}')
+    r = run("route", str(unknown), "--config", SHIPPED)
+    assert r.exit_code == 2 and "unknown payload: keys foo." in r.stderr
+    r = run("route", str(tmp_path / "missing.json"), "--config", SHIPPED)
+    assert r.exit_code == 2 and "cannot read payload" in r.stderr
+
+
+def test_send_posts_with_the_right_endpoint_and_headers(server, httpserver):
+    r = run("send", fixture_path("aml-runcompleted.cloudevents.json"), "--url", server.url)
+    assert r.exit_code == 0, r.output
+    assert r.stdout.startswith("POST /api/eventgrid: HTTP 200")
+    r = run("send", fixture_path("monitor-budget-fired.test-action.json"), "--url", server.url)
+    assert r.stdout.startswith("POST /api/alerts: HTTP 200")
+    r = run("send", fixture_path("eventgrid-subscriptionvalidation.request.json"), "--url", server.url)
+    assert '"validationResponse"' in r.stdout
+    assert [b["data"]["kind"] for b in captured(httpserver)] == ["run.completed", "alert.fired"]
+
+
+def test_send_to_nothing_says_so():
+    r = run("send", fixture_path("monitor-budget-fired.test-action.json"), "--url", "http://127.0.0.1:9")
+    assert r.exit_code == 1
+    assert "cannot reach the router at http://127.0.0.1:9" in r.stderr

@@ -1,0 +1,52 @@
+"""`alertrouter serve` as a real process with the shipped routing.yaml (what `make run` starts):
+with no webhook URLs set, notifications land in the data dir's notifications.jsonl."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import requests
+
+from tests.conftest import FIXTURES, ROOT, free_port
+
+
+def test_serve_with_shipped_config_closes_the_loop(tmp_path):
+    port = free_port()
+    data = tmp_path / "data"
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_WEBHOOK_URL")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "alertrouter.cli", "serve", "--config", str(ROOT / "routing.yaml"),
+         "--port", str(port), "--data-dir", str(data)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if requests.get(base + "/api/health", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert proc.poll() is None, proc.stdout.read().decode()
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.1)
+        body = next(FIXTURES.rglob("aml-runstatuschanged-failed.eventgrid.json")).read_bytes()
+        resp = requests.post(base + "/api/eventgrid", data=body, headers={"aeg-event-type": "Notification"}, timeout=5)
+        assert resp.json() == {"accepted": 1, "duplicates": 0, "notifications": 2, "failed_notifications": 0}
+        lines = [json.loads(x) for x in (data / "notifications.jsonl").read_text().splitlines()]
+        assert [(x["role"], x["route"], x["kind"]) for x in lines] == [
+            ("data-scientist", "run-results", "run.failed"),
+            ("quality-assurance", "experiment-lifecycle", "run.failed"),
+        ]
+        qa_text = lines[1]["text"]
+        assert "ml.azure.com" not in qa_text and "run_id" not in qa_text  # QA sees no studio links or run ids
+        assert "ml.azure.com" in lines[0]["text"]
+        assert (data / "alertrouter.db").exists()
+    finally:
+        proc.terminate()
+        proc.wait(10)

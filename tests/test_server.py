@@ -1,0 +1,137 @@
+"""The local server, for real on loopback: limits, errors, handshakes, the Core Tools path,
+idempotent intake, delivery failures recorded without leaking the webhook URL."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+
+import requests
+
+from tests.conftest import captured, load_fixture
+
+AML = load_fixture("aml-runcompleted.eventgrid.json")
+ALERT = load_fixture("monitor-metric-static-fired.test-action.json")
+
+
+def post(server, path, body, **headers):
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return requests.post(server.url + path, data=data, headers=headers, timeout=10)
+
+
+def test_body_over_1mb_is_413_and_server_keeps_serving(server):
+    resp = post(server, "/api/alerts", b"{" + b" " * (1024 * 1024) + b"}")
+    assert resp.status_code == 413
+    assert resp.json() == {"error": "request body is over the 1048576-byte limit (1 MB)"}
+    assert post(server, "/api/alerts", ALERT).status_code == 200
+
+
+def test_chunked_body_over_the_limit_is_413(server):
+    def chunks():
+        for _ in range(20):
+            yield b"x" * 65536
+
+    resp = requests.post(server.url + "/api/eventgrid", data=chunks(), timeout=10)
+    assert resp.status_code == 413
+
+
+def test_malformed_json_and_unknown_schema_are_400(server):
+    bad = post(server, "/api/eventgrid", b"[{]")
+    assert bad.status_code == 400
+    assert bad.json()["error"].startswith("malformed JSON at line 1 column 3")
+    unknown = post(server, "/api/alerts", {"hello": "world"})
+    assert unknown.status_code == 400
+    assert unknown.json()["error"].startswith("unknown payload: keys hello.")
+    assert post(server, "/api/alerts", AML).status_code == 400  # Event Grid payload on the alerts endpoint
+
+
+def test_garbage_on_a_raw_socket_does_not_kill_the_server(server):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+        s.sendall(b"\x00\x01garbage that is not HTTP\r\n\r\n")
+        s.recv(1024)
+    assert requests.get(server.url + "/api/health", timeout=5).status_code == 200
+
+
+def test_redelivery_is_acknowledged_and_not_routed_again(server, httpserver):
+    first = post(server, "/api/eventgrid", AML, **{"aeg-event-type": "Notification"}).json()
+    again = post(server, "/api/eventgrid", AML, **{"aeg-event-type": "Notification"}).json()
+    assert (first["accepted"], first["duplicates"]) == (1, 0)
+    assert (again["accepted"], again["duplicates"]) == (0, 1)
+    assert len(captured(httpserver)) == 1
+
+
+def test_batch_with_the_same_event_twice(server, httpserver):
+    resp = post(server, "/api/eventgrid", AML + AML)
+    assert resp.json()["accepted"] == 1 and resp.json()["duplicates"] == 1
+    assert len(captured(httpserver)) == 1
+
+
+def test_validation_handshake_and_cloudevents_options(server):
+    resp = post(server, "/api/eventgrid", load_fixture("eventgrid-subscriptionvalidation.request.json"),
+                **{"aeg-event-type": "SubscriptionValidation"})
+    assert resp.status_code == 200
+    assert resp.json() == load_fixture("eventgrid-subscriptionvalidation.response.json")
+    opt = requests.options(server.url + "/api/eventgrid", headers={"WebHook-Request-Origin": "eventgrid.azure.net",
+                                                                   "WebHook-Request-Rate": "120"}, timeout=5)
+    assert opt.status_code == 200
+    assert opt.headers["WebHook-Allowed-Origin"] == "eventgrid.azure.net"
+    assert opt.headers["WebHook-Allowed-Rate"] == "*"
+    assert opt.headers["Allow"] == "POST, OPTIONS"
+
+
+def test_core_tools_eventgrid_path(server, httpserver):
+    url = "/runtime/webhooks/EventGrid?functionName=aml_events"
+    resp = post(server, url, load_fixture("aml-runstatuschanged-failed.eventgrid.json"),
+                **{"aeg-event-type": "Notification"})
+    assert resp.status_code == 200
+    assert [b["data"]["kind"] for b in captured(httpserver)] == ["run.failed"]
+    wrong = post(server, "/runtime/webhooks/EventGrid?functionName=nope", AML)
+    assert wrong.status_code == 404
+    assert wrong.json() == {"error": 'no Event Grid trigger function named "nope"; this app has "aml_events" '
+                                     "(use ?functionName=aml_events)"}
+
+
+def test_webhook_body_is_data_with_the_rendered_text(server, httpserver):
+    post(server, "/api/alerts", ALERT)
+    [body] = captured(httpserver)
+    assert body["type"] == "alert.fired"
+    assert body["data"]["labels"]["alert_rule"] == "test-metricAlertRule"
+    assert body["data"]["text"].startswith("[VERBOSE] Fired: test-metricAlertRule on test-storageAccount")
+    [req, _] = httpserver.log[0]
+    assert req.headers["X-Test"] == "capture"
+    assert req.headers["Content-Type"] == "application/json"
+
+
+def test_failed_delivery_is_recorded_and_secret_never_logged(server, httpserver, caplog):
+    httpserver.clear()
+    httpserver.expect_request("/hook").respond_with_data("down", status=503, headers={"Retry-After": "7"})
+    with caplog.at_level(logging.DEBUG):
+        resp = post(server, "/api/alerts", ALERT)
+    assert resp.status_code == 200  # intake does not fail because a receiver is down
+    assert resp.json()["failed_notifications"] == 1
+    [event_id] = [r[0] for r in server.app.store._conn().execute("SELECT id FROM events")]
+    [delivery] = server.app.store.deliveries(event_id)
+    assert (delivery["status"], delivery["detail"]) == ("retry", "webhook capture: HTTP 503")
+    ours = [r.getMessage() for r in caplog.records if not r.name.startswith("werkzeug")]  # werkzeug = the receiver
+    assert any("POST /hook?<redacted>" in m for m in ours)  # urllib3's debug line, query removed
+    assert not any("s3cr3t" in m for m in ours)
+    assert "s3cr3t" not in json.dumps(server.app.store.deliveries(event_id))
+
+
+def test_unreachable_webhook_detail_has_no_url(capture_app, monkeypatch, tmp_path):
+    from alertrouter.app import App
+    from alertrouter.config.load import loads
+    from tests.conftest import CAPTURE_CONFIG, RunningServer
+
+    monkeypatch.setenv("CAPTURE_URL", "http://127.0.0.1:9/hook?sig=s3cr3t")
+    app = App(loads(CAPTURE_CONFIG, "capture.yaml"), tmp_path / "d2")
+    with RunningServer(app) as srv:
+        assert post(srv, "/api/alerts", ALERT).json()["failed_notifications"] == 1
+    row = app.store._conn().execute("SELECT status, detail FROM deliveries").fetchone()
+    assert row == ("retry", "webhook capture: connection failed")
+
+
+def test_health(server):
+    body = requests.get(server.url + "/api/health", timeout=5).json()
+    assert body["status"] == "ok" and body["routes"] == 1 and body["events"] == 0
