@@ -9,7 +9,6 @@ outbox come with the reliability work.
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,6 +19,7 @@ from .config.load import LOG_CHANNEL, LoadedConfig, load
 from .model import Event
 from .render import Renderer
 from .routing.router import Decision, Router
+from .settings import Settings
 from .store.sqlite import SqliteStore
 
 log = logging.getLogger("alertrouter")
@@ -57,13 +57,12 @@ class App:
         return cls(load(config), data_dir, templates_dir)
 
     @classmethod
-    def from_env(cls, base: Path) -> "App":
-        """For the Functions host: ALERTROUTER_CONFIG / ALERTROUTER_DATA_DIR, relative to the app root."""
-        config = Path(os.environ.get("ALERTROUTER_CONFIG", "routing.yaml"))
-        data = Path(os.environ.get("ALERTROUTER_DATA_DIR", ".data"))
+    def from_settings(cls, settings: Settings, base: Path) -> "App":
+        """For the Functions host: paths in the settings are relative to the app root."""
+        config, data = Path(settings.config), Path(settings.data_dir)
         return cls.from_paths(config if config.is_absolute() else base / config,
                               data if data.is_absolute() else base / data,
-                              os.environ.get("ALERTROUTER_TEMPLATES") or None)
+                              settings.templates or None)
 
     def plan(self, event: Event) -> Decision:
         return self.router.route(event)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from alertrouter.app import App
 from alertrouter.http_api import HttpApi
+from alertrouter.settings import Settings
 
 _lock = threading.Lock()
 _api: HttpApi | None = None
@@ -18,7 +19,8 @@ def api() -> HttpApi:
     if _api is None:
         with _lock:
             if _api is None:
-                _api = HttpApi(App.from_env(ROOT))
+                settings = Settings()
+                _api = HttpApi(App.from_settings(settings, ROOT), settings.max_body_bytes)
     return _api
 
 

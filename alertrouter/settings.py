@@ -1,0 +1,63 @@
+"""Process settings: environment variables / Functions app settings, read once, all errors at start.
+
+Names are `ALERTROUTER_<FIELD>`, nested with `__` (the Azure app-settings separator):
+`ALERTROUTER_AZURE__ACCOUNT_NAME`. Channel secrets are not here: routing.yaml names them as
+`${ENV_VAR}` and they are read from the same environment.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class AzureStorage(BaseModel):
+    """The Azure store (Table Storage + Storage Queues). One of the two ways to reach the account."""
+
+    connection_string: str = Field("", description="For Azurite or key-based access (a secret)")
+    account_name: str = Field("", description="Storage account name; reached with the managed identity")
+    table_prefix: str = Field("alertrouter", description="Prefix of the router's table names")
+    queue_name: str = Field("alertrouter-deliveries", description="Queue the delivery trigger reads")
+
+
+class EventGridAccess(BaseModel):
+    allowed_topics: list[str] = Field(default_factory=list,
+                                      description="Workspace ARM ids (topics/sources) accepted; empty = any")
+    allowed_subscriptions: list[str] = Field(default_factory=list,
+                                             description="aeg-subscription-name values accepted; empty = any")
+
+
+class EntraAuth(BaseModel):
+    """Bearer-token validation for Action Group secure webhooks; off when tenant_id is empty."""
+
+    tenant_id: str = ""
+    audience: str = Field("", description="The app registration's identifier URI or client id")
+    app_role: str = Field("", description="App role the Action Group service principal must hold")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ALERTROUTER_", env_nested_delimiter="__", extra="ignore")
+
+    config: str = Field("routing.yaml", description="Path of routing.yaml, relative to the app root")
+    data_dir: str = Field(".data", description="SQLite store and log-channel files")
+    templates: str = Field("", description="Template folder; default: templates/ beside the app")
+    max_body_bytes: int = Field(1024 * 1024, gt=0, description="Larger request bodies answer 413")
+    store: Literal["sqlite", "azure"] = Field("sqlite", description="sqlite (embedded) or azure (Tables + Queues)")
+    azure: AzureStorage = Field(default_factory=AzureStorage)
+    api_key: str = Field("", description="Key callers must present on the local server (a secret)")
+    eventgrid: EventGridAccess = Field(default_factory=EventGridAccess)
+    entra: EntraAuth = Field(default_factory=EntraAuth)
+
+
+def setting_names() -> set[str]:
+    """Every environment variable name the settings model reads (for docs and infra checks)."""
+    names = set()
+    for name, field in Settings.model_fields.items():
+        ann = field.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            names |= {f"ALERTROUTER_{name.upper()}__{sub.upper()}" for sub in ann.model_fields}
+        else:
+            names.add(f"ALERTROUTER_{name.upper()}")
+    return names
