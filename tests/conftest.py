@@ -3,6 +3,7 @@ local server running for real (uvicorn on a loopback port) in a background threa
 
 from __future__ import annotations
 
+import functools
 import json
 import socket
 import threading
@@ -36,6 +37,18 @@ routes:
     match: {}
     roles: [everyone]
 """
+
+
+@functools.lru_cache(maxsize=1)
+def indexed_functions() -> dict:
+    """function_app indexed once, as the Functions worker does (get_functions() works once per app)."""
+    import azure.functions as func
+
+    import function_app
+
+    registers = [v for v in vars(function_app).values() if isinstance(v, func.FunctionApp)]
+    assert len(registers) == 1, "the worker needs exactly one FunctionApp at module level"
+    return {f.get_function_name(): f for f in registers[0].get_functions()}
 
 
 def fixture_files() -> list[Path]:

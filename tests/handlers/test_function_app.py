@@ -10,16 +10,12 @@ import azure.functions as func
 import pytest
 
 from handlers import _runtime
-from tests.conftest import CAPTURE_CONFIG, ROOT, captured, load_fixture
+from tests.conftest import CAPTURE_CONFIG, ROOT, captured, indexed_functions, load_fixture
 
 
 @pytest.fixture(scope="module")
 def indexed():
-    import function_app
-
-    registers = [v for v in vars(function_app).values() if isinstance(v, func.FunctionApp)]
-    assert len(registers) == 1, "the worker needs exactly one FunctionApp at module level"
-    return {f.get_function_name(): f for f in registers[0].get_functions()}
+    return indexed_functions()
 
 
 def test_functions_and_bindings(indexed):
