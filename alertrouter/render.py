@@ -1,18 +1,31 @@
-"""Rendering: a flat view model per role, Jinja2 text templates, and a plain fallback.
+"""Rendering: a flat view model per role, Jinja2 text parts, and a plain fallback.
 
-Templates render *text* only (`templates/<channel type>/<kind>.txt.j2`, falling back to
-`_default.txt.j2`); bodies such as webhook JSON are built as data in the channel. A template that
-fails never swallows a notification: the plain rendering is used and the error is recorded.
+Each channel kind declares the text *parts* it needs (`TeamsSender.parts = ("title", "text")`,
+email: subject, text, html …). A part comes from the first template found, in this order, in the
+route's template folder, then the role's, then the shipped `templates/`:
+
+    <channel kind>/<event kind>.<part>.j2     e.g. teams/alert.fired.text.j2
+    <channel kind>/<family>.<part>.j2         e.g. teams/alert.text.j2   (family = kind before the dot)
+    <channel kind>/_default.<part>.j2
+
+Templates run in Jinja2's sandbox; `.html.j2` templates are autoescaped. Templates see only the
+view model, already filtered by the role's visibility. Bodies (cards, JSON) are built as data by
+the channel, never string-templated. A template that fails never swallows a notification: that
+part falls back to a plain rendering and the error is kept on the result and logged.
 """
 
 from __future__ import annotations
 
+import html
 import logging
+import os
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import jinja2
+from jinja2.sandbox import SandboxedEnvironment
 
 from .model import Event
 
@@ -20,16 +33,21 @@ log = logging.getLogger("alertrouter.render")
 
 DEFAULT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
-# What a restricted role (e.g. QA, whose access is limited) may see: no links, no run properties
-# or queries (details), no tags; only these labels.
+# What a restricted role (e.g. QA, whose access is limited) may see: no links, no details (run
+# properties, queries, code and snapshot references), no tags; only these labels.
 RESTRICTED_LABELS = frozenset({
     "workspace", "experiment", "run_status", "model_name", "model_version", "service_name",
     "alert_rule", "resource", "monitor_condition", "monitoring_service", "drift_name",
 })
 
+SEVERITY_SEV = {"critical": "Sev0", "error": "Sev1", "warning": "Sev2", "informational": "Sev3", "verbose": "Sev4"}
+
 
 @dataclass(frozen=True)
 class Rendered:
+    """One notification, rendered for one role on one channel; what a channel sends from."""
+
+    notification_id: str
     event_id: str
     route: str
     role: str
@@ -37,23 +55,49 @@ class Rendered:
     kind: str
     severity: str
     title: str
-    text: str
+    parts: dict[str, str]
     view: dict[str, Any] = field(default_factory=dict)
-    template_error: str = ""
+    recipients: dict[str, list[str]] = field(default_factory=dict)  # role's to/cc, for email channels
+    template_errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return self.parts.get("text", "")
 
 
-def view_model(event: Event, *, route: str, role: str, visibility: str) -> dict[str, Any]:
+def duration_text(seconds: float | None) -> str:
+    if seconds is None or seconds < 0:
+        return ""
+    minutes = round(seconds / 60)
+    if seconds < 60:
+        return f"{int(seconds)} s"
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, mins = divmod(minutes, 60)
+    return f"{hours} h {mins} min" if mins else f"{hours} h"
+
+
+def view_model(event: Event, *, route: str, role: str, visibility: str,
+               started_at: datetime | None = None) -> dict[str, Any]:
+    """The flat dict templates and channels see. Restricted roles get no links, details or tags."""
     restricted = visibility == "restricted"
     labels = {k: v for k, v in event.labels.items() if not restricted or k in RESTRICTED_LABELS}
+    duration = (event.time - started_at).total_seconds() if started_at else None
+    status = {"alert.resolved": "resolved", "alert.fired": "firing"}.get(event.kind, "")
     return {
         "id": event.id,
         "source": event.source,
         "kind": event.kind,
-        "status": "resolved" if event.kind == "alert.resolved" else "firing" if event.kind == "alert.fired" else "",
+        "family": event.kind.split(".", 1)[0],
+        "status": status,
         "severity": event.severity.value,
+        "sev": SEVERITY_SEV[event.severity.value],
         "title": event.title,
         "summary": event.summary,
         "time": event.time.isoformat(),
+        "started_at": started_at.isoformat() if started_at else "",
+        "duration_seconds": duration,
+        "duration": duration_text(duration),
         "fingerprint": event.fingerprint,
         "labels": labels,
         "links": {} if restricted else dict(event.links),
@@ -64,43 +108,73 @@ def view_model(event: Event, *, route: str, role: str, visibility: str) -> dict[
     }
 
 
-class Renderer:
-    def __init__(self, templates_dir: str | Path | None = None):
-        self.dir = Path(templates_dir) if templates_dir else DEFAULT_TEMPLATES
-        self.env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(str(self.dir)),
-            undefined=jinja2.StrictUndefined,
-            autoescape=False,
-            trim_blocks=True,
-            lstrip_blocks=True,
-            keep_trailing_newline=False,
-        )
-
-    def render(self, event: Event, *, route: str, role: str, channel: str, channel_type: str,
-               visibility: str) -> Rendered:
-        view = view_model(event, route=route, role=role, visibility=visibility)
-        text, error = self._text(channel_type, event.kind, view)
-        return Rendered(
-            event_id=event.id, route=route, role=role, channel=channel, kind=event.kind,
-            severity=event.severity.value, title=event.title, text=text, view=view, template_error=error,
-        )
-
-    def _text(self, channel_type: str, kind: str, view: dict) -> tuple[str, str]:
-        try:
-            tpl = self.env.select_template([f"{channel_type}/{kind}.txt.j2", f"{channel_type}/_default.txt.j2"])
-            return tpl.render(**view).strip(), ""
-        except jinja2.TemplateNotFound:
-            return plain(view), ""
-        except Exception as exc:  # a broken template must not swallow a page
-            error = f"{type(exc).__name__}: {exc}"
-            log.warning("template for %s/%s failed (%s); using the plain rendering", channel_type, kind, error)
-            return plain(view), error
-
-
-def plain(view: dict) -> str:
-    lines = [f"[{view['severity'].upper()}] {view['title']}"]
-    if view.get("summary") and view["summary"] != view["title"]:
+def plain(view: dict, part: str = "text") -> str:
+    """The rendering used when no template exists or a template fails."""
+    title = view["title"]
+    if part in ("title", "summary"):
+        return title
+    if part == "subject":
+        return f"[{view['severity'].upper()}] {title}"
+    lines = [f"[{view['severity'].upper()}] {title}"]
+    if view.get("summary") and view["summary"] != title:
         lines.append(view["summary"])
+    if view.get("duration"):
+        lines.append(f"Duration: {view['duration']}")
     for name, url in (view.get("links") or {}).items():
         lines.append(f"{name}: {url}")
-    return "\n".join(lines)
+    text = "\n".join(lines)
+    if part == "html":
+        return "<pre>" + html.escape(text) + "</pre>"
+    return text
+
+
+class Renderer:
+    def __init__(self, templates_dir: str | Path | None = None, *, strict: bool | None = None):
+        self.dir = Path(templates_dir) if templates_dir else DEFAULT_TEMPLATES
+        if strict is None:
+            strict = os.environ.get("ALERTROUTER_STRICT_TEMPLATES") == "1"
+        self.strict = strict
+        self._envs: dict[tuple[str, ...], SandboxedEnvironment] = {}
+
+    def _env(self, overrides: tuple[str, ...]) -> SandboxedEnvironment:
+        env = self._envs.get(overrides)
+        if env is None:
+            env = SandboxedEnvironment(
+                loader=jinja2.FileSystemLoader([*overrides, str(self.dir)]),
+                undefined=jinja2.StrictUndefined if self.strict else jinja2.ChainableUndefined,
+                autoescape=lambda name: bool(name) and name.endswith(".html.j2"),
+                trim_blocks=True,
+                lstrip_blocks=True,
+            )
+            self._envs[overrides] = env
+        return env
+
+    def render(self, event: Event, *, notification_id: str = "", route: str, role: str, channel: str,
+               channel_kind: str, parts: Iterable[str], visibility: str = "full",
+               template_dirs: Iterable[str] = (), recipients: dict[str, list[str]] | None = None,
+               started_at: datetime | None = None) -> Rendered:
+        view = view_model(event, route=route, role=role, visibility=visibility, started_at=started_at)
+        env = self._env(tuple(str(d) for d in template_dirs if d))
+        rendered: dict[str, str] = {}
+        errors: dict[str, str] = {}
+        family = view["family"]
+        for part in parts:
+            names = [f"{channel_kind}/{event.kind}.{part}.j2", f"{channel_kind}/{family}.{part}.j2",
+                     f"{channel_kind}/_default.{part}.j2"]
+            try:
+                tpl = env.select_template(names)
+            except jinja2.TemplatesNotFound:
+                rendered[part] = plain(view, part)
+                continue
+            try:
+                rendered[part] = tpl.render(**view).strip()
+            except Exception as exc:  # a broken template must not swallow a page
+                errors[part] = f"{tpl.name}: {type(exc).__name__}: {exc}"
+                log.warning("template %s failed (%s: %s); sending the plain rendering", tpl.name,
+                            type(exc).__name__, exc)
+                rendered[part] = plain(view, part)
+        return Rendered(
+            notification_id=notification_id, event_id=event.id, route=route, role=role, channel=channel,
+            kind=event.kind, severity=event.severity.value, title=event.title, parts=rendered, view=view,
+            recipients=recipients or {}, template_errors=errors,
+        )

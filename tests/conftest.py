@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import socket
 import threading
 import time
@@ -16,6 +17,10 @@ import uvicorn
 from alertrouter.app import App
 from alertrouter.config.load import loads
 from alertrouter.server import create_app
+
+# Templates render with StrictUndefined in tests: a template naming a field that is not there fails
+# the test instead of rendering an empty string.
+os.environ["ALERTROUTER_STRICT_TEMPLATES"] = "1"
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -1,11 +1,26 @@
-"""The channel interface: `send(rendered) -> DeliveryResult`, never a bare bool, never a secret."""
+"""The channel interface, shared result type and HTTP status policy.
+
+    class Channel(Protocol):
+        kind: ClassVar[str]                  # the `type:` in routing.yaml
+        parts: ClassVar[tuple[str, ...]]     # text parts the renderer fills (title, text, html…)
+        name: str
+        def build(msg: Rendered) -> dict     # exactly what would be sent (JSON-able), for previews
+        def send(msg: Rendered) -> DeliveryResult
+        def secret_values() -> list[str]     # resolved secrets, masked in previews
+
+A channel's constructor is `(name, cfg, ctx: ChannelContext)`. `send` never raises for delivery
+problems and never puts a secret (URL, key, token, password) into a result or a log line.
+"""
 
 from __future__ import annotations
 
 import email.utils
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Literal, Protocol
+from pathlib import Path
+from typing import ClassVar, Literal, Protocol
+
+import requests
 
 from ..render import Rendered
 
@@ -28,12 +43,27 @@ class DeliveryResult:
     def permanent(cls, detail: str) -> "DeliveryResult":
         return cls("failed", detail)
 
+    def prefixed(self, prefix: str) -> "DeliveryResult":
+        return DeliveryResult(self.status, f"{prefix}: {self.detail}", self.retry_after)
+
+
+@dataclass
+class ChannelContext:
+    session: requests.Session
+    data_dir: Path
+    extra: dict = field(default_factory=dict)  # test seams (e.g. an msal http_client)
+
 
 class Channel(Protocol):
-    kind: str
+    kind: ClassVar[str]
+    parts: ClassVar[tuple[str, ...]]
     name: str
 
+    def build(self, msg: Rendered) -> dict: ...
+
     def send(self, msg: Rendered) -> DeliveryResult: ...
+
+    def secret_values(self) -> list[str]: ...
 
 
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
@@ -57,4 +87,22 @@ def classify(status: int, retry_after: str | None) -> DeliveryResult:
         return DeliveryResult.ok(f"HTTP {status}")
     if status in (408, 425, 429) or status >= 500:
         return DeliveryResult.retry(f"HTTP {status}", retry_after_seconds(retry_after))
+    if status in (401, 403):
+        return DeliveryResult.permanent(f"HTTP {status} (check the channel's credentials)")
     return DeliveryResult.permanent(f"HTTP {status}")
+
+
+def post_json(session: requests.Session, url: str, body: bytes, headers: dict[str, str], timeout: float,
+              label: str) -> DeliveryResult:
+    """POST bytes, map the outcome to a DeliveryResult. Transport errors name their type only: their
+    messages carry the URL, which may hold a secret."""
+    try:
+        resp = session.post(url, data=body, headers={"Content-Type": "application/json", **headers},
+                            timeout=timeout, allow_redirects=False)
+    except requests.Timeout:
+        return DeliveryResult.retry(f"{label}: no answer within {timeout:g} s")
+    except requests.ConnectionError:
+        return DeliveryResult.retry(f"{label}: connection failed")
+    except requests.RequestException as exc:
+        return DeliveryResult.permanent(f"{label}: request error ({type(exc).__name__})")
+    return classify(resp.status_code, resp.headers.get("Retry-After")).prefixed(label)

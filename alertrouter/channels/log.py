@@ -8,26 +8,32 @@ import sys
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import ClassVar
 
 from ..config.schema import LogChannel
 from ..render import Rendered
-from .base import DeliveryResult
+from .base import ChannelContext, DeliveryResult
 
 _lock = threading.Lock()
 
 
 class LogSender:
-    kind = "log"
+    kind: ClassVar[str] = "log"
+    parts: ClassVar[tuple[str, ...]] = ("text",)
 
-    def __init__(self, name: str, cfg: LogChannel, data_dir: Path):
+    def __init__(self, name: str, cfg: LogChannel, ctx: ChannelContext):
         self.name = name
         self.cfg = cfg
         path = Path(cfg.path)
-        self.path = path if path.is_absolute() else Path(data_dir) / path
+        self.path = path if path.is_absolute() else Path(ctx.data_dir) / path
 
-    def send(self, msg: Rendered) -> DeliveryResult:
-        record = {
+    def secret_values(self) -> list[str]:
+        return []
+
+    def build(self, msg: Rendered) -> dict:
+        return {
             "at": datetime.now(timezone.utc).isoformat(),
+            "notification_id": msg.notification_id,
             "channel": msg.channel,
             "route": msg.route,
             "role": msg.role,
@@ -37,6 +43,9 @@ class LogSender:
             "title": msg.title,
             "text": msg.text,
         }
+
+    def send(self, msg: Rendered) -> DeliveryResult:
+        record = self.build(msg)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             line = json.dumps(record, ensure_ascii=False)

@@ -2,45 +2,38 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
-
-import requests
+from typing import ClassVar
 
 from ..config.load import resolve_env
 from ..config.schema import WebhookChannel
 from ..render import Rendered
-from .base import DeliveryResult, classify
+from .base import ChannelContext, DeliveryResult, post_json
 
 
 class WebhookSender:
-    kind = "webhook"
+    kind: ClassVar[str] = "webhook"
+    parts: ClassVar[tuple[str, ...]] = ("text",)
 
-    def __init__(self, name: str, cfg: WebhookChannel, session: requests.Session):
+    def __init__(self, name: str, cfg: WebhookChannel, ctx: ChannelContext):
         self.name = name
         self.cfg = cfg
-        self.session = session
+        self.session = ctx.session
         self._url = resolve_env(cfg.url)
         self._headers = {k: resolve_env(v) for k, v in cfg.headers.items()}
 
-    @staticmethod
-    def body(msg: Rendered) -> dict:
+    def build(self, msg: Rendered) -> dict:
         return {
             "type": msg.kind,
             "timestamp": datetime.now(timezone.utc).isoformat(),
-            "data": {**msg.view, "text": msg.text, "channel": msg.channel},
+            "data": {**msg.view, "text": msg.text, "channel": msg.channel, "notification_id": msg.notification_id},
         }
 
     def send(self, msg: Rendered) -> DeliveryResult:
-        try:
-            resp = self.session.post(
-                self._url, json=self.body(msg), headers=self._headers,
-                timeout=self.cfg.timeout_seconds, allow_redirects=False,
-            )
-        except requests.Timeout:
-            return DeliveryResult.retry(f"webhook {self.name}: no answer within {self.cfg.timeout_seconds:g} s")
-        except requests.ConnectionError:
-            return DeliveryResult.retry(f"webhook {self.name}: connection failed")
-        except requests.RequestException as exc:  # the message may hold the URL: name the type only
-            return DeliveryResult.permanent(f"webhook {self.name}: request error ({type(exc).__name__})")
-        result = classify(resp.status_code, resp.headers.get("Retry-After"))
-        return type(result)(result.status, f"webhook {self.name}: {result.detail}", result.retry_after)
+        body = json.dumps(self.build(msg)).encode()
+        return post_json(self.session, self._url, body, self._headers, self.cfg.timeout_seconds,
+                         f"webhook {self.name}")
+
+    def secret_values(self) -> list[str]:
+        return [v for v in (self._url, *self._headers.values()) if v]

@@ -134,6 +134,18 @@ def _string_fields(ch: BaseModel):
             for k, v in value.items():
                 if isinstance(v, str):
                     yield (fname, k), v
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                if isinstance(v, str):
+                    yield (fname, i), v
+
+
+def resolve_list(values: list[str], env: typing.Mapping[str, str] | None = None) -> list[str]:
+    """Resolve ${ENV_VAR}s in a list of addresses; a variable may hold several, comma-separated."""
+    out: list[str] = []
+    for v in values:
+        out.extend(part.strip() for part in resolve_env(v, env).split(",") if part.strip())
+    return out
 
 
 # --- YAML positions and friendly messages ---

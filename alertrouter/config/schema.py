@@ -1,4 +1,7 @@
-"""routing.yaml as typed models. Unknown keys are errors; names are cross-checked in load.py."""
+"""routing.yaml as typed models. Unknown keys are errors; names are cross-checked in load.py.
+
+Secrets (URLs with signatures, keys, client secrets, passwords) are written as `${ENV_VAR}`.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +15,11 @@ class _Strict(BaseModel):
 
 
 class WebhookChannel(_Strict):
-    """JSON POST of the notification to a URL (`${ENV_VAR}` references allowed)."""
+    """JSON POST of `{type, timestamp, data}`, signed per Standard Webhooks when a secret is set."""
 
     type: Literal["webhook"]
     url: str = Field(description="Target URL; a secret: write it as ${ENV_VAR}")
+    signing_secret: str = Field("", description="whsec_<base64> Standard Webhooks secret; empty = unsigned")
     headers: dict[str, str] = Field(default_factory=dict, description="Extra headers; values may use ${ENV_VAR}")
     timeout_seconds: float = Field(10.0, gt=0, le=60)
 
@@ -28,14 +32,72 @@ class LogChannel(_Strict):
     console: bool = True
 
 
-Channel = Annotated[Union[WebhookChannel, LogChannel], Field(discriminator="type")]
-CHANNEL_TYPES = ("log", "webhook")
+class TeamsChannel(_Strict):
+    """Microsoft Teams through a Workflows (Power Automate) 'Teams webhook' URL: an Adaptive Card."""
+
+    type: Literal["teams"]
+    url: str = Field(description="The Workflows webhook URL as Teams gives it (a secret: ${ENV_VAR})")
+    timeout_seconds: float = Field(10.0, gt=0, le=60)
+
+
+class EmailChannel(_Strict):
+    """Email through Microsoft Graph sendMail with an app-only (client credentials) token."""
+
+    type: Literal["email"]
+    tenant_id: str
+    client_id: str
+    client_secret: str = Field(description="A secret: ${ENV_VAR}")
+    sender: str = Field(description="Mailbox (UPN or id) the mail is sent as")
+    to: list[str] = Field(default_factory=list, description="Default recipients; a role's recipients win")
+    cc: list[str] = Field(default_factory=list)
+    authority_host: str = "https://login.microsoftonline.com"
+    graph_url: str = "https://graph.microsoft.com/v1.0"
+    timeout_seconds: float = Field(15.0, gt=0, le=120)
+
+
+class SmtpChannel(_Strict):
+    """The same email over SMTP (STARTTLS and auth optional)."""
+
+    type: Literal["smtp"]
+    host: str
+    port: int = Field(587, gt=0, lt=65536)
+    starttls: bool = True
+    ssl: bool = Field(False, description="Implicit TLS (port 465) instead of STARTTLS")
+    username: str = ""
+    password: str = Field("", description="A secret: ${ENV_VAR}")
+    sender: str
+    to: list[str] = Field(default_factory=list)
+    cc: list[str] = Field(default_factory=list)
+    timeout_seconds: float = Field(15.0, gt=0, le=120)
+
+
+class PagerDutyChannel(_Strict):
+    """PagerDuty Events API v2: trigger on fired, resolve on resolved, dedup key from the fingerprint."""
+
+    type: Literal["pagerduty"]
+    routing_key: str = Field(description="Integration (routing) key; a secret: ${ENV_VAR}")
+    url: str = "https://events.pagerduty.com/v2/enqueue"
+    timeout_seconds: float = Field(10.0, gt=0, le=60)
+
+
+Channel = Annotated[
+    Union[WebhookChannel, LogChannel, TeamsChannel, EmailChannel, SmtpChannel, PagerDutyChannel],
+    Field(discriminator="type"),
+]
+CHANNEL_TYPES = ("email", "log", "pagerduty", "smtp", "teams", "webhook")
+
+
+class Recipients(_Strict):
+    to: list[str] = Field(default_factory=list)
+    cc: list[str] = Field(default_factory=list)
 
 
 class Role(_Strict):
     description: str = ""
     channels: list[str] = Field(min_length=1)
     visibility: Literal["full", "restricted"] = "full"
+    recipients: Recipients | None = Field(None, description="Email to/cc for this role (email and smtp channels)")
+    templates: str = Field("", description="Folder whose templates override the shipped ones for this role")
 
 
 class Route(_Strict):
@@ -43,10 +105,12 @@ class Route(_Strict):
     match: dict[str, Any] = Field(default_factory=dict)
     roles: list[str] = Field(description="Roles to notify; [] records the event and notifies nobody")
     continue_: bool = Field(False, alias="continue")
+    templates: str = Field("", description="Folder whose templates override the role's and the shipped ones")
 
 
 class DefaultRoute(_Strict):
     roles: list[str] = Field(default_factory=list)
+    templates: str = ""
 
 
 class RoutingConfig(_Strict):

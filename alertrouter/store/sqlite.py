@@ -74,6 +74,13 @@ class SqliteStore:
         )
         return cur.rowcount == 1
 
+    def first_time(self, fingerprint: str, kind: str) -> datetime | None:
+        """When the earliest event of `kind` with this fingerprint happened (a run's start)."""
+        row = self._conn().execute(
+            "SELECT MIN(time) FROM events WHERE fingerprint = ? AND kind = ?", (fingerprint, kind)
+        ).fetchone()
+        return datetime.fromisoformat(row[0]) if row and row[0] else None
+
     def record_delivery(self, event_id: str, route: str, role: str, channel: str, status: str, detail: str) -> None:
         self._conn().execute(
             "INSERT INTO deliveries (event_id, route, role, channel, status, detail, at) VALUES (?, ?, ?, ?, ?, ?, ?)",

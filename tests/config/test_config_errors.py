@@ -25,13 +25,15 @@ CASES = [
      'routing.yaml:11 silences: unknown key "silences"; allowed: channels, default_route, roles, routes, version'),
     ("typo in a route key", BASE.replace("    roles: [se]\n", "    roles: [se]\n    contiue: true\n"),
      'routing.yaml:11 routes[0].contiue: unknown key "contiue" (did you mean "continue"?); '
-     "allowed: continue, match, name, roles"),
-    ("unknown channel type", BASE.replace("type: webhook", "type: teams"),
-     'routing.yaml:3 channels.se: unknown channel type "teams" (expected one of: log, webhook)'),
+     "allowed: continue, match, name, roles, templates"),
+    ("unknown channel type", BASE.replace("type: webhook", "type: slack"),
+     'routing.yaml:3 channels.se: unknown channel type "slack" (expected one of: email, log, pagerduty, smtp, '
+     "teams, webhook)"),
     ("channel without type", BASE.replace("type: webhook, ", ""),
-     'routing.yaml:3 channels.se: missing key "type" (one of: log, webhook)'),
+     'routing.yaml:3 channels.se: missing key "type" (one of: email, log, pagerduty, smtp, teams, webhook)'),
     ("unknown channel key", BASE.replace('url: "${SE_URL}"', 'url: "${SE_URL}", retries: 3'),
-     'routing.yaml:3 channels.se.retries: unknown key "retries"; allowed: headers, timeout_seconds, type, url'),
+     'routing.yaml:3 channels.se.retries: unknown key "retries"; allowed: headers, signing_secret, '
+     "timeout_seconds, type, url"),
     ("undefined role", BASE.replace("    roles: [se]\n", "    roles: [sre]\n"),
      'routing.yaml:10 routes[0].roles[0]: undefined role "sre" (did you mean "se"?); '
      "define it under roles: or fix the name"),
