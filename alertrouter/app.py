@@ -52,8 +52,6 @@ class App:
         self.renderer = Renderer(templates_dir)
         self.channels = build_channels(loaded, self.data_dir)
         self.store = store or SqliteStore(self.data_dir / "alertrouter.db")
-        self.route_templates = {r.name: r.templates for r in loaded.config.routes}
-        self.route_templates["default"] = loaded.config.default_route.templates
 
     @classmethod
     def from_paths(cls, config: str | Path, data_dir: str | Path, templates_dir: str | Path | None = None) -> "App":
@@ -86,24 +84,7 @@ class App:
 
     def render(self, event: Event, target: Target, channel: Channel) -> Rendered:
         """The notification for one target, rendered for its role and channel."""
-        role = self.loaded.config.roles[target.role]
-        route_dirs = [self._template_dir(self.route_templates.get(target.route, ""))]
-        recipients = role.recipients.model_dump() if role.recipients else {}
-        started_at = None
-        if event.kind in RUN_ENDINGS:
-            started_at = self.store.first_time(event.fingerprint, "run.started")
-        return self.renderer.render(
-            event, notification_id=notification_id(event.id, target), route=target.route, role=target.role,
-            channel=target.channel, channel_kind=channel.kind, parts=channel.parts, visibility=role.visibility,
-            template_dirs=[*route_dirs, self._template_dir(role.templates)], recipients=recipients,
-            started_at=started_at,
-        )
-
-    def _template_dir(self, path: str) -> str:
-        if not path:
-            return ""
-        p = Path(path)
-        return str(p if p.is_absolute() else Path(self.loaded.path).resolve().parent / p)
+        return render_notification(self.loaded, self.renderer, self.store, event, target, channel)
 
     def channel_for(self, target: Target) -> Channel:
         return self.channels.get(target.channel) or self.channels[LOG_CHANNEL]
@@ -130,6 +111,25 @@ class App:
 
 
 RUN_ENDINGS = frozenset({"run.completed", "run.failed", "run.canceled"})
+
+
+def render_notification(loaded: LoadedConfig, renderer: Renderer, store: SqliteStore | None, event: Event,
+                        target: Target, channel: Channel) -> Rendered:
+    """Render one notification: the route's and the role's template folders first, the role's
+    visibility and recipients, and for a run's end the run's start time from the store."""
+    cfg = loaded.config
+    role = cfg.roles[target.role]
+    route_templates = next((r.templates for r in cfg.routes if r.name == target.route),
+                           cfg.default_route.templates)
+    base = Path(loaded.path).resolve().parent
+    dirs = [str(Path(d) if Path(d).is_absolute() else base / d) for d in (route_templates, role.templates) if d]
+    started_at = store.first_time(event.fingerprint, "run.started") if store and event.kind in RUN_ENDINGS else None
+    return renderer.render(
+        event, notification_id=notification_id(event.id, target), route=target.route, role=target.role,
+        channel=target.channel, channel_kind=channel.kind, parts=channel.parts, visibility=role.visibility,
+        template_dirs=dirs, recipients=role.recipients.model_dump() if role.recipients else {},
+        started_at=started_at,
+    )
 
 
 def notification_id(event_id: str, target: Target) -> str:

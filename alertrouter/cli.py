@@ -98,6 +98,42 @@ def route(payload: str, config: str, as_json: bool) -> None:
 
 
 @main.command()
+@click.argument("payload")
+@click.option("--channel", "channel_name", required=True, help="channel name from routing.yaml (or log)")
+@click.option("--role", default=None, help="render for this role (default: the roles the routes send it to)")
+@click.option("--config", default="routing.yaml", show_default=True)
+@click.option("--out", "out_dir", default=None, help="write each notification as .json (+ .html, .txt) here")
+@click.option("--data-dir", default=".data", show_default=True, help="store used for run durations")
+def render(payload: str, channel_name: str, role: str | None, config: str, out_dir: str | None,
+           data_dir: str) -> None:
+    """Preview exactly what a channel would send for a payload (secrets masked); nothing is sent."""
+    from .preview import PreviewError, previews
+
+    loaded = _load_or_exit(config)
+    _, obj = _read_payload(payload)
+    try:
+        parsed = parse_payload(obj)
+        items = previews(loaded, parsed.events, channel_name, role, data_dir)
+    except PayloadError as exc:
+        click.echo(f"error: {payload}: {exc}", err=True)
+        sys.exit(2)
+    except PreviewError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    if not items:
+        click.echo("no notification: no event in this payload reaches that channel (use --role to force one)",
+                   err=True)
+    for item in items:
+        click.echo(f"── {item.label}")
+        for part, err in item.template_errors.items():
+            click.echo(f"   template error in {part} (plain rendering used): {err}")
+        click.echo(item.json_text)
+        if out_dir:
+            for path in item.write(Path(out_dir)):
+                click.echo(f"   wrote {path}")
+
+
+@main.command()
 @click.option("--config", default="routing.yaml", show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=7071, show_default=True, type=int)

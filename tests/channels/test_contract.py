@@ -1,0 +1,107 @@
+"""One contract for every HTTP channel kind, against a loopback receiver: 2xx delivered; 400 and
+401 permanent; 429 with Retry-After and 500 retried; a timeout and a refused connection retried;
+and no secret in any result or log line."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import pytest
+from werkzeug import Response
+
+from alertrouter.channels.base import ChannelContext, DeliveryResult
+from alertrouter.channels.http import make_session
+from alertrouter.channels.registry import CHANNELS
+from alertrouter.config.schema import PagerDutyChannel, TeamsChannel, WebhookChannel
+from alertrouter.inbound import parse_payload
+from alertrouter.render import Renderer
+from tests.conftest import free_port, load_fixture
+
+SECRET = "s3cr3t-0123456789abcdef"
+SIGNING = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+def _webhook(url: str, timeout: float):
+    return WebhookChannel(type="webhook", url=f"{url}?token={SECRET}", signing_secret=SIGNING,
+                          headers={"Authorization": f"Bearer {SECRET}"}, timeout_seconds=timeout)
+
+
+def _teams(url: str, timeout: float):
+    return TeamsChannel(type="teams", url=f"{url}?api-version=1&sig={SECRET}", timeout_seconds=timeout)
+
+
+def _pagerduty(url: str, timeout: float):
+    return PagerDutyChannel(type="pagerduty", routing_key=SECRET, url=url, timeout_seconds=timeout)
+
+
+# kind -> config factory for a channel whose one HTTP call goes to `url`
+FACTORIES = {"webhook": _webhook, "teams": _teams, "pagerduty": _pagerduty}
+NOT_HTTP = {"log": "writes a local file", "smtp": "SMTP, covered by tests/channels/test_email_smtp.py",
+            "email": "two HTTP peers (token endpoint and Graph), covered by tests/channels/test_email_graph.py"}
+KINDS = sorted(k for k in CHANNELS if k in FACTORIES)
+
+
+def test_every_registered_kind_is_covered():
+    assert sorted(set(CHANNELS) - set(FACTORIES) - set(NOT_HTTP)) == []
+
+
+def make(kind: str, url: str, tmp_path, timeout: float = 5.0):
+    cls = CHANNELS[kind]
+    channel = cls(f"test-{kind}", FACTORIES[kind](url, timeout), ChannelContext(make_session(), tmp_path))
+    [event] = parse_payload(load_fixture("monitor-metric-static-fired.test-action.json")).events
+    msg = Renderer(strict=True).render(event, notification_id="n_contract", route="r", role="se",
+                                       channel=channel.name, channel_kind=cls.kind, parts=cls.parts)
+    return channel, msg
+
+
+CASES = [
+    (202, {}, "delivered", None),
+    (200, {}, "delivered", None),
+    (400, {}, "failed", None),
+    (401, {}, "failed", None),
+    (429, {"Retry-After": "7"}, "retry", 7.0),
+    (503, {"Retry-After": "30"}, "retry", 30.0),
+    (500, {}, "retry", None),
+]
+
+
+def assert_no_secret(result: DeliveryResult, caplog):
+    assert SECRET not in result.detail
+    assert SIGNING not in result.detail
+    ours = [r.getMessage() for r in caplog.records if not r.name.startswith("werkzeug")]
+    assert not any(SECRET in m or SIGNING in m for m in ours)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("status,headers,outcome,after", CASES)
+def test_status_codes(kind, status, headers, outcome, after, httpserver, tmp_path, caplog):
+    httpserver.expect_request("/in").respond_with_data("{}", status=status, headers=headers)
+    channel, msg = make(kind, httpserver.url_for("/in"), tmp_path)
+    with caplog.at_level(logging.DEBUG):
+        result = channel.send(msg)
+    assert (result.status, result.retry_after) == (outcome, after)
+    assert_no_secret(result, caplog)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_timeout_is_retried(kind, httpserver, tmp_path, caplog):
+    def slow(request):
+        time.sleep(1.0)
+        return Response("{}", status=202)
+
+    httpserver.expect_request("/slow").respond_with_handler(slow)
+    channel, msg = make(kind, httpserver.url_for("/slow"), tmp_path, timeout=0.2)
+    with caplog.at_level(logging.DEBUG):
+        result = channel.send(msg)
+    assert result.status == "retry" and "no answer within 0.2 s" in result.detail
+    assert_no_secret(result, caplog)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_connection_refused_is_retried(kind, tmp_path, caplog):
+    channel, msg = make(kind, f"http://127.0.0.1:{free_port()}/in", tmp_path)
+    with caplog.at_level(logging.DEBUG):
+        result = channel.send(msg)
+    assert result.status == "retry" and "connection failed" in result.detail
+    assert_no_secret(result, caplog)
