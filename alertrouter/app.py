@@ -1,26 +1,28 @@
-"""Composition root: config → router → renderer → channels → store, and the ingest loop.
+"""Composition root: config → router → renderer → channels → store, and intake.
 
-    ingest(events): store (idempotent) → route → render per role → send → record the result
-
-Delivery in this cut is synchronous and each result is recorded in the store; retries and the
-outbox come with the reliability work.
+    ingest(events): route each → write the event and its notifications to the outbox in one step
+                    (an event id seen before adds nothing) → tell the listeners (dispatcher wake-up
+                    or queue) → answer. Delivery happens after, in the dispatcher.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
-from .channels.base import Channel, DeliveryResult
+from .channels.base import Channel
 from .channels.registry import build_channels
 from .config.load import LOG_CHANNEL, LoadedConfig, load
 from .model import Event
 from .render import Rendered, Renderer
 from .routing.router import Decision, Router, Target
 from .settings import Settings
+from .store.base import Notification, Store
 from .store.sqlite import SqliteStore
 
 log = logging.getLogger("alertrouter")
@@ -30,28 +32,28 @@ log = logging.getLogger("alertrouter")
 class IngestResult:
     accepted: list[str] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
-    notifications: int = 0
-    failed: int = 0
+    notifications: list[Notification] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {
             "accepted": len(self.accepted),
             "duplicates": len(self.duplicates),
-            "notifications": self.notifications,
-            "failed_notifications": self.failed,
+            "notifications": len(self.notifications),
         }
 
 
 class App:
     def __init__(self, loaded: LoadedConfig, data_dir: str | Path, templates_dir: str | Path | None = None,
-                 store: SqliteStore | None = None):
+                 store: Store | None = None, clock: Callable[[], float] = time.time):
         self.loaded = loaded
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.router = Router(loaded)
         self.renderer = Renderer(templates_dir)
         self.channels = build_channels(loaded, self.data_dir)
-        self.store = store or SqliteStore(self.data_dir / "alertrouter.db")
+        self.store: Store = store or SqliteStore(self.data_dir / "alertrouter.db")
+        self.clock = clock
+        self.listeners: list[Callable[[list[Notification]], None]] = []
 
     @classmethod
     def from_paths(cls, config: str | Path, data_dir: str | Path, templates_dir: str | Path | None = None) -> "App":
@@ -70,16 +72,25 @@ class App:
 
     def ingest(self, events: list[Event]) -> IngestResult:
         result = IngestResult()
-        received = datetime.now(timezone.utc)
+        items = []
         for event in events:
-            if not self.store.add_event(event, received):
+            targets = self.router.route(event).targets
+            items.append((event, [Notification(id=notification_id(event.id, t), event_id=event.id, route=t.route,
+                                               role=t.role, channel=t.channel, fallback_from=t.fallback_from)
+                                  for t in targets]))
+        if not items:
+            return result
+        for (event, _), outcome in zip(items, self.store.ingest(items, self.clock())):
+            if outcome.new:
+                result.accepted.append(event.id)
+                result.notifications.extend(outcome.notifications)
+            else:
                 result.duplicates.append(event.id)
-                log.info("duplicate event %s (%s) acknowledged, not routed again", event.id, event.kind)
-                continue
-            result.accepted.append(event.id)
-            for outcome in self._deliver(event):
-                result.notifications += 1
-                result.failed += outcome.status != "delivered"
+                log.info("duplicate event %s (%s) acknowledged, not routed again", event.id, event.kind,
+                         extra={"event_id": event.id})
+        if result.notifications:
+            for listener in self.listeners:
+                listener(result.notifications)
         return result
 
     def render(self, event: Event, target: Target, channel: Channel) -> Rendered:
@@ -89,31 +100,11 @@ class App:
     def channel_for(self, target: Target) -> Channel:
         return self.channels.get(target.channel) or self.channels[LOG_CHANNEL]
 
-    def _deliver(self, event: Event) -> list[DeliveryResult]:
-        decision = self.router.route(event)
-        outcomes = []
-        for target in decision.targets:
-            channel = self.channel_for(target)
-            rendered = self.render(event, target, channel)
-            try:
-                outcome = channel.send(rendered)
-            except Exception as exc:  # a channel bug must not lose the other notifications
-                log.exception("channel %s raised", target.channel)
-                outcome = DeliveryResult.permanent(f"{target.channel}: internal error ({type(exc).__name__})")
-            if outcome.status != "delivered":
-                log.warning("notification %s for %s via %s not delivered: %s", rendered.notification_id,
-                            target.role, target.channel, outcome.detail)
-            detail = outcome.detail + (f" (instead of {target.fallback_from}: its URL is not set)"
-                                       if target.fallback_from else "")
-            self.store.record_delivery(event.id, target.route, target.role, target.channel, outcome.status, detail)
-            outcomes.append(outcome)
-        return outcomes
-
 
 RUN_ENDINGS = frozenset({"run.completed", "run.failed", "run.canceled"})
 
 
-def render_notification(loaded: LoadedConfig, renderer: Renderer, store: SqliteStore | None, event: Event,
+def render_notification(loaded: LoadedConfig, renderer: Renderer, store: Store | None, event: Event,
                         target: Target, channel: Channel) -> Rendered:
     """Render one notification: the route's and the role's template folders first, the role's
     visibility and recipients, and for a run's end the run's start time from the store."""

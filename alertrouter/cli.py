@@ -141,16 +141,24 @@ def render(payload: str, channel_name: str, role: str | None, config: str, out_d
 def serve(config: str, host: str, port: int, data_dir: str) -> None:
     """Run the router locally on the Functions routes (SQLite store in the data dir)."""
     from .app import App
+    from .dispatcher import Dispatcher
     from .server import serve as run
+    from .settings import Settings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings()
     loaded = _load_or_exit(config)
     for w in loaded.warnings:
         click.echo(f"warning: {w}", err=True)
     app = App(loaded, data_dir)
+    d = settings.dispatch
+    dispatcher = Dispatcher(app, lease_seconds=d.lease_seconds, batch=d.batch, workers=d.workers)
+    pending = app.store.counts().get("pending", 0)
     click.echo(f"alertrouter: listening on http://{host}:{port} (config {config}, data {data_dir})", err=True)
     click.echo("  POST /api/eventgrid  POST /api/alerts  GET /api/health", err=True)
-    run(app, host, port)
+    if pending:
+        click.echo(f"  resuming {pending} pending notification(s)", err=True)
+    run(app, dispatcher, host, port, max_body=settings.max_body_bytes)
 
 
 @main.command()

@@ -79,7 +79,7 @@ class HttpApi:
             "routes": len(cfg.routes),
             "roles": len(cfg.roles),
             "channels_unconfigured": sorted(self.app.loaded.unresolved),
-            **self.app.store.counts(),
+            "store": self.app.store.counts(),
         })
 
     def _cloudevents_handshake(self, req: Request) -> Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from starlette.applications import Starlette
@@ -11,6 +12,7 @@ from starlette.responses import Response as StarletteResponse
 from starlette.routing import Route
 
 from .app import App
+from .dispatcher import Dispatcher
 from .http_api import HttpApi, Request, Response, error
 
 log = logging.getLogger("alertrouter.server")
@@ -30,8 +32,12 @@ async def _read_body(request: StarletteRequest, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def create_app(app: App) -> Starlette:
-    api = HttpApi(app)
+def create_app(app: App, dispatcher: Dispatcher | None = None, max_body: int | None = None) -> Starlette:
+    """The Starlette app on the Functions routes. With a dispatcher, it starts with the server, is woken
+    by every intake, and on shutdown stops claiming, lets sends under way finish and releases the rest."""
+    api = HttpApi(app, max_body) if max_body else HttpApi(app)
+    if dispatcher is not None:
+        app.listeners.append(dispatcher.wake)
 
     def endpoint(handler):
         async def call(request: StarletteRequest) -> StarletteResponse:
@@ -59,7 +65,18 @@ def create_app(app: App) -> Starlette:
         Route("/runtime/webhooks/EventGrid", endpoint(api.eventgrid_runtime), methods=["POST"]),
         Route("/runtime/webhooks/eventgrid", endpoint(api.eventgrid_runtime), methods=["POST"]),
     ]
-    return Starlette(routes=routes)
+    @contextlib.asynccontextmanager
+    async def lifespan(_):
+        if dispatcher is not None:
+            dispatcher.start()
+        try:
+            yield
+        finally:
+            if dispatcher is not None:
+                await run_in_threadpool(dispatcher.stop)
+                log.info("dispatcher stopped; pending notifications resume on the next start")
+
+    return Starlette(routes=routes, lifespan=lifespan)
 
 
 def _to_starlette(resp: Response) -> StarletteResponse:
@@ -68,8 +85,9 @@ def _to_starlette(resp: Response) -> StarletteResponse:
     return StarletteResponse(resp.body, status_code=resp.status, headers=headers, media_type=media)
 
 
-def serve(app: App, host: str = "127.0.0.1", port: int = 7071, log_level: str = "info") -> None:
+def serve(app: App, dispatcher: Dispatcher, host: str = "127.0.0.1", port: int = 7071, log_level: str = "info",
+          max_body: int | None = None) -> None:
     import uvicorn
 
-    uvicorn.run(create_app(app), host=host, port=port, log_level=log_level, access_log=False,
-                http="httptools", timeout_keep_alive=30)
+    uvicorn.run(create_app(app, dispatcher, max_body), host=host, port=port, log_level=log_level, access_log=False,
+                http="httptools", timeout_keep_alive=30, timeout_graceful_shutdown=30)

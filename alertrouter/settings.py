@@ -37,6 +37,13 @@ class EntraAuth(BaseModel):
     app_role: str = Field("", description="App role the Action Group service principal must hold")
 
 
+class DispatchSettings(BaseModel):
+    lease_seconds: float = Field(30.0, gt=0, description="How long a claimed notification is held by one sender")
+    workers: int = Field(8, ge=1, le=64, description="Concurrent sends per process")
+    batch: int = Field(64, ge=1, le=1000, description="Notifications claimed per pass")
+    poll_seconds: float = Field(1.0, gt=0, description="Longest sleep between passes when idle")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ALERTROUTER_", env_nested_delimiter="__", extra="ignore")
 
@@ -49,6 +56,7 @@ class Settings(BaseSettings):
     api_key: str = Field("", description="Key callers must present on the local server (a secret)")
     eventgrid: EventGridAccess = Field(default_factory=EventGridAccess)
     entra: EntraAuth = Field(default_factory=EntraAuth)
+    dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
 
 
 def setting_names() -> set[str]:

@@ -1,4 +1,9 @@
-"""One App per worker process, built lazily on the first invocation (indexing stays offline)."""
+"""One App (and its dispatcher) per worker process, built lazily on the first invocation, so that
+indexing stays offline and cheap.
+
+With the embedded SQLite store a Functions instance delivers right after intake, in the same
+invocation; with the Azure store, intake enqueues and the queue trigger delivers.
+"""
 
 from __future__ import annotations
 
@@ -6,26 +11,43 @@ import threading
 from pathlib import Path
 
 from alertrouter.app import App
+from alertrouter.dispatcher import Dispatcher
 from alertrouter.http_api import HttpApi
 from alertrouter.settings import Settings
 
 _lock = threading.Lock()
 _api: HttpApi | None = None
+_dispatcher: Dispatcher | None = None
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _build() -> None:
+    global _api, _dispatcher
+    settings = Settings()
+    app = App.from_settings(settings, ROOT)
+    d = settings.dispatch
+    dispatcher = Dispatcher(app, lease_seconds=d.lease_seconds, batch=d.batch, workers=d.workers)
+    app.listeners.append(lambda notifications: dispatcher.run_once([n.id for n in notifications]))
+    _api, _dispatcher = HttpApi(app, settings.max_body_bytes), dispatcher
+
+
 def api() -> HttpApi:
-    global _api
     if _api is None:
         with _lock:
             if _api is None:
-                settings = Settings()
-                _api = HttpApi(App.from_settings(settings, ROOT), settings.max_body_bytes)
+                _build()
     return _api
+
+
+def dispatcher() -> Dispatcher:
+    api()
+    return _dispatcher
 
 
 def reset() -> None:
     """Forget the cached App (tests that change settings)."""
-    global _api
+    global _api, _dispatcher
     with _lock:
-        _api = None
+        if _dispatcher is not None:
+            _dispatcher.stop(5)
+        _api, _dispatcher = None, None

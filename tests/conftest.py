@@ -16,6 +16,7 @@ import uvicorn
 
 from alertrouter.app import App
 from alertrouter.config.load import loads
+from alertrouter.dispatcher import Dispatcher
 from alertrouter.server import create_app
 
 # Templates render with StrictUndefined in tests: a template naming a field that is not there fails
@@ -72,12 +73,16 @@ def free_port() -> int:
 
 
 class RunningServer:
-    def __init__(self, app: App):
+    """The local server with its dispatcher, on a loopback port, in a background thread."""
+
+    def __init__(self, app: App, **dispatcher_options):
         self.app = app
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(create_app(app), host="127.0.0.1", port=self.port, log_level="warning",
-                                http="httptools", lifespan="off")
+        options = {"lease_seconds": 5.0, "workers": 4, **dispatcher_options}
+        self.dispatcher = Dispatcher(app, **options)
+        config = uvicorn.Config(create_app(app, self.dispatcher), host="127.0.0.1", port=self.port,
+                                log_level="warning", http="httptools", lifespan="on")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -110,5 +115,22 @@ def server(capture_app):
         yield s
 
 
-def captured(httpserver) -> list[dict]:
+def wait_until(predicate, timeout: float = 10.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.01)
+
+
+def captured(httpserver, expect: int | None = None, timeout: float = 10.0) -> list[dict]:
+    """JSON bodies the receiver got; with `expect`, first wait until that many arrived (delivery is
+    asynchronous), then a moment longer to catch any extra one."""
+    if expect is not None:
+        wait_until(lambda: len(httpserver.log) >= expect, timeout, f"{expect} deliveries")
+        if expect == 0:
+            time.sleep(0.2)
     return [json.loads(req.get_data()) for req, _ in httpserver.log]

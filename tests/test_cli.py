@@ -93,7 +93,7 @@ def test_send_posts_with_the_right_endpoint_and_headers(server, httpserver):
     assert r.stdout.startswith("POST /api/alerts: HTTP 200")
     r = run("send", fixture_path("eventgrid-subscriptionvalidation.request.json"), "--url", server.url)
     assert '"validationResponse"' in r.stdout
-    assert [b["data"]["kind"] for b in captured(httpserver)] == ["run.completed", "alert.fired"]
+    assert sorted(b["data"]["kind"] for b in captured(httpserver, 2)) == ["alert.fired", "run.completed"]
 
 
 def test_send_to_nothing_says_so():

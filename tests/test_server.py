@@ -9,7 +9,7 @@ import socket
 
 import requests
 
-from tests.conftest import captured, load_fixture
+from tests.conftest import captured, load_fixture, wait_until
 
 AML = load_fixture("aml-runcompleted.eventgrid.json")
 ALERT = load_fixture("monitor-metric-static-fired.test-action.json")
@@ -58,13 +58,13 @@ def test_redelivery_is_acknowledged_and_not_routed_again(server, httpserver):
     again = post(server, "/api/eventgrid", AML, **{"aeg-event-type": "Notification"}).json()
     assert (first["accepted"], first["duplicates"]) == (1, 0)
     assert (again["accepted"], again["duplicates"]) == (0, 1)
-    assert len(captured(httpserver)) == 1
+    assert len(captured(httpserver, 1)) == 1
 
 
 def test_batch_with_the_same_event_twice(server, httpserver):
     resp = post(server, "/api/eventgrid", AML + AML)
     assert resp.json()["accepted"] == 1 and resp.json()["duplicates"] == 1
-    assert len(captured(httpserver)) == 1
+    assert len(captured(httpserver, 1)) == 1
 
 
 def test_validation_handshake_and_cloudevents_options(server):
@@ -85,7 +85,7 @@ def test_core_tools_eventgrid_path(server, httpserver):
     resp = post(server, url, load_fixture("aml-runstatuschanged-failed.eventgrid.json"),
                 **{"aeg-event-type": "Notification"})
     assert resp.status_code == 200
-    assert [b["data"]["kind"] for b in captured(httpserver)] == ["run.failed"]
+    assert [b["data"]["kind"] for b in captured(httpserver, 1)] == ["run.failed"]
     wrong = post(server, "/runtime/webhooks/EventGrid?functionName=nope", AML)
     assert wrong.status_code == 404
     assert wrong.json() == {"error": 'no Event Grid trigger function named "nope"; this app has "aml_events" '
@@ -94,7 +94,7 @@ def test_core_tools_eventgrid_path(server, httpserver):
 
 def test_webhook_body_is_data_with_the_rendered_text(server, httpserver):
     post(server, "/api/alerts", ALERT)
-    [body] = captured(httpserver)
+    [body] = captured(httpserver, 1)
     assert body["type"] == "alert.fired"
     assert body["data"]["labels"]["alert_rule"] == "test-metricAlertRule"
     assert body["data"]["text"].startswith("[VERBOSE] Fired: test-metricAlertRule on test-storageAccount")
@@ -103,23 +103,26 @@ def test_webhook_body_is_data_with_the_rendered_text(server, httpserver):
     assert req.headers["Content-Type"] == "application/json"
 
 
-def test_failed_delivery_is_recorded_and_secret_never_logged(server, httpserver, caplog):
+def test_failed_delivery_is_scheduled_again_and_secret_never_logged(server, httpserver, caplog):
     httpserver.clear()
     httpserver.expect_request("/hook").respond_with_data("down", status=503, headers={"Retry-After": "7"})
     with caplog.at_level(logging.DEBUG):
         resp = post(server, "/api/alerts", ALERT)
-    assert resp.status_code == 200  # intake does not fail because a receiver is down
-    assert resp.json()["failed_notifications"] == 1
-    [event_id] = [r[0] for r in server.app.store._conn().execute("SELECT id FROM events")]
-    [delivery] = server.app.store.deliveries(event_id)
-    assert (delivery["status"], delivery["detail"]) == ("retry", "webhook capture: HTTP 503")
+        assert resp.status_code == 200  # intake does not fail because a receiver is down
+        assert resp.json()["notifications"] == 1
+        store = server.app.store
+        [n] = wait_until(lambda: [n for n in store.list() if n.attempts == 1], what="the first attempt")
+    assert (n.status, n.last_detail) == ("pending", "webhook capture: HTTP 503")
+    assert n.next_attempt_at - n.updated_at >= 7  # Retry-After honoured
+    [attempt] = store.history(n.id)
+    assert (attempt.status, attempt.retry_after) == ("retry", 7.0)
     ours = [r.getMessage() for r in caplog.records if not r.name.startswith("werkzeug")]  # werkzeug = the receiver
     assert any("POST /hook?<redacted>" in m for m in ours)  # urllib3's debug line, query removed
     assert not any("s3cr3t" in m for m in ours)
-    assert "s3cr3t" not in json.dumps(server.app.store.deliveries(event_id))
+    assert "s3cr3t" not in repr(store.history(n.id)) + repr(store.list())
 
 
-def test_unreachable_webhook_detail_has_no_url(capture_app, monkeypatch, tmp_path):
+def test_unreachable_webhook_detail_has_no_url(monkeypatch, tmp_path):
     from alertrouter.app import App
     from alertrouter.config.load import loads
     from tests.conftest import CAPTURE_CONFIG, RunningServer
@@ -127,11 +130,12 @@ def test_unreachable_webhook_detail_has_no_url(capture_app, monkeypatch, tmp_pat
     monkeypatch.setenv("CAPTURE_URL", "http://127.0.0.1:9/hook?sig=s3cr3t")
     app = App(loads(CAPTURE_CONFIG, "capture.yaml"), tmp_path / "d2")
     with RunningServer(app) as srv:
-        assert post(srv, "/api/alerts", ALERT).json()["failed_notifications"] == 1
-    row = app.store._conn().execute("SELECT status, detail FROM deliveries").fetchone()
-    assert row == ("retry", "webhook capture: connection failed")
+        assert post(srv, "/api/alerts", ALERT).json()["notifications"] == 1
+        [n] = wait_until(lambda: [n for n in app.store.list() if n.attempts == 1], what="the first attempt")
+    assert (n.status, n.last_detail) == ("pending", "webhook capture: connection failed")
 
 
 def test_health(server):
     body = requests.get(server.url + "/api/health", timeout=5).json()
-    assert body["status"] == "ok" and body["routes"] == 1 and body["events"] == 0
+    assert body["status"] == "ok" and body["routes"] == 1
+    assert body["store"] == {"events": 0, "pending": 0, "sent": 0, "dead": 0}

@@ -14,7 +14,20 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
-class WebhookChannel(_Strict):
+class RetryPolicy(_Strict):
+    """When a delivery fails in a way worth retrying: exponential backoff with jitter, honouring
+    Retry-After, then a dead letter after the last attempt."""
+
+    max_attempts: int = Field(12, ge=1, le=100, description="Attempts in all, the first included")
+    backoff_seconds: float = Field(5.0, gt=0, description="Delay before the second attempt")
+    max_backoff_seconds: float = Field(3600.0, gt=0, description="Cap on one delay")
+
+
+class _ChannelBase(_Strict):
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+
+
+class WebhookChannel(_ChannelBase):
     """JSON POST of `{type, timestamp, data}`, signed per Standard Webhooks when a secret is set."""
 
     type: Literal["webhook"]
@@ -24,7 +37,7 @@ class WebhookChannel(_Strict):
     timeout_seconds: float = Field(10.0, gt=0, le=60)
 
 
-class LogChannel(_Strict):
+class LogChannel(_ChannelBase):
     """Writes rendered notifications to the console and to a JSON-lines file in the data dir."""
 
     type: Literal["log"]
@@ -32,7 +45,7 @@ class LogChannel(_Strict):
     console: bool = True
 
 
-class TeamsChannel(_Strict):
+class TeamsChannel(_ChannelBase):
     """Microsoft Teams through a Workflows (Power Automate) 'Teams webhook' URL: an Adaptive Card."""
 
     type: Literal["teams"]
@@ -40,7 +53,7 @@ class TeamsChannel(_Strict):
     timeout_seconds: float = Field(10.0, gt=0, le=60)
 
 
-class EmailChannel(_Strict):
+class EmailChannel(_ChannelBase):
     """Email through Microsoft Graph sendMail with an app-only (client credentials) token."""
 
     type: Literal["email"]
@@ -55,7 +68,7 @@ class EmailChannel(_Strict):
     timeout_seconds: float = Field(15.0, gt=0, le=120)
 
 
-class SmtpChannel(_Strict):
+class SmtpChannel(_ChannelBase):
     """The same email over SMTP (STARTTLS and auth optional)."""
 
     type: Literal["smtp"]
@@ -71,7 +84,7 @@ class SmtpChannel(_Strict):
     timeout_seconds: float = Field(15.0, gt=0, le=120)
 
 
-class PagerDutyChannel(_Strict):
+class PagerDutyChannel(_ChannelBase):
     """PagerDuty Events API v2: trigger on fired, resolve on resolved, dedup key from the fingerprint."""
 
     type: Literal["pagerduty"]

@@ -1,47 +1,71 @@
-"""SQLite store (the embedded default): events taken in and each delivery's result.
+"""SQLite store (the embedded default): events, the outbox, and each attempt's history.
 
-WAL mode, one connection per thread, a busy timeout so several threads or processes on one
-machine can share the file. The event id is the primary key: a redelivered event is recognised
-and not routed twice.
+WAL mode, one connection per thread, `BEGIN IMMEDIATE` around every read-modify-write, and a busy
+timeout, so several threads or processes on one machine share the file safely. Times are epoch
+seconds (REAL) so they sort and compare exactly.
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterable
 
 from ..model import Event
+from .base import Attempt, IngestOutcome, Notification, Status
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     id TEXT PRIMARY KEY,
-    received_at TEXT NOT NULL,
+    received_at REAL NOT NULL,
     time TEXT NOT NULL,
     source TEXT NOT NULL,
     kind TEXT NOT NULL,
     severity TEXT NOT NULL,
     fingerprint TEXT NOT NULL,
-    title TEXT NOT NULL,
-    labels TEXT NOT NULL,
-    raw TEXT
+    body TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS events_time ON events(time);
-CREATE INDEX IF NOT EXISTS events_fingerprint ON events(fingerprint);
-CREATE TABLE IF NOT EXISTS deliveries (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+CREATE INDEX IF NOT EXISTS events_fingerprint_kind ON events(fingerprint, kind);
+CREATE INDEX IF NOT EXISTS events_received ON events(received_at);
+CREATE TABLE IF NOT EXISTS notifications (
+    id TEXT PRIMARY KEY,
     event_id TEXT NOT NULL,
     route TEXT NOT NULL,
     role TEXT NOT NULL,
     channel TEXT NOT NULL,
+    fallback_from TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    next_attempt_at REAL NOT NULL,
+    lease_owner TEXT NOT NULL DEFAULT '',
+    lease_until REAL NOT NULL DEFAULT 0,
+    last_detail TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS notifications_due ON notifications(status, next_attempt_at);
+CREATE INDEX IF NOT EXISTS notifications_event ON notifications(event_id);
+CREATE TABLE IF NOT EXISTS attempts (
+    notification_id TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    at REAL NOT NULL,
     status TEXT NOT NULL,
     detail TEXT NOT NULL,
-    at TEXT NOT NULL
+    retry_after REAL,
+    PRIMARY KEY (notification_id, number, at)
 );
-CREATE INDEX IF NOT EXISTS deliveries_event ON deliveries(event_id);
 """
+
+_N_COLS = ("id", "event_id", "route", "role", "channel", "fallback_from", "status", "attempts", "created_at",
+           "updated_at", "next_attempt_at", "lease_owner", "lease_until", "last_detail")
+_N_SELECT = ", ".join(_N_COLS)
+
+
+def _n(row) -> Notification:
+    return Notification(**dict(zip(_N_COLS, row)))
 
 
 class SqliteStore:
@@ -49,30 +73,65 @@ class SqliteStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        with self._conn() as c:
-            c.executescript(SCHEMA)
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+        self._conn().executescript(SCHEMA)
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=True)
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=30000")
             self._local.conn = conn
+            with self._all_lock:
+                self._all.append(conn)
         return conn
 
-    def add_event(self, event: Event, received: datetime | None = None) -> bool:
-        """Store the event; False when its id was already taken in (a redelivery)."""
-        received = received or datetime.now(timezone.utc)
-        cur = self._conn().execute(
-            "INSERT OR IGNORE INTO events (id, received_at, time, source, kind, severity, fingerprint, title, labels, raw)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (event.id, received.isoformat(), event.time.isoformat(), event.source, event.kind,
-             event.severity.value, event.fingerprint, event.title,
-             json.dumps(event.labels, sort_keys=True), json.dumps(event.raw, default=str)),
-        )
-        return cur.rowcount == 1
+    @contextmanager
+    def _tx(self):
+        c = self._conn()
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            yield c
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
+        c.execute("COMMIT")
+
+    # --- intake ---
+
+    def ingest(self, items: list[tuple[Event, list[Notification]]], now: float) -> list[IngestOutcome]:
+        """Each event with its notifications, in one transaction; an event id seen before adds nothing."""
+        out: list[IngestOutcome] = []
+        with self._tx() as c:
+            for event, notifications in items:
+                cur = c.execute(
+                    "INSERT OR IGNORE INTO events (id, received_at, time, source, kind, severity, fingerprint, body)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (event.id, now, event.time.isoformat(), event.source, event.kind, event.severity.value,
+                     event.fingerprint, event.model_dump_json()),
+                )
+                if cur.rowcount != 1:
+                    out.append(IngestOutcome(new=False))
+                    continue
+                created = []
+                for n in notifications:
+                    n.created_at = n.updated_at = now
+                    n.next_attempt_at = n.next_attempt_at or now
+                    cur = c.execute(
+                        f"INSERT OR IGNORE INTO notifications ({_N_SELECT}) VALUES ({', '.join('?' * len(_N_COLS))})",
+                        tuple(getattr(n, k) for k in _N_COLS),
+                    )
+                    if cur.rowcount == 1:
+                        created.append(n)
+                out.append(IngestOutcome(new=True, notifications=created))
+        return out
+
+    def get_event(self, event_id: str) -> Event | None:
+        row = self._conn().execute("SELECT body FROM events WHERE id = ?", (event_id,)).fetchone()
+        return Event.model_validate_json(row[0]) if row else None
 
     def first_time(self, fingerprint: str, kind: str) -> datetime | None:
         """When the earliest event of `kind` with this fingerprint happened (a run's start)."""
@@ -81,28 +140,126 @@ class SqliteStore:
         ).fetchone()
         return datetime.fromisoformat(row[0]) if row and row[0] else None
 
-    def record_delivery(self, event_id: str, route: str, role: str, channel: str, status: str, detail: str) -> None:
-        self._conn().execute(
-            "INSERT INTO deliveries (event_id, route, role, channel, status, detail, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (event_id, route, role, channel, status, detail, datetime.now(timezone.utc).isoformat()),
-        )
+    # --- outbox ---
 
-    def deliveries(self, event_id: str) -> list[dict]:
+    def claim(self, now: float, limit: int, lease_seconds: float, owner: str,
+              ids: Iterable[str] | None = None) -> list[Notification]:
+        due = "status = 'pending' AND next_attempt_at <= ? AND lease_until <= ?"
+        params: list = [now, now]
+        if ids is not None:
+            ids = list(ids)
+            if not ids:
+                return []
+            due += f" AND id IN ({', '.join('?' * len(ids))})"
+            params += ids
+        with self._tx() as c:
+            rows = c.execute(
+                f"UPDATE notifications SET lease_owner = ?, lease_until = ? WHERE id IN "
+                f"(SELECT id FROM notifications WHERE {due} ORDER BY next_attempt_at LIMIT ?) RETURNING {_N_SELECT}",
+                [owner, now + lease_seconds, *params, limit],
+            ).fetchall()
+        return sorted((_n(r) for r in rows), key=lambda n: n.next_attempt_at)
+
+    def finish(self, n: Notification, owner: str, attempt: Attempt, status: Status, next_attempt_at: float,
+               now: float) -> bool:
+        with self._tx() as c:
+            cur = c.execute(
+                "UPDATE notifications SET status = ?, attempts = attempts + 1, updated_at = ?, next_attempt_at = ?,"
+                " lease_owner = '', lease_until = 0, last_detail = ? WHERE id = ? AND lease_owner = ?",
+                (status, now, next_attempt_at, attempt.detail, n.id, owner),
+            )
+            if cur.rowcount != 1:
+                return False
+            c.execute("INSERT INTO attempts (notification_id, number, at, status, detail, retry_after)"
+                      " VALUES (?, ?, ?, ?, ?, ?)",
+                      (n.id, attempt.number, attempt.at, attempt.status, attempt.detail, attempt.retry_after))
+        return True
+
+    def release(self, ids: Iterable[str], owner: str) -> None:
+        ids = list(ids)
+        if not ids:
+            return
+        with self._tx() as c:
+            c.execute(f"UPDATE notifications SET lease_owner = '', lease_until = 0 WHERE lease_owner = ? "
+                      f"AND id IN ({', '.join('?' * len(ids))})", [owner, *ids])
+
+    def get(self, notification_id: str) -> Notification | None:
+        row = self._conn().execute(f"SELECT {_N_SELECT} FROM notifications WHERE id = ?",
+                                   (notification_id,)).fetchone()
+        return _n(row) if row else None
+
+    def list(self, status: Status | None = None, limit: int = 100) -> list[Notification]:
+        if status:
+            rows = self._conn().execute(f"SELECT {_N_SELECT} FROM notifications WHERE status = ? "
+                                        "ORDER BY created_at DESC, id LIMIT ?", (status, limit))
+        else:
+            rows = self._conn().execute(f"SELECT {_N_SELECT} FROM notifications ORDER BY created_at DESC, id "
+                                        "LIMIT ?", (limit,))
+        return [_n(r) for r in rows.fetchall()]
+
+    def notifications_for(self, event_id: str) -> list[Notification]:
+        rows = self._conn().execute(f"SELECT {_N_SELECT} FROM notifications WHERE event_id = ? ORDER BY id",
+                                    (event_id,)).fetchall()
+        return [_n(r) for r in rows]
+
+    def history(self, notification_id: str) -> list[Attempt]:
         rows = self._conn().execute(
-            "SELECT route, role, channel, status, detail, at FROM deliveries WHERE event_id = ? ORDER BY seq",
-            (event_id,),
-        ).fetchall()
-        return [dict(zip(("route", "role", "channel", "status", "detail", "at"), r)) for r in rows]
+            "SELECT notification_id, number, at, status, detail, retry_after FROM attempts WHERE notification_id = ?"
+            " ORDER BY at, number", (notification_id,)).fetchall()
+        return [Attempt(*r) for r in rows]
+
+    def redrive(self, ids: Iterable[str] | None, now: float) -> list[str]:
+        """Dead (or given) notifications become pending again, due now, with a fresh attempt budget."""
+        with self._tx() as c:
+            if ids is None:
+                targets = [r[0] for r in c.execute("SELECT id FROM notifications WHERE status = 'dead'")]
+            else:
+                ids = list(ids)
+                targets = [r[0] for r in c.execute(
+                    f"SELECT id FROM notifications WHERE status != 'pending' AND id IN ({', '.join('?' * len(ids))})",
+                    ids)] if ids else []
+            for nid in targets:
+                c.execute("UPDATE notifications SET status = 'pending', attempts = 0, next_attempt_at = ?, "
+                          "updated_at = ?, lease_owner = '', lease_until = 0 WHERE id = ?", (now, now, nid))
+                c.execute("INSERT INTO attempts (notification_id, number, at, status, detail, retry_after)"
+                          " VALUES (?, 0, ?, 'redriven', 're-driven by an operator', NULL)", (nid, now))
+        return targets
+
+    def purge(self, older_than: float) -> int:
+        """Delete sent and dead notifications (and their history) last updated before `older_than`,
+        and events older than that with no notification left."""
+        with self._tx() as c:
+            ids = [r[0] for r in c.execute("SELECT id FROM notifications WHERE status IN ('sent', 'dead') "
+                                           "AND updated_at < ?", (older_than,))]
+            for nid in ids:
+                c.execute("DELETE FROM attempts WHERE notification_id = ?", (nid,))
+                c.execute("DELETE FROM notifications WHERE id = ?", (nid,))
+            c.execute("DELETE FROM events WHERE received_at < ? AND id NOT IN (SELECT event_id FROM notifications)",
+                      (older_than,))
+        return len(ids)
+
+    def next_due(self) -> float | None:
+        row = self._conn().execute("SELECT MIN(MAX(next_attempt_at, lease_until)) FROM notifications "
+                                   "WHERE status = 'pending'").fetchone()
+        return row[0] if row else None
 
     def counts(self) -> dict[str, int]:
         c = self._conn()
-        return {
-            "events": c.execute("SELECT COUNT(*) FROM events").fetchone()[0],
-            "deliveries": c.execute("SELECT COUNT(*) FROM deliveries").fetchone()[0],
-        }
+        out = {"events": c.execute("SELECT COUNT(*) FROM events").fetchone()[0]}
+        for status in ("pending", "sent", "dead"):
+            out[status] = c.execute("SELECT COUNT(*) FROM notifications WHERE status = ?", (status,)).fetchone()[0]
+        return out
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        with self._all_lock:
+            for conn in self._all:
+                try:
+                    conn.close()
+                except sqlite3.Error:
+                    pass
+            self._all.clear()
+        self._local = threading.local()
+
+
+def utc_from_epoch(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, timezone.utc)

@@ -16,7 +16,7 @@ from alertrouter.channels.registry import CHANNELS
 from alertrouter.config.schema import PagerDutyChannel, TeamsChannel, WebhookChannel
 from alertrouter.inbound import parse_payload
 from alertrouter.render import Renderer
-from tests.conftest import free_port, load_fixture
+from tests.conftest import free_port, load_fixture, wait_until
 
 SECRET = "s3cr3t-0123456789abcdef"
 SIGNING = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -87,7 +87,7 @@ def test_status_codes(kind, status, headers, outcome, after, httpserver, tmp_pat
 @pytest.mark.parametrize("kind", KINDS)
 def test_timeout_is_retried(kind, httpserver, tmp_path, caplog):
     def slow(request):
-        time.sleep(1.0)
+        time.sleep(0.6)
         return Response("{}", status=202)
 
     httpserver.expect_request("/slow").respond_with_handler(slow)
@@ -96,6 +96,7 @@ def test_timeout_is_retried(kind, httpserver, tmp_path, caplog):
         result = channel.send(msg)
     assert result.status == "retry" and "no answer within 0.2 s" in result.detail
     assert_no_secret(result, caplog)
+    wait_until(lambda: httpserver.log, what="the slow request to finish")  # not into the next test's log
 
 
 @pytest.mark.parametrize("kind", KINDS)

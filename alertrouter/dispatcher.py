@@ -1,0 +1,171 @@
+"""The dispatcher: sends due notifications from the outbox, retries, dead-letters.
+
+    claim (lease) due notifications → render → channel.send → finish:
+      delivered              → sent
+      permanent failure      → dead, with the reason
+      retryable failure      → pending again after exponential backoff with jitter, at least the
+                               receiver's Retry-After; after the channel's last attempt → dead
+
+Every attempt is kept in the notification's history. A lease (not a lock) guards each claimed
+notification: if this process dies mid-send, the lease runs out and another dispatcher (or this one
+after a restart) sends it again, so a receiver may see one repeat per crash; it carries the same
+`webhook-id` / dedup key both times so the receiver can drop it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Iterable
+
+from .channels.base import DeliveryResult
+from .config.load import LOG_CHANNEL
+from .config.schema import RetryPolicy
+from .routing.router import Target
+from .store.base import Attempt, Notification
+
+log = logging.getLogger("alertrouter.dispatch")
+
+MAX_RETRY_AFTER = 24 * 3600.0
+
+
+def backoff(policy: RetryPolicy, attempts_done: int, retry_after: float | None, rand: float) -> float:
+    """Delay before the next attempt: initial × 2^(n-1), capped, times a jitter in [0.5, 1); never
+    less than the receiver's Retry-After."""
+    base = min(policy.max_backoff_seconds, policy.backoff_seconds * 2 ** max(0, attempts_done - 1))
+    delay = base * (0.5 + rand / 2)
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, MAX_RETRY_AFTER))
+    return delay
+
+
+class Dispatcher:
+    def __init__(self, app, *, owner: str | None = None, lease_seconds: float = 30.0, batch: int = 64,
+                 workers: int = 8, clock: Callable[[], float] = time.time,
+                 rand: Callable[[], float] = random.random):
+        self.app = app
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.lease_seconds = lease_seconds
+        self.batch = batch
+        self.clock = clock
+        self.rand = rand
+        self.on_retry_scheduled: Callable[[Notification, float], None] | None = None
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="deliver") if workers > 1 else None
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # --- one pass ---
+
+    def run_once(self, ids: Iterable[str] | None = None) -> int:
+        """Claim due notifications (or just `ids`, when due) and deliver them; returns how many."""
+        claimed = self.app.store.claim(self.clock(), self.batch, self.lease_seconds, self.owner, ids)
+        if not claimed:
+            return 0
+        if self._pool is not None and len(claimed) > 1:
+            list(self._pool.map(self._deliver, claimed))
+        else:
+            for n in claimed:
+                self._deliver(n)
+        return len(claimed)
+
+    def _deliver(self, n: Notification) -> None:
+        store = self.app.store
+        if self._stop.is_set():  # shutting down: hand it back untouched, the next start sends it
+            store.release([n.id], self.owner)
+            return
+        try:
+            result = self._send(n)
+        except Exception as exc:  # a bug in rendering or a channel must not kill the dispatcher
+            log.exception("notification %s: unexpected error", n.id)
+            result = DeliveryResult.retry(f"internal error ({type(exc).__name__})")
+        now = self.clock()
+        number = n.attempts + 1
+        policy = self._policy(n.channel)
+        if result.status == "delivered":
+            status, next_at = "sent", now
+        elif result.status == "failed":
+            status, next_at = "dead", now
+        elif number >= policy.max_attempts:
+            status, next_at = "dead", now
+            result = DeliveryResult.retry(f"gave up after {number} attempts: {result.detail}", result.retry_after)
+        else:
+            status, next_at = "pending", now + backoff(policy, number, result.retry_after, self.rand())
+        attempt = Attempt(n.id, number, now, result.status, result.detail, result.retry_after)
+        if not store.finish(n, self.owner, attempt, status, next_at, now):
+            log.warning("notification %s: lease lost before the result was recorded", n.id)
+            return
+        extra = {"notification_id": n.id, "event_id": n.event_id}
+        if status == "sent":
+            log.info("notification %s delivered to %s via %s (attempt %d)", n.id, n.role, n.channel, number,
+                     extra=extra)
+        elif status == "dead":
+            log.error("notification %s dead-lettered: %s", n.id, result.detail, extra=extra)
+        else:
+            log.warning("notification %s: attempt %d failed (%s); next in %.1f s", n.id, number, result.detail,
+                        next_at - now, extra=extra)
+            if self.on_retry_scheduled is not None:
+                n.attempts, n.next_attempt_at = number, next_at
+                self.on_retry_scheduled(n, next_at - now)
+
+    def _send(self, n: Notification) -> DeliveryResult:
+        app = self.app
+        event = app.store.get_event(n.event_id)
+        if event is None:
+            return DeliveryResult.permanent(f"event {n.event_id} is no longer in the store")
+        if n.role not in app.loaded.config.roles:
+            return DeliveryResult.permanent(f'role "{n.role}" is no longer in routing.yaml')
+        channel = app.channels.get(n.channel)
+        if channel is None:
+            if n.channel in app.loaded.config.channels:  # configured, but its ${ENV_VAR} is unset now
+                return DeliveryResult.retry(f'channel "{n.channel}" has no URL/secret set')
+            return DeliveryResult.permanent(f'channel "{n.channel}" is no longer in routing.yaml')
+        rendered = app.render(event, Target(n.route, n.role, n.channel, n.fallback_from), channel)
+        result = channel.send(rendered)
+        if n.fallback_from and result.status == "delivered":
+            result = DeliveryResult.ok(f"{result.detail} (instead of {n.fallback_from}: its URL is not set)")
+        return result
+
+    def _policy(self, channel: str) -> RetryPolicy:
+        cfg = self.app.loaded.config.channels.get(channel)
+        return cfg.retry if cfg is not None else RetryPolicy()
+
+    # --- background loop (local server) ---
+
+    def wake(self, *_args) -> None:
+        self._wake.set()
+
+    def start(self, poll_seconds: float = 1.0) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, args=(poll_seconds,), name="dispatcher", daemon=True)
+        self._thread.start()
+
+    def _loop(self, poll_seconds: float) -> None:
+        while not self._stop.is_set():
+            try:
+                if self.run_once():
+                    continue
+                due = self.app.store.next_due()
+                wait = poll_seconds if due is None else min(poll_seconds, max(0.01, due - self.clock()))
+            except Exception:
+                log.exception("dispatcher pass failed; retrying shortly")
+                wait = poll_seconds
+            self._wake.wait(wait)
+            self._wake.clear()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop claiming; sends already under way finish, claimed ones not yet started are released."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None

@@ -1,0 +1,91 @@
+"""The store interface: events taken in, the outbox of notifications, and their delivery history.
+
+Two implementations honour it and run the same contract tests: `SqliteStore` (embedded default)
+and `AzureStore` (Table Storage + Storage Queues, shared by any number of Function instances).
+
+Guarantees every implementation gives:
+- `ingest` records an event and its notifications so that a redelivered event (same id) adds
+  nothing, and a crash part-way never leaves an event taken in without its notifications.
+- Notifications are keyed by their id (event + route + role + channel): put-if-absent.
+- `claim` leases due notifications to one owner: two dispatchers never hold the same one at once.
+- `finish` records an attempt and the new state only while the caller still holds the lease.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Iterable, Literal, Protocol
+
+from ..model import Event
+
+Status = Literal["pending", "sent", "dead"]
+
+
+@dataclass
+class Notification:
+    id: str
+    event_id: str
+    route: str
+    role: str
+    channel: str
+    fallback_from: str = ""
+    status: Status = "pending"
+    attempts: int = 0
+    created_at: float = 0.0  # epoch seconds
+    updated_at: float = 0.0
+    next_attempt_at: float = 0.0
+    lease_owner: str = ""
+    lease_until: float = 0.0
+    last_detail: str = ""
+
+    def as_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass
+class Attempt:
+    notification_id: str
+    number: int
+    at: float
+    status: str  # delivered | retry | failed | redriven
+    detail: str = ""
+    retry_after: float | None = None
+
+
+@dataclass
+class IngestOutcome:
+    new: bool
+    notifications: list[Notification] = field(default_factory=list)
+
+
+class Store(Protocol):
+    def ingest(self, items: list[tuple[Event, list[Notification]]], now: float) -> list[IngestOutcome]: ...
+
+    def get_event(self, event_id: str) -> Event | None: ...
+
+    def first_time(self, fingerprint: str, kind: str) -> datetime | None: ...
+
+    def claim(self, now: float, limit: int, lease_seconds: float, owner: str,
+              ids: Iterable[str] | None = None) -> list[Notification]: ...
+
+    def finish(self, n: Notification, owner: str, attempt: Attempt, status: Status, next_attempt_at: float,
+               now: float) -> bool: ...
+
+    def release(self, ids: Iterable[str], owner: str) -> None: ...
+
+    def get(self, notification_id: str) -> Notification | None: ...
+
+    def list(self, status: Status | None = None, limit: int = 100) -> list[Notification]: ...
+
+    def history(self, notification_id: str) -> list[Attempt]: ...
+
+    def redrive(self, ids: Iterable[str] | None, now: float) -> list[str]: ...
+
+    def purge(self, older_than: float) -> int: ...
+
+    def next_due(self) -> float | None: ...
+
+    def counts(self) -> dict[str, int]: ...
+
+    def close(self) -> None: ...
