@@ -35,6 +35,8 @@ class EntraAuth(BaseModel):
     tenant_id: str = ""
     audience: str = Field("", description="The app registration's identifier URI or client id")
     app_role: str = Field("", description="App role the Action Group service principal must hold")
+    authority_host: str = Field("https://login.microsoftonline.com",
+                                description="Where the tenant's signing keys (JWKS) and issuer live")
 
 
 class DispatchSettings(BaseModel):

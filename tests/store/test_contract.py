@@ -1,0 +1,132 @@
+"""The store contract: every Store implementation passes the same tests."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timezone
+
+from alertrouter.model import Event
+from alertrouter.store.base import Attempt, Notification
+
+T0 = 1_800_000_000.0
+
+
+def event(eid: str = "e1", kind: str = "alert.fired", fingerprint: str = "fp", minute: int = 0) -> Event:
+    return Event(id=eid, source="azure-monitor", kind=kind, severity="error", title=f"title {eid}",
+                 time=datetime(2026, 11, 20, 10, minute, tzinfo=timezone.utc), fingerprint=fingerprint,
+                 labels={"alert_rule": "cpu"}, raw={"x": [1, 2]})
+
+
+def notes(eid: str, n: int = 2) -> list[Notification]:
+    return [Notification(id=f"{eid}-n{i}", event_id=eid, route="r", role=f"role{i}", channel="ch") for i in range(n)]
+
+
+def test_ingest_is_idempotent_per_event_id(store):
+    [first] = store.ingest([(event("e1"), notes("e1"))], T0)
+    [again] = store.ingest([(event("e1"), notes("e1"))], T0 + 1)
+    assert first.new and [n.id for n in first.notifications] == ["e1-n0", "e1-n1"]
+    assert not again.new and again.notifications == []
+    assert store.counts() == {"events": 1, "pending": 2, "sent": 0, "dead": 0}
+
+
+def test_same_event_twice_in_one_batch(store):
+    outcomes = store.ingest([(event("e1"), notes("e1")), (event("e1"), notes("e1"))], T0)
+    assert [o.new for o in outcomes] == [True, False]
+    assert store.counts()["pending"] == 2
+
+
+def test_event_round_trip_and_first_time(store):
+    store.ingest([(event("s", kind="run.started", fingerprint="run:1", minute=1), []),
+                  (event("e", kind="run.completed", fingerprint="run:1", minute=43), [])], T0)
+    assert store.get_event("s") == event("s", kind="run.started", fingerprint="run:1", minute=1)
+    assert store.get_event("missing") is None
+    assert store.first_time("run:1", "run.started") == datetime(2026, 11, 20, 10, 1, tzinfo=timezone.utc)
+    assert store.first_time("run:2", "run.started") is None
+
+
+def test_claim_leases_due_notifications_to_one_owner(store):
+    store.ingest([(event("e1"), notes("e1", 3))], T0)
+    a = store.claim(T0, 2, 30, "A")
+    b = store.claim(T0, 10, 30, "B")
+    assert len(a) == 2 and len(b) == 1
+    assert {n.id for n in a}.isdisjoint({n.id for n in b})
+    assert store.claim(T0 + 10, 10, 30, "C") == []  # all leased
+    assert len(store.claim(T0 + 31, 10, 30, "C")) == 3  # leases ran out
+
+
+def test_claim_by_ids(store):
+    store.ingest([(event("e1"), notes("e1", 3))], T0)
+    assert [n.id for n in store.claim(T0, 10, 30, "A", ids=["e1-n2"])] == ["e1-n2"]
+    assert store.claim(T0, 10, 30, "A", ids=[]) == []
+
+
+def test_finish_requires_the_lease(store):
+    store.ingest([(event("e1"), notes("e1", 1))], T0)
+    [n] = store.claim(T0, 10, 30, "A")
+    assert not store.finish(n, "B", Attempt(n.id, 1, T0 + 1, "delivered", "HTTP 202"), "sent", T0 + 1, T0 + 1)
+    assert store.finish(n, "A", Attempt(n.id, 1, T0 + 1, "delivered", "HTTP 202"), "sent", T0 + 1, T0 + 1)
+    got = store.get(n.id)
+    assert (got.status, got.attempts, got.last_detail, got.lease_owner) == ("sent", 1, "HTTP 202", "")
+    assert [(a.number, a.status, a.detail) for a in store.history(n.id)] == [(1, "delivered", "HTTP 202")]
+    assert store.claim(T0 + 100, 10, 30, "A") == []  # sent is never claimed again
+
+
+def test_retry_schedule_and_dead_letter_and_redrive(store):
+    store.ingest([(event("e1"), notes("e1", 1))], T0)
+    [n] = store.claim(T0, 10, 30, "A")
+    store.finish(n, "A", Attempt(n.id, 1, T0, "retry", "HTTP 429", 60.0), "pending", T0 + 60, T0)
+    assert store.claim(T0 + 59, 10, 30, "A") == []
+    assert store.next_due() == T0 + 60
+    [n] = store.claim(T0 + 60, 10, 30, "A")
+    assert n.attempts == 1
+    store.finish(n, "A", Attempt(n.id, 2, T0 + 60, "failed", "HTTP 400"), "dead", T0 + 60, T0 + 60)
+    assert [x.id for x in store.list("dead")] == [n.id]
+    assert store.redrive(None, T0 + 100) == [n.id]
+    again = store.get(n.id)
+    assert (again.status, again.attempts, again.next_attempt_at) == ("pending", 0, T0 + 100)
+    assert [a.status for a in store.history(n.id)] == ["retry", "failed", "redriven"]
+
+
+def test_release_hands_claimed_back(store):
+    store.ingest([(event("e1"), notes("e1", 2))], T0)
+    claimed = store.claim(T0, 10, 30, "A")
+    store.release([claimed[0].id], "B")  # not B's: nothing happens
+    assert store.claim(T0, 10, 30, "B") == []
+    store.release([n.id for n in claimed], "A")
+    assert len(store.claim(T0, 10, 30, "B")) == 2
+
+
+def test_list_filters_by_status(store):
+    store.ingest([(event("e1"), notes("e1", 2))], T0)
+    assert sorted(n.id for n in store.list("pending")) == ["e1-n0", "e1-n1"]
+    assert store.list("sent") == []
+    assert len(store.list(limit=1)) == 1
+
+
+def test_purge_old_sent_and_dead(store):
+    store.ingest([(event("old"), notes("old", 1)), (event("new"), notes("new", 1))], T0)
+    for n in store.claim(T0, 10, 30, "A"):
+        when = T0 if n.event_id == "old" else T0 + 5000
+        store.finish(n, "A", Attempt(n.id, 1, when, "delivered", "ok"), "sent", when, when)
+    assert store.purge(T0 + 1000) == 1
+    assert store.get("old-n0") is None and store.history("old-n0") == []
+    assert store.get("new-n0").status == "sent"
+
+
+def test_concurrent_claims_never_overlap(store):
+    store.ingest([(event(f"e{i}"), notes(f"e{i}", 5)) for i in range(20)], T0)
+    got: dict[str, list[str]] = {}
+
+    def worker(name: str):
+        mine = []
+        while batch := store.claim(T0, 7, 30, name):
+            mine.extend(n.id for n in batch)
+        got[name] = mine
+
+    threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    all_ids = [i for ids in got.values() for i in ids]
+    assert len(all_ids) == 100 and len(set(all_ids)) == 100
