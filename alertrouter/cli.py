@@ -195,5 +195,107 @@ def send(payload: str, url: str) -> None:
     sys.exit(0 if resp.ok else 1)
 
 
+# --- outbox: see and re-drive what the dispatcher did ---
+
+
+def _store(data_dir: str):
+    from .settings import Settings
+    from .store import open_store
+
+    settings = Settings()
+    return open_store(settings.store, data_dir, settings.azure)
+
+
+def _when(ts: float) -> str:
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M:%S") if ts else "-"
+
+
+def _duration(text: str) -> float:
+    import re
+
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([smhdw])", text.strip())
+    if not m:
+        raise click.BadParameter(f'"{text}" is not a duration like 30d, 12h, 90m (units: s, m, h, d, w)')
+    return float(m[1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[m[2]]
+
+
+@main.group()
+def outbox() -> None:
+    """List, inspect, re-drive and purge notifications in the outbox."""
+
+
+@outbox.command("list")
+@click.option("--status", type=click.Choice(["pending", "sent", "dead"]), default=None)
+@click.option("--limit", default=50, show_default=True)
+@click.option("--data-dir", default=".data", show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def outbox_list(status: str | None, limit: int, data_dir: str, as_json: bool) -> None:
+    """Newest first."""
+    rows = _store(data_dir).list(status, limit)
+    if as_json:
+        click.echo(json.dumps([n.as_dict() for n in rows], indent=2))
+        return
+    if not rows:
+        click.echo("no notifications" + (f" with status {status}" if status else ""))
+    for n in rows:
+        click.echo(f"{n.id}  {n.status:<7}  attempts {n.attempts:<2}  {n.role} via {n.channel}  "
+                   f"(route {n.route})  updated {_when(n.updated_at)}" + (f"  {n.last_detail}" if n.last_detail else ""))
+
+
+@outbox.command("show")
+@click.argument("notification_id")
+@click.option("--data-dir", default=".data", show_default=True)
+def outbox_show(notification_id: str, data_dir: str) -> None:
+    """One notification and its history of attempts."""
+    store = _store(data_dir)
+    n = store.get(notification_id)
+    if n is None:
+        click.echo(f"error: no notification {notification_id}; see `alertrouter outbox list`", err=True)
+        sys.exit(1)
+    event = store.get_event(n.event_id)
+    click.echo(f"{n.id}: {n.status}, {n.attempts} attempt(s)")
+    click.echo(f"  event   {n.event_id}" + (f"\n          {event.kind} [{event.severity.value}] {event.title}"
+                                             if event else " (no longer stored)"))
+    click.echo(f"  target  route {n.route}, role {n.role}, channel {n.channel}"
+               + (f" (instead of {n.fallback_from})" if n.fallback_from else ""))
+    click.echo(f"  created {_when(n.created_at)}, updated {_when(n.updated_at)}"
+               + (f", next attempt {_when(n.next_attempt_at)}" if n.status == "pending" else ""))
+    for a in store.history(n.id):
+        after = f" (Retry-After {a.retry_after:g} s)" if a.retry_after else ""
+        click.echo(f"  {_when(a.at)}  #{a.number}  {a.status:<9} {a.detail}{after}")
+
+
+@outbox.command("retry")
+@click.argument("ids", nargs=-1)
+@click.option("--all-dead", is_flag=True, help="re-drive every dead notification")
+@click.option("--data-dir", default=".data", show_default=True)
+def outbox_retry(ids: tuple[str, ...], all_dead: bool, data_dir: str) -> None:
+    """Make dead (or sent) notifications pending again, due now, with a fresh attempt budget."""
+    import time as _time
+
+    if bool(ids) == all_dead:
+        click.echo("error: give notification ids or --all-dead (not both)", err=True)
+        sys.exit(2)
+    done = _store(data_dir).redrive(None if all_dead else list(ids), _time.time())
+    missing = sorted(set(ids) - set(done))
+    click.echo(f"re-driven: {len(done)}" + "".join(f"\n  {i}" for i in done))
+    if missing:
+        click.echo("not re-driven (unknown, or already pending): " + ", ".join(missing), err=True)
+        sys.exit(1)
+
+
+@outbox.command("purge")
+@click.option("--older-than", "older_than", required=True, help="age like 30d, 12h")
+@click.option("--data-dir", default=".data", show_default=True)
+def outbox_purge(older_than: str, data_dir: str) -> None:
+    """Delete sent and dead notifications (and their history) older than the given age."""
+    import time as _time
+
+    removed = _store(data_dir).purge(_time.time() - _duration(older_than))
+    click.echo(f"purged {removed} notification(s) older than {older_than}")
+
+
 if __name__ == "__main__":
     main()

@@ -67,7 +67,7 @@ def _mask(obj, secrets: list[str]):
 def previews(loaded: LoadedConfig, events: list[Event], channel_name: str, role: str | None,
              data_dir: str | Path | None = None) -> list[Preview]:
     cfg = loaded.config
-    ctx = ChannelContext(session=requests.Session(), data_dir=Path(data_dir or ".data"))
+    ctx = ChannelContext(session=requests.Session(), data_dir=Path(data_dir or ".data"), env=loaded.env)
     if channel_name == LOG_CHANNEL and LOG_CHANNEL not in cfg.channels:
         channel = LogSender(LOG_CHANNEL, LogChannel(type="log"), ctx)
     elif channel_name in cfg.channels:

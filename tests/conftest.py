@@ -101,6 +101,20 @@ class RunningServer:
 
 
 @pytest.fixture
+def receiver():
+    """A threaded loopback HTTP receiver of this test's own (slow handlers do not block others,
+    and nothing leaks into the next test)."""
+    from pytest_httpserver import HTTPServer
+
+    server = HTTPServer(host="127.0.0.1", threaded=True)
+    server.start()
+    yield server
+    server.clear()
+    if server.is_running():
+        server.stop()
+
+
+@pytest.fixture
 def capture_app(tmp_path, httpserver, monkeypatch):
     """An App whose only channel posts to the loopback receiver (pytest-httpserver)."""
     monkeypatch.setenv("CAPTURE_URL", httpserver.url_for("/hook?sig=s3cr3t-signature"))

@@ -15,10 +15,11 @@ problems and never puts a secret (URL, key, token, password) into a result or a 
 from __future__ import annotations
 
 import email.utils
+import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import ClassVar, Literal, Protocol
+from typing import ClassVar, Literal, Mapping, Protocol
 
 import requests
 
@@ -52,6 +53,13 @@ class ChannelContext:
     session: requests.Session
     data_dir: Path
     extra: dict = field(default_factory=dict)  # test seams (e.g. an msal http_client)
+    env: Mapping[str, str] = field(default_factory=lambda: os.environ)  # where ${ENV_VAR}s resolve
+
+    def resolve(self, value: str) -> str:
+        """A config string with its ${ENV_VAR} references filled in."""
+        from ..config.load import resolve_env
+
+        return resolve_env(value, self.env)
 
 
 class Channel(Protocol):

@@ -22,7 +22,8 @@ CHANNELS: dict[str, type] = {
 def build_channels(loaded: LoadedConfig, data_dir: Path, session: requests.Session | None = None,
                    extra: dict | None = None) -> dict[str, Channel]:
     """Instantiate every configured channel whose settings are complete, plus the built-in log channel."""
-    ctx = ChannelContext(session=session or make_session(), data_dir=Path(data_dir), extra=extra or {})
+    ctx = ChannelContext(session=session or make_session(), data_dir=Path(data_dir), extra=extra or {},
+                         env=loaded.env)
     out: dict[str, Channel] = {}
     for name, cfg in loaded.config.channels.items():
         if name in loaded.unresolved:

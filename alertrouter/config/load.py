@@ -33,6 +33,7 @@ class LoadedConfig:
     routes: list  # compiled routing.router.CompiledRoute
     warnings: list[str] = field(default_factory=list)
     unresolved: dict[str, list[str]] = field(default_factory=dict)  # channel -> missing env vars
+    env: typing.Mapping[str, str] = field(default_factory=lambda: os.environ)  # where ${ENV_VAR}s resolve
 
 
 def load(path: str | os.PathLike, env: typing.Mapping[str, str] | None = None) -> LoadedConfig:
@@ -118,7 +119,7 @@ def loads(text: str, name: str = "routing.yaml", env: typing.Mapping[str, str] |
 
     routes = [CompiledRoute(name=r.name, roles=tuple(r.roles), matchers=m, cont=r.continue_, index=i)
               for i, (r, m) in enumerate(compiled)]
-    return LoadedConfig(config=cfg, path=name, routes=routes, warnings=warnings, unresolved=unresolved)
+    return LoadedConfig(config=cfg, path=name, routes=routes, warnings=warnings, unresolved=unresolved, env=env)
 
 
 def resolve_env(value: str, env: typing.Mapping[str, str] | None = None) -> str:

@@ -1,0 +1,191 @@
+"""Delivery from the outbox: backoff, Retry-After, dead letters, re-drive, fault injection against a
+loopback receiver, and two dispatchers over one store."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+
+import pytest
+from werkzeug import Response
+
+from alertrouter.app import App
+from alertrouter.config.load import loads
+from alertrouter.config.schema import RetryPolicy
+from alertrouter.dispatcher import Dispatcher, backoff
+from alertrouter.inbound import parse_payload
+from tests.conftest import free_port, load_fixture
+
+CONFIG = """
+channels:
+  hook:
+    type: webhook
+    url: ${HOOK_URL}
+    timeout_seconds: 0.3
+    retry: {max_attempts: MAX, backoff_seconds: 0.02, max_backoff_seconds: 0.1}
+roles:
+  everyone: {channels: [hook]}
+routes:
+  - {name: all, match: {}, roles: [everyone]}
+"""
+
+
+def alerts(n: int):
+    """n distinct alerts (distinct alert ids) from the real metric fixture."""
+    out = []
+    for i in range(n):
+        payload = load_fixture("monitor-metric-static-fired.test-action.json")
+        payload["data"]["essentials"]["alertId"] += f"-{i}"
+        out.extend(parse_payload(payload).events)
+    return out
+
+
+def make_app(tmp_path, url: str, max_attempts: int = 6) -> App:
+    loaded = loads(CONFIG.replace("MAX", str(max_attempts)), str(tmp_path / "routing.yaml"), env={"HOOK_URL": url})
+    return App(loaded, tmp_path / "data")
+
+
+def drain(dispatcher: Dispatcher, timeout: float = 20.0) -> None:
+    """Run passes until nothing is pending, sleeping until the next one is due."""
+    store = dispatcher.app.store
+    deadline = time.monotonic() + timeout
+    while store.counts()["pending"]:
+        assert time.monotonic() < deadline, store.list("pending")
+        if not dispatcher.run_once():
+            due = store.next_due()
+            time.sleep(min(0.2, max(0.005, (due or time.time()) - time.time())))
+
+
+class Receiver:
+    """Records each 2xx delivery by notification id; `plan(attempt) -> Response | None` injects faults."""
+
+    def __init__(self, plan):
+        self.plan = plan
+        self.attempts: Counter[str] = Counter()
+        self.delivered: Counter[str] = Counter()
+        self.lock = threading.Lock()
+
+    def __call__(self, request):
+        nid = json.loads(request.get_data())["data"]["notification_id"]
+        with self.lock:
+            self.attempts[nid] += 1
+            attempt = self.attempts[nid]
+        fault = self.plan(attempt)
+        if fault is not None:
+            return fault
+        with self.lock:
+            self.delivered[nid] += 1
+        return Response("", status=202)
+
+
+def slow_503(_):
+    time.sleep(0.6)
+    return Response("", status=503)
+
+
+FAULTS = {
+    "fails first 3": lambda a: Response("", status=503) if a <= 3 else None,
+    "429 with Retry-After": lambda a: Response("", status=429, headers={"Retry-After": "1"}) if a == 1 else None,
+    "500 then 502": lambda a: Response("", status=500 + 2 * (a - 1)) if a <= 2 else None,
+    "times out once": lambda a: slow_503(a) if a == 1 else None,
+}
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_every_notification_arrives_exactly_once(fault, tmp_path, receiver):
+    plan = Receiver(FAULTS[fault])
+    receiver.expect_request("/hook").respond_with_handler(plan)
+    app = make_app(tmp_path, receiver.url_for("/hook"))
+    app.ingest(alerts(10))
+    dispatcher = Dispatcher(app, workers=4, lease_seconds=5)
+    drain(dispatcher)
+    dispatcher.stop()
+    assert len(plan.delivered) == 10 and set(plan.delivered.values()) == {1}
+    assert app.store.counts() == {"events": 10, "pending": 0, "sent": 10, "dead": 0}
+    if fault == "429 with Retry-After":
+        n = app.store.list("sent")[0]
+        first, second = app.store.history(n.id)
+        assert second.at - first.at >= 1.0  # waited at least Retry-After
+
+
+def test_connection_refused_then_receiver_comes_up(tmp_path, receiver):
+    port = free_port()
+    app = make_app(tmp_path, f"http://127.0.0.1:{port}/hook", max_attempts=50)
+    app.ingest(alerts(3))
+    dispatcher = Dispatcher(app, workers=2)
+    dispatcher.run_once()
+    assert {n.last_detail for n in app.store.list()} == {"webhook hook: connection failed"}
+    app.channels["hook"]._url = receiver.url_for("/hook")  # the receiver is back (on another port)
+    plan = Receiver(lambda a: None)
+    receiver.expect_request("/hook").respond_with_handler(plan)
+    drain(dispatcher)
+    assert sorted(plan.delivered.values()) == [1, 1, 1]
+
+
+def test_last_attempt_dead_letters_with_reason_and_history(tmp_path, receiver):
+    receiver.expect_request("/hook").respond_with_data("", status=503)
+    app = make_app(tmp_path, receiver.url_for("/hook"), max_attempts=3)
+    app.ingest(alerts(1))
+    drain(Dispatcher(app, workers=1))
+    [dead] = app.store.list("dead")
+    assert dead.attempts == 3
+    assert dead.last_detail == "gave up after 3 attempts: webhook hook: HTTP 503"
+    assert [(a.number, a.status) for a in app.store.history(dead.id)] == [(1, "retry"), (2, "retry"), (3, "retry")]
+
+
+def test_permanent_failure_dead_letters_at_once_and_redrive_sends_it(tmp_path, receiver):
+    receiver.expect_ordered_request("/hook").respond_with_data("", status=400)
+    receiver.expect_ordered_request("/hook").respond_with_data("", status=202)
+    app = make_app(tmp_path, receiver.url_for("/hook"))
+    app.ingest(alerts(1))
+    dispatcher = Dispatcher(app, workers=1)
+    drain(dispatcher)
+    [dead] = app.store.list("dead")
+    assert (dead.attempts, dead.last_detail) == (1, "webhook hook: HTTP 400")
+    assert app.store.redrive([dead.id], time.time()) == [dead.id]
+    drain(dispatcher)
+    assert app.store.get(dead.id).status == "sent"
+    assert [a.status for a in app.store.history(dead.id)] == ["failed", "redriven", "delivered"]
+
+
+def test_two_dispatchers_over_one_store_never_send_twice(tmp_path, receiver):
+    plan = Receiver(lambda a: None)
+    receiver.expect_request("/hook").respond_with_handler(plan)
+    app = make_app(tmp_path, receiver.url_for("/hook"))
+    app.ingest(alerts(60))
+    # a second App over the same SQLite file: another process would look the same
+    other = make_app(tmp_path, receiver.url_for("/hook"))
+    d1, d2 = Dispatcher(app, workers=4, batch=5), Dispatcher(other, workers=4, batch=5)
+    threads = [threading.Thread(target=drain, args=(d,)) for d in (d1, d2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(plan.delivered) == 60 and set(plan.delivered.values()) == {1}
+    assert sum(plan.attempts.values()) == 60
+
+
+def test_stop_releases_claimed_notifications_not_yet_started(tmp_path, receiver):
+    receiver.expect_request("/hook").respond_with_data("", status=202)
+    app = make_app(tmp_path, receiver.url_for("/hook"))
+    app.ingest(alerts(3))
+    d = Dispatcher(app, workers=1)
+    d.stop()  # stopping: whatever it claims now is handed back
+    d._pool = None
+    assert d.run_once() == 3
+    assert app.store.counts()["pending"] == 3
+    assert [n.lease_owner for n in app.store.list()] == ["", "", ""]
+
+
+@pytest.mark.parametrize("done,retry_after,rand,expected", [
+    (1, None, 0.0, 2.5),      # 5 s × jitter 0.5
+    (1, None, 1.0, 5.0),
+    (3, None, 1.0, 20.0),     # 5 × 2²
+    (20, None, 1.0, 3600.0),  # capped
+    (1, 90.0, 0.0, 90.0),     # Retry-After wins when longer
+    (3, 1.0, 1.0, 20.0),      # and not when shorter
+])
+def test_backoff(done, retry_after, rand, expected):
+    assert backoff(RetryPolicy(), done, retry_after, rand) == expected
