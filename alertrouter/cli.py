@@ -150,6 +150,17 @@ def serve(config: str, host: str, port: int, data_dir: str) -> None:
     loaded = _load_or_exit(config)
     for w in loaded.warnings:
         click.echo(f"warning: {w}", err=True)
+    from .auth import Authenticator
+
+    try:
+        auth = Authenticator.from_settings(settings)
+    except ValueError as exc:
+        click.echo(f"error: settings: {exc}", err=True)
+        sys.exit(1)
+    if auth.open and host not in ("127.0.0.1", "localhost", "::1"):
+        click.echo(f"error: refusing to listen on {host} without authentication; set ALERTROUTER_API_KEY "
+                   "(callers send it as x-functions-key or ?code=) or ALERTROUTER_ENTRA__TENANT_ID", err=True)
+        sys.exit(1)
     app = App(loaded, data_dir)
     d = settings.dispatch
     dispatcher = Dispatcher(app, lease_seconds=d.lease_seconds, batch=d.batch, workers=d.workers)
@@ -158,7 +169,10 @@ def serve(config: str, host: str, port: int, data_dir: str) -> None:
     click.echo("  POST /api/eventgrid  POST /api/alerts  GET /api/health", err=True)
     if pending:
         click.echo(f"  resuming {pending} pending notification(s)", err=True)
-    run(app, dispatcher, host, port, max_body=settings.max_body_bytes)
+    if auth.open:
+        click.echo("  no key set: accepting unauthenticated posts (loopback only); set ALERTROUTER_API_KEY "
+                   "to require one", err=True)
+    run(app, dispatcher, host, port, max_body=settings.max_body_bytes, auth=auth)
 
 
 @main.command()

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from .app import App
+from .auth import Authenticator
 from .errors import PayloadError
 from .inbound import MAX_BODY_BYTES, parse_body
 
@@ -52,9 +53,10 @@ def error(status: int, message: str) -> Response:
 
 
 class HttpApi:
-    def __init__(self, app: App, max_body: int = MAX_BODY_BYTES):
+    def __init__(self, app: App, max_body: int = MAX_BODY_BYTES, auth: Authenticator | None = None):
         self.app = app
         self.max_body = max_body
+        self.auth = auth or Authenticator()
 
     def eventgrid(self, req: Request) -> Response:
         if req.method.upper() == "OPTIONS":
@@ -91,14 +93,33 @@ class HttpApi:
         return Response(200, b"", headers)
 
     def _ingest(self, req: Request, endpoint: str) -> Response:
+        verdict = self.auth.check(req)
+        if not verdict.ok:
+            return json_response(verdict.status, {"error": verdict.reason}, verdict.headers)
+        sources = self.auth.sources
+        subscription = req.header("aeg-subscription-name")
+        if endpoint == "eventgrid" and not sources.subscription_allowed(subscription):
+            log.warning("dropped a delivery from Event Grid subscription %r: not in the allow-list", subscription)
+            return json_response(200, {"accepted": 0, "dropped": "subscription not allowed"})
         parsed = parse_body(req.body, req.header("Content-Type"), endpoint, self.max_body)
         if parsed.handshake is not None:
             if parsed.events:
                 return error(400, "a SubscriptionValidationEvent must arrive alone, not with other events")
             log.info("Event Grid subscription validated (subscription %s)", req.header("aeg-subscription-name") or "?")
             return json_response(200, parsed.handshake)
-        result = self.app.ingest(parsed.events)
+        events = parsed.events
+        if endpoint == "eventgrid":
+            events = []
+            for e in parsed.events:
+                if sources.topic_allowed(e.labels.get("topic", "")):
+                    events.append(e)
+                else:
+                    log.warning("dropped event %s: topic %r is not in the allow-list", e.id, e.labels.get("topic", ""),
+                                extra={"event_id": e.id})
+        result = self.app.ingest(events)
         body = result.as_dict()
+        if len(events) != len(parsed.events):
+            body["dropped"] = len(parsed.events) - len(events)
         if parsed.ignored:
             body["ignored"] = parsed.ignored
         return json_response(200, body)

@@ -12,6 +12,8 @@ from starlette.responses import Response as StarletteResponse
 from starlette.routing import Route
 
 from .app import App
+from .auth import Authenticator
+from .inbound import MAX_BODY_BYTES
 from .dispatcher import Dispatcher
 from .http_api import HttpApi, Request, Response, error
 
@@ -32,10 +34,11 @@ async def _read_body(request: StarletteRequest, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def create_app(app: App, dispatcher: Dispatcher | None = None, max_body: int | None = None) -> Starlette:
+def create_app(app: App, dispatcher: Dispatcher | None = None, max_body: int | None = None,
+               auth: Authenticator | None = None) -> Starlette:
     """The Starlette app on the Functions routes. With a dispatcher, it starts with the server, is woken
     by every intake, and on shutdown stops claiming, lets sends under way finish and releases the rest."""
-    api = HttpApi(app, max_body) if max_body else HttpApi(app)
+    api = HttpApi(app, max_body or MAX_BODY_BYTES, auth)
     if dispatcher is not None:
         app.listeners.append(dispatcher.wake)
 
@@ -86,8 +89,8 @@ def _to_starlette(resp: Response) -> StarletteResponse:
 
 
 def serve(app: App, dispatcher: Dispatcher, host: str = "127.0.0.1", port: int = 7071, log_level: str = "info",
-          max_body: int | None = None) -> None:
+          max_body: int | None = None, auth: Authenticator | None = None) -> None:
     import uvicorn
 
-    uvicorn.run(create_app(app, dispatcher, max_body), host=host, port=port, log_level=log_level, access_log=False,
+    uvicorn.run(create_app(app, dispatcher, max_body, auth), host=host, port=port, log_level=log_level, access_log=False,
                 http="httptools", timeout_keep_alive=30, timeout_graceful_shutdown=30)

@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 from alertrouter.app import App
+from alertrouter.auth import Authenticator
 from alertrouter.dispatcher import Dispatcher
 from alertrouter.http_api import HttpApi
 from alertrouter.settings import Settings
@@ -28,7 +29,11 @@ def _build() -> None:
     d = settings.dispatch
     dispatcher = Dispatcher(app, lease_seconds=d.lease_seconds, batch=d.batch, workers=d.workers)
     app.listeners.append(lambda notifications: dispatcher.run_once([n.id for n in notifications]))
-    _api, _dispatcher = HttpApi(app, settings.max_body_bytes), dispatcher
+    # The Functions host checks function keys itself (auth level FUNCTION); here only the Entra token
+    # (Action Group secure webhooks) and the Event Grid allow-lists apply.
+    auth = Authenticator.from_settings(settings)
+    _api, _dispatcher = HttpApi(app, settings.max_body_bytes, Authenticator(entra=auth.entra, sources=auth.sources)), \
+        dispatcher
 
 
 def api() -> HttpApi:

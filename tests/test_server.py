@@ -7,6 +7,7 @@ import json
 import logging
 import socket
 
+import pytest
 import requests
 
 from tests.conftest import captured, load_fixture, wait_until
@@ -139,3 +140,62 @@ def test_health(server):
     body = requests.get(server.url + "/api/health", timeout=5).json()
     assert body["status"] == "ok" and body["routes"] == 1
     assert body["store"] == {"events": 0, "pending": 0, "sent": 0, "dead": 0}
+
+
+# --- who may post (the local server with a key, Event Grid allow-lists) ---
+
+WS = "/subscriptions/{subscription-id}/resourceGroups/{resource-group-name}/providers/Microsoft.MachineLearningServices/workspaces/{workspace-name}"
+
+
+@pytest.fixture
+def locked_server(capture_app):
+    from alertrouter.auth import Authenticator, KeyCheck, SourceFilter
+    from tests.conftest import RunningServer
+
+    auth = Authenticator(key=KeyCheck("k3y-0123456789"), sources=SourceFilter([WS], ["aml-sub"]))
+    with RunningServer(capture_app, auth=auth) as s:
+        yield s
+
+
+@pytest.mark.parametrize("headers,query,status", [
+    ({}, "", 401),
+    ({"x-functions-key": "bad-guess-999"}, "", 401),
+    ({}, "?code=bad-guess-999", 401),
+    ({"x-functions-key": "k3y-0123456789"}, "", 200),
+    ({}, "?code=k3y-0123456789", 200),
+])
+def test_key_required(locked_server, httpserver, headers, query, status):
+    resp = requests.post(locked_server.url + "/api/alerts" + query, json=ALERT, headers=headers, timeout=5)
+    assert resp.status_code == status
+    if status == 401:
+        assert "k3y" not in resp.text and "bad-guess" not in resp.text
+        assert locked_server.app.store.counts()["events"] == 0  # nothing routed
+    else:
+        assert len(captured(httpserver, 1)) == 1
+
+
+def test_eventgrid_allow_lists(locked_server, httpserver):
+    key = {"x-functions-key": "k3y-0123456789"}
+    other = load_fixture("aml-runcompleted.eventgrid.json")
+    other[0]["topic"] = WS.replace("{workspace-name}", "someone-elses")
+    other[0]["id"] = "other-1"
+    ok = requests.post(locked_server.url + "/api/eventgrid", json=AML + other, timeout=5,
+                       headers={**key, "aeg-subscription-name": "AML-SUB"}).json()
+    assert (ok["accepted"], ok["dropped"]) == (1, 1)
+    denied = requests.post(locked_server.url + "/api/eventgrid", json=AML, timeout=5,
+                           headers={**key, "aeg-subscription-name": "stranger"})
+    assert denied.status_code == 200 and denied.json()["accepted"] == 0  # acknowledged, dropped
+    assert len(captured(httpserver, 1)) == 1
+    assert locked_server.app.store.counts()["events"] == 1
+
+
+def test_serve_refuses_an_open_non_loopback_bind():
+    from click.testing import CliRunner
+
+    from alertrouter.cli import main
+    from tests.conftest import ROOT
+
+    r = CliRunner().invoke(main, ["serve", "--config", str(ROOT / "routing.yaml"), "--host", "0.0.0.0"],
+                           env={"ALERTROUTER_API_KEY": ""})
+    assert r.exit_code == 1
+    assert "refusing to listen on 0.0.0.0 without authentication" in r.stderr

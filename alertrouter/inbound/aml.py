@@ -30,7 +30,7 @@ def workspace_labels(topic: str) -> dict[str, str]:
 def to_event(env: Envelope, received: datetime | None = None) -> Event:
     name = env.type.lower()[len(PREFIX):]
     data = CIDict(env.data if isinstance(env.data, dict) else {})
-    labels = {"event_type": env.type, **workspace_labels(env.topic)}
+    labels = {"event_type": env.type, "topic": env.topic, **workspace_labels(env.topic)}
     ws = labels.get("workspace", "")
     where = f" in {ws}" if ws else ""
     links: dict[str, str] = {}
