@@ -117,7 +117,7 @@ def render_notification(loaded: LoadedConfig, renderer: Renderer, store: Store |
     started_at = store.first_time(event.fingerprint, "run.started") if store and event.kind in RUN_ENDINGS else None
     return renderer.render(
         event, notification_id=notification_id(event.id, target), route=target.route, role=target.role,
-        channel=target.channel, channel_kind=channel.kind, parts=channel.parts, visibility=role.visibility,
+        channel=target.channel, channel_kind=getattr(channel, "template_kind", channel.kind), parts=channel.parts, visibility=role.visibility,
         template_dirs=dirs, recipients=role.recipients.model_dump() if role.recipients else {},
         started_at=started_at,
     )

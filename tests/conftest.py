@@ -58,8 +58,10 @@ def indexed_functions() -> dict:
 
 
 def fixture_files() -> list[Path]:
-    """Every payload fixture (not the expected-response files)."""
-    return sorted(p for p in FIXTURES.rglob("*.json") if ".response." not in p.name)
+    """Every whole payload fixture (not the expected-response files, nor the alertContext-only
+    fragments under monitor/alertcontext/, which tests/inbound/test_alert_contexts.py wraps)."""
+    return sorted(p for p in FIXTURES.rglob("*.json")
+                  if ".response." not in p.name and p.parent.name != "alertcontext")
 
 
 def load_fixture(name: str):

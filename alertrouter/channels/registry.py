@@ -10,11 +10,19 @@ from ..config.load import LOG_CHANNEL, LoadedConfig
 from ..config.schema import LogChannel
 from .base import Channel, ChannelContext
 from .http import make_session
+from .email_graph import GraphMailSender
+from .email_smtp import SmtpMailSender
 from .log import LogSender
+from .pagerduty import PagerDutySender
+from .teams import TeamsSender
 from .webhook import WebhookSender
 
 CHANNELS: dict[str, type] = {
+    "email": GraphMailSender,
     "log": LogSender,
+    "pagerduty": PagerDutySender,
+    "smtp": SmtpMailSender,
+    "teams": TeamsSender,
     "webhook": WebhookSender,
 }
 

@@ -23,6 +23,10 @@ def kind_of(payload: Any) -> str | None:
         return "metric"
     if schema == "microsoft.insights/activitylogs":
         return "activity"
+    if schema == "microsoft.insights/logalert" and isinstance(payload.get("data"), dict):
+        return "log"  # Application Insights log alerts: the flat Log V1 keys under `data`
+    if schema == "aip budget notification":
+        return "budget"
     if not schema and CIDict(payload).has("AlertRuleName"):
         return "log"
     return None
@@ -35,7 +39,10 @@ def to_events(payload: dict, received: datetime | None = None) -> list[Event]:
     if kind == "activity":
         return [_activity(payload, received)]
     if kind == "log":
-        return [_log(payload, received)]
+        flat = payload["data"] if payload.get("schemaId") else payload
+        return [_log(flat, payload, received)]
+    if kind == "budget":
+        return [_budget(payload, received)]
     raise UnsupportedSchema("not a legacy Azure Monitor payload")
 
 
@@ -127,7 +134,8 @@ def _activity(payload: dict, received: datetime | None) -> Event:
     source = to_str(log.get("eventSource"))
     status = to_str(log.get("status"))
     stage = to_str(props.get("stage"))
-    resolved = status.lower() == "resolved" or stage.lower() == "resolved"
+    health = to_str(props.get("currentHealthStatus"))
+    resolved = status.lower() == "resolved" or stage.lower() == "resolved" or health.lower() == "available"
     kind = "alert.resolved" if resolved else "alert.fired"
     resource_id = to_str(log.get("resourceId"))
     level = sev.level_name(log.get("level"))
@@ -151,6 +159,8 @@ def _activity(payload: dict, received: datetime | None) -> Event:
         "stage": stage,
         "service": to_str(props.get("service")),
         "incident_type": to_str(props.get("incidentType")),
+        "current_health_status": health,
+        "previous_health_status": to_str(props.get("previousHealthStatus")),
         **flat_tags("custom.", data.get("properties")),
     }
     parts = arm_parts(resource_id)
@@ -177,8 +187,8 @@ def _activity(payload: dict, received: datetime | None) -> Event:
     )
 
 
-def _log(payload: dict, received: datetime | None) -> Event:
-    d = CIDict(payload)
+def _log(flat: dict, payload: dict, received: datetime | None) -> Event:
+    d = CIDict(flat)
     rule = to_str(d.get("AlertRuleName"))
     items = d.get("AffectedConfigurationItems") or []
     labels = {
@@ -186,7 +196,7 @@ def _log(payload: dict, received: datetime | None) -> Event:
         "signal_type": "Log",
         "monitoring_service": "Application Insights" if d.get("ApplicationId") else "Log Analytics",
         "monitor_condition": "Fired",
-        "legacy_schema": "log-alert-v1",
+        "legacy_schema": payload.get("schemaId") or "log-alert-v1",
         "alert_type": to_str(d.get("AlertType")),
         "result_count": to_str(d.get("ResultCount")),
         "operator": to_str(d.get("AlertThresholdOperator")),
@@ -216,5 +226,42 @@ def _log(payload: dict, received: datetime | None) -> Event:
         labels=labels,
         links=links,
         details=details,
+        raw=payload,
+    )
+
+
+def _budget(payload: dict, received: datetime | None) -> Event:
+    """Legacy cost budget notification (`schemaId: AIP Budget Notification`): plain numeric strings."""
+    d = CIDict(payload.get("data") or {})
+    name = to_str(d.get("BudgetName"))
+    labels = {
+        "category": "cost",
+        "alert_rule": name,
+        "budget_name": name,
+        "budget_type": to_str(d.get("BudgetType")),
+        "budget_threshold": to_str(d.get("Budget")),
+        "notification_threshold": to_str(d.get("NotificationThresholdAmount")),
+        "spent_amount": to_str(d.get("SpendingAmount")),
+        "currency": to_str(d.get("Unit")),
+        "threshold_type": "actual",
+        "subscription": to_str(d.get("SubscriptionId")),
+        "resource_group": to_str(d.get("ResourceGroup")),
+        "monitoring_service": "CostAlerts",
+        "monitor_condition": "Fired",
+        "legacy_schema": to_str(payload.get("schemaId")),
+    }
+    spent, threshold = labels["spent_amount"], labels["notification_threshold"]
+    return _event(
+        key=["legacy-budget", labels["subscription"], name, threshold, spent],
+        kind="alert.fired",
+        severity=sev.from_azure(None, "alert.fired"),
+        title=f"Fired: budget {name or '(unnamed)'}",
+        summary=f"Budget {name}: spent {spent} {labels['currency']} against a threshold of {threshold} "
+                f"(budget {labels['budget_threshold']}).",
+        time=received,
+        fingerprint=f"budget:{labels['subscription']}:{name}:{threshold}",
+        labels=labels,
+        links={},
+        details={},
         raw=payload,
     )

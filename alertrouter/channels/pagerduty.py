@@ -1,0 +1,99 @@
+"""PagerDuty Events API v2: `trigger` for every event except `alert.resolved`, which sends `resolve`.
+
+The dedup key is a hash of the event fingerprint, so a fired alert and its resolution share it
+and it always fits PagerDuty's 255-character limit. The routing key travels in the body (it is
+what PagerDuty authenticates by), so `build()` contains it and `secret_values()` names it for
+masking. 202 is success; 400 is permanent; 429 and 5xx are retried (Retry-After honoured).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from typing import Any, ClassVar
+
+from ..config.schema import PagerDutyChannel
+from ..render import Rendered
+from .base import ChannelContext, DeliveryResult, post_json
+
+log = logging.getLogger("alertrouter.channels.pagerduty")
+
+SEVERITY = {"critical": "critical", "error": "error", "warning": "warning", "informational": "info",
+            "verbose": "info"}
+SUMMARY_MAX = 1024
+DETAIL_MAX = 2000  # per custom_details value; PagerDuty's whole-event limit is 512 KB
+TRUNCATED = "…truncated"
+CLIENT = "alertrouter"
+
+
+def dedup_key(fingerprint: str) -> str:
+    """Stable across fired/resolved (same fingerprint), ≤ 255 characters."""
+    return "alertrouter-" + hashlib.sha256(fingerprint.encode("utf-8")).hexdigest()
+
+
+def clip(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return text[: limit - len(TRUNCATED) - 1].rstrip() + " " + TRUNCATED
+
+
+def _first(labels: dict, *keys: str) -> str:
+    return next((labels[k] for k in keys if labels.get(k)), "")
+
+
+class PagerDutySender:
+    kind: ClassVar[str] = "pagerduty"
+    parts: ClassVar[tuple[str, ...]] = ("summary",)
+
+    def __init__(self, name: str, cfg: PagerDutyChannel, ctx: ChannelContext):
+        self.name = name
+        self.cfg = cfg
+        self.session = ctx.session
+        self._routing_key = ctx.resolve(cfg.routing_key)
+        self._url = ctx.resolve(cfg.url)
+
+    def secret_values(self) -> list[str]:
+        return [self._routing_key] if self._routing_key else []
+
+    def build(self, msg: Rendered) -> dict:
+        view = msg.view
+        event: dict[str, Any] = {
+            "routing_key": self._routing_key,
+            "event_action": "resolve" if view["kind"] == "alert.resolved" else "trigger",
+            "dedup_key": dedup_key(view["fingerprint"]),
+        }
+        if event["event_action"] == "resolve":
+            return event
+        labels = view.get("labels") or {}
+        custom: dict[str, Any] = {k: clip(v, DETAIL_MAX) for k, v in labels.items()}
+        custom.update({k: clip(v, DETAIL_MAX) for k, v in (view.get("details") or {}).items()})
+        if view.get("duration"):
+            custom["duration"] = view["duration"]
+        custom.update(kind=view["kind"], azure_severity=view["sev"], route=view["route"], role=view["role"])
+        summary = msg.parts.get("summary") or view["title"]
+        if len(summary) > SUMMARY_MAX:
+            log.warning("pagerduty %s: summary of notification %s truncated to %d characters", self.name,
+                        msg.notification_id, SUMMARY_MAX)
+        payload = {
+            "summary": clip(summary, SUMMARY_MAX),
+            "source": _first(labels, "resource", "service_name", "workspace", "service", "subscription")
+                      or view["source"],
+            "severity": SEVERITY.get(view["severity"], "info"),
+            "timestamp": view["time"],
+            "component": _first(labels, "metric_name", "experiment", "model_name", "drift_name", "budget_name",
+                                "resource_type"),
+            "group": _first(labels, "resource_group", "workspace"),
+            "class": _first(labels, "signal_type") or view["kind"],
+            "custom_details": custom,
+        }
+        event["payload"] = {k: v for k, v in payload.items() if v not in ("", None)}
+        links = [{"href": url, "text": name} for name, url in (view.get("links") or {}).items() if url]
+        event["client"] = CLIENT
+        if links:
+            event.update(links=links, client_url=links[0]["href"])
+        return event
+
+    def send(self, msg: Rendered) -> DeliveryResult:
+        body = json.dumps(self.build(msg), ensure_ascii=False).encode("utf-8")
+        return post_json(self.session, self._url, body, {}, self.cfg.timeout_seconds, f"pagerduty {self.name}")

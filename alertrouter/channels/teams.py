@@ -1,0 +1,212 @@
+"""Microsoft Teams through a Workflows (Power Automate) webhook: one Adaptive Card per notification.
+
+The card is built here as data; only its text (title, text) comes from templates. Card version 1.4
+(Power Automate fails to display 1.5 cards) and no 1.5-only elements. Facts come from the role's
+view only, so a restricted role's card carries no links, details or run properties. The serialized
+message stays under Teams' ~28 KB limit: long fields are cut with a visible "…truncated".
+Workflows answers 202 (the flow runs later); any 2xx is success.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from datetime import datetime, timezone
+from typing import Any, ClassVar
+from urllib.parse import parse_qs, urlsplit
+
+from ..config.schema import TeamsChannel
+from ..render import Rendered
+from .base import ChannelContext, DeliveryResult, post_json
+
+log = logging.getLogger("alertrouter.channels.teams")
+
+MAX_BYTES = 27 * 1024  # Teams rejects messages over ~28 KB, markup included; keep a margin
+TRUNCATED = "…truncated"
+SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
+RETIRED_HOSTS = ("webhook.office.com", "outlook.office.com")
+
+HEADINGS = {
+    "alert.fired": "Fired", "alert.resolved": "Resolved", "run.started": "Run started",
+    "run.completed": "Run completed", "run.failed": "Run failed", "run.canceled": "Run canceled",
+    "run.status_changed": "Run status changed", "model.registered": "Model registered",
+    "model.deployed": "Model deployed", "dataset.drift_detected": "Data drift detected",
+}
+
+WHEN = {"alert.resolved": "Resolved at", "alert": "Fired at", "run.started": "Started at",
+        "run.completed": "Ended at", "run.failed": "Ended at", "run.canceled": "Ended at"}
+
+# (fact title, label keys joined by " ", format) in card order; only labels the role can see.
+FACTS: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("Alert rule", ("alert_rule",), "{}"),
+    ("Resource", ("resource",), "{}"),
+    ("Resource group", ("resource_group",), "{}"),
+    ("Monitoring service", ("monitoring_service",), "{}"),
+    ("Signal", ("signal_type",), "{}"),
+    ("Metric", ("metric_name", "time_aggregation"), "{} ({})"),
+    ("Metric", ("metric_name",), "{}"),
+    ("Condition", ("operator", "threshold"), "{} {}"),
+    ("Value", ("metric_value",), "{}"),
+    ("Window", ("window_size",), "{}"),
+    ("Operation", ("operation_name",), "{}"),
+    ("Caller", ("caller",), "{}"),
+    ("Budget", ("budget_name",), "{}"),
+    ("Spent", ("spent_amount",), "{}"),
+    ("Forecast", ("forecasted_amount",), "{}"),
+    ("Budget threshold", ("budget_threshold",), "{}"),
+    ("Service", ("service",), "{}"),
+    ("Region", ("region",), "{}"),
+    ("Incident", ("incident_type", "tracking_id"), "{} {}"),
+    ("Stage", ("stage",), "{}"),
+    ("Workspace", ("workspace",), "{}"),
+    ("Experiment", ("experiment",), "{}"),
+    ("Run", ("run_id",), "{}"),
+    ("Run status", ("run_status",), "{}"),
+    ("Model", ("model_name", "model_version"), "{} version {}"),
+    ("Model", ("model_name",), "{}"),
+    ("Models", ("model_ids",), "{}"),
+    ("Endpoint", ("service_name",), "{}"),
+    ("Drift monitor", ("drift_name",), "{}"),
+    ("Drift coefficient", ("drift_coefficient",), "{}"),
+)
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters, with a visible marker when cut."""
+    if len(text) <= limit:
+        return text
+    return text[: max(0, limit - len(TRUNCATED) - 1)].rstrip() + " " + TRUNCATED
+
+
+def colour(view: dict) -> str:
+    if view["kind"] in ("alert.resolved", "run.completed"):
+        return "good"
+    return {"critical": "attention", "error": "attention", "warning": "warning"}.get(view["severity"], "accent")
+
+
+def facts(view: dict) -> list[tuple[str, str]]:
+    labels = view.get("labels") or {}
+    out: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    when = WHEN.get(view["kind"]) or WHEN.get(view["family"], "Time")
+    for title, keys, fmt in FACTS:
+        if title in seen or not all(labels.get(k) for k in keys):
+            continue
+        value = fmt.format(*(labels[k] for k in keys))
+        if title == "Drift coefficient":
+            try:
+                value = f"{float(value):.3f}"
+            except ValueError:
+                pass
+        out.append((title, value))
+        seen.add(title)
+    if view.get("duration"):
+        out.append(("Duration", view["duration"]))
+    if view.get("time"):
+        out.append((when, _when(view["time"])))
+    return out
+
+
+def _when(iso: str) -> str:
+    try:
+        return datetime.fromisoformat(iso).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except ValueError:
+        return iso
+
+
+def _strip_html(text: str) -> str:
+    return re.sub(r"<[^>]+>", " ", text).strip() if "<" in text else text
+
+
+class TeamsSender:
+    kind: ClassVar[str] = "teams"
+    parts: ClassVar[tuple[str, ...]] = ("title", "text")
+
+    def __init__(self, name: str, cfg: TeamsChannel, ctx: ChannelContext):
+        self.name = name
+        self.cfg = cfg
+        self.session = ctx.session
+        self._url = ctx.resolve(cfg.url)
+        host = (urlsplit(self._url).hostname or "").lower()
+        if host.endswith(RETIRED_HOSTS):
+            log.warning("teams %s: the URL is a retired Office 365 connector (%s); create a Workflows "
+                        "'Teams webhook' URL instead", name, host)
+
+    def secret_values(self) -> list[str]:
+        sig = parse_qs(urlsplit(self._url).query).get("sig", [])
+        return [v for v in (self._url, *sig) if v]
+
+    # -- the card ---------------------------------------------------------------------------------
+
+    def card(self, msg: Rendered, scale: float = 1.0) -> dict:
+        """The Adaptive Card; `scale` < 1 shrinks every per-field budget (see `build`)."""
+        view = msg.view
+        n = lambda size: max(40, int(size * scale))  # noqa: E731
+        heading = HEADINGS.get(view["kind"], view["kind"].replace("_", " ").replace(".", " ").capitalize())
+        body: list[dict[str, Any]] = [
+            {"type": "TextBlock", "text": f"{heading.upper()} · {view['sev']} {view['severity']}",
+             "color": colour(view), "weight": "Bolder", "size": "Small", "spacing": "None", "wrap": True},
+            {"type": "TextBlock", "text": clip(msg.parts.get("title") or view["title"], n(400)),
+             "size": "Large", "weight": "Bolder", "wrap": True},
+        ]
+        text = msg.parts.get("text", "")
+        if text:
+            body.append({"type": "TextBlock", "text": clip(text, n(6000)), "wrap": True})
+        all_facts = facts(view)
+        shown = all_facts[: max(4, int(40 * scale))]
+        fact_rows = [{"title": clip(t, 60), "value": clip(v, n(600))} for t, v in shown]
+        if len(shown) < len(all_facts):
+            fact_rows.append({"title": "…", "value": f"{len(all_facts) - len(shown)} more facts {TRUNCATED}"})
+        if fact_rows:
+            body.append({"type": "FactSet", "facts": fact_rows, "spacing": "Medium"})
+        details = list((view.get("details") or {}).items())
+        if details and scale >= 0.25:
+            kept = details[: max(3, int(20 * scale))]
+            rows = [{"title": clip(k.removeprefix("property."), 60), "value": clip(_strip_html(v), n(300))}
+                    for k, v in kept]
+            if len(kept) < len(details):
+                rows.append({"title": "…", "value": f"{len(details) - len(kept)} more details {TRUNCATED}"})
+            body.append({"type": "TextBlock", "text": "Details", "weight": "Bolder", "separator": True,
+                         "spacing": "Medium", "wrap": True})
+            body.append({"type": "FactSet", "facts": rows})
+        body.append({"type": "TextBlock", "text": clip(f"Route {view['route']} · role {view['role']}", 200),
+                     "isSubtle": True, "size": "Small", "wrap": True, "spacing": "Medium"})
+        card: dict[str, Any] = {"type": "AdaptiveCard", "$schema": SCHEMA, "version": "1.4", "body": body,
+                                "msteams": {"width": "Full"}}
+        actions = [{"type": "Action.OpenUrl", "title": clip(name, 80), "url": url}
+                   for name, url in (view.get("links") or {}).items() if url and len(url) <= 4000][:6]
+        if actions:
+            card["actions"] = actions
+        return card
+
+    @staticmethod
+    def envelope(card: dict) -> dict:
+        return {"type": "message", "attachments": [
+            {"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None, "content": card}]}
+
+    def build(self, msg: Rendered) -> dict:
+        """The message envelope, shrunk until it serializes under MAX_BYTES."""
+        for scale in (1.0, 0.5, 0.25, 0.1, 0.05):
+            message = self.envelope(self.card(msg, scale))
+            if len(_dump(message)) <= MAX_BYTES:
+                if scale < 1:
+                    log.warning("teams %s: notification %s was over %d bytes; fields truncated", self.name,
+                                msg.notification_id, MAX_BYTES)
+                return message
+        log.warning("teams %s: notification %s is too large even truncated; sending a stub card", self.name,
+                    msg.notification_id)
+        view = msg.view
+        return self.envelope({"type": "AdaptiveCard", "$schema": SCHEMA, "version": "1.4", "body": [
+            {"type": "TextBlock", "text": clip(msg.parts.get("title") or view["title"], 300), "wrap": True,
+             "weight": "Bolder", "color": colour(view)},
+            {"type": "TextBlock", "text": f"The notification was too large for Teams; {TRUNCATED}", "wrap": True},
+        ]})
+
+    def send(self, msg: Rendered) -> DeliveryResult:
+        return post_json(self.session, self._url, _dump(self.build(msg)), {}, self.cfg.timeout_seconds,
+                         f"teams {self.name}")
+
+
+def _dump(obj: dict) -> bytes:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
