@@ -93,7 +93,7 @@ def route(payload: str, config: str, as_json: bool) -> None:
         for line in e["trail"]:
             click.echo(f"  route {line}")
         for t in e["targets"]:
-            extra = f" (instead of {t['instead_of']}: its URL is not set)" if "instead_of" in t else ""
+            extra = f" (instead of {t['instead_of']}: its environment variables are not set)" if "instead_of" in t else ""
             click.echo(f"  → {t['role']} via {t['channel']}{extra}")
 
 

@@ -124,12 +124,12 @@ class Dispatcher:
         channel = app.channels.get(n.channel)
         if channel is None:
             if n.channel in app.loaded.config.channels:  # configured, but its ${ENV_VAR} is unset now
-                return DeliveryResult.retry(f'channel "{n.channel}" has no URL/secret set')
+                return DeliveryResult.retry(f'channel "{n.channel}" has environment variables that are not set')
             return DeliveryResult.permanent(f'channel "{n.channel}" is no longer in routing.yaml')
         rendered = app.render(event, Target(n.route, n.role, n.channel, n.fallback_from), channel)
         result = channel.send(rendered)
         if n.fallback_from and result.status == "delivered":
-            result = DeliveryResult.ok(f"{result.detail} (instead of {n.fallback_from}: its URL is not set)")
+            result = DeliveryResult.ok(f"{result.detail} (instead of {n.fallback_from}: its environment variables are not set)")
         return result
 
     def _policy(self, channel: str) -> RetryPolicy:

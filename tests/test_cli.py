@@ -21,11 +21,10 @@ def run(*args, env=None):
 
 
 def test_check_ok_with_warnings_for_unset_urls():
-    r = run("check", SHIPPED, env={"SE_WEBHOOK_URL": "", "DS_WEBHOOK_URL": "", "QA_WEBHOOK_URL": "",
-                                   "BA_WEBHOOK_URL": ""})
+    r = run("check", SHIPPED, env={"SE_TEAMS_WEBHOOK_URL": ""})
     assert r.exit_code == 0
-    assert r.stdout.strip().endswith("OK (4 channels, 4 roles, 7 routes)")
-    assert "environment variable SE_WEBHOOK_URL is not set" in r.stderr
+    assert r.stdout.strip().endswith("OK (6 channels, 5 roles, 7 routes)")
+    assert "environment variable SE_TEAMS_WEBHOOK_URL is not set" in r.stderr
 
 
 def test_check_errors_exit_1(tmp_path):
@@ -46,15 +45,16 @@ def test_route_json_lists_routes_roles_channels():
     assert ev["roles"] == ["data-scientist", "quality-assurance"]
     assert ev["channels"] == ["log"]  # the webhook URLs are not set here
     assert ev["targets"][0] == {"route": "run-results", "role": "data-scientist", "channel": "log",
-                                "instead_of": "ds-webhook"}
+                                "instead_of": "ds-teams"}
     assert {"id", "title", "labels"} <= set(ev)
 
 
 def test_route_json_configured_channel():
     r = run("route", fixture_path("monitor-metric-static-fired.test-action.json"), "--config", SHIPPED, "--json",
-            env={"SE_WEBHOOK_URL": "https://example.invalid/hook"})
+            env={"SE_TEAMS_WEBHOOK_URL": "https://example.invalid/workflows/x?sig=y"})
     [ev] = json.loads(r.stdout)["events"]
-    assert (ev["routes"], ev["roles"], ev["channels"]) == (["platform-alerts"], ["software-engineer"], ["se-webhook"])
+    assert (ev["routes"], ev["roles"], ev["channels"]) == (["platform-alerts"], ["software-engineer"],
+                                                           ["se-teams", "log"])  # ops-webhook unset → log
 
 
 def test_route_json_handshake():
@@ -68,7 +68,7 @@ def test_route_text_explains_each_route():
     assert r.exit_code == 0
     assert "route production-pages: no match: severity at_least error (value \"warning\")" in r.stdout
     assert "route cost-and-budgets: match" in r.stdout
-    assert "→ business-analyst via log (instead of ba-webhook: its URL is not set)" in r.stdout
+    assert "→ business-analyst via log (instead of team-email: its environment variables are not set)" in r.stdout
 
 
 def test_route_unreadable_payload_exit_2(tmp_path):

@@ -36,7 +36,7 @@ class Target:
     route: str
     role: str
     channel: str
-    fallback_from: str = ""  # the configured channel this replaced (its URL is not set)
+    fallback_from: str = ""  # the configured channel this replaced (its environment variables are not set)
 
 
 @dataclass

@@ -102,5 +102,6 @@ def test_missing_file():
 
 def test_shipped_config_is_valid():
     loaded = load(ROOT / "routing.yaml", env={})
-    assert set(loaded.config.roles) == {"software-engineer", "data-scientist", "quality-assurance", "business-analyst"}
+    assert set(loaded.config.roles) == {"on-call", "software-engineer", "data-scientist", "quality-assurance",
+                                        "business-analyst"}
     assert loaded.config.roles["quality-assurance"].visibility == "restricted"

@@ -115,7 +115,8 @@ def test_matcher_ops(matcher, value, result):
 
 SHIPPED = [
     # the shipped routing.yaml, for the four roles of the design
-    (ev("alert.fired", "azure-monitor", "critical"), ["production-pages"], ["software-engineer"]),
+    (ev("alert.fired", "azure-monitor", "critical"), ["production-pages"], ["on-call", "software-engineer"]),
+    (ev("alert.resolved", "azure-monitor", "error"), ["production-pages"], ["on-call", "software-engineer"]),
     (ev("alert.fired", "azure-monitor", "warning"), ["platform-alerts"], ["software-engineer"]),
     (ev("alert.fired", "azure-monitor", "warning", category="cost"), ["cost-and-budgets"], ["business-analyst"]),
     (ev("alert.fired", "azure-monitor", "error", category="cost"), ["cost-and-budgets"], ["business-analyst"]),
