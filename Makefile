@@ -23,4 +23,4 @@ check: $(STAMP)
 	$(BIN)/alertrouter check routing.yaml
 
 clean:
-	rm -rf $(VENV) .data .pytest_cache
+	rm -rf $(VENV) .venv-checkov node_modules .data .pytest_cache
