@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError
 
@@ -100,6 +101,20 @@ def loads(text: str, name: str = "routing.yaml", env: typing.Mapping[str, str] |
         if role not in cfg.roles:
             problem(("default_route", "roles", j), f'undefined role "{role}"{_suggest(role, cfg.roles)}; '
                     "define it under roles: or fix the name")
+    for dname, digest in cfg.digests.items():
+        for j, role in enumerate(digest.roles):
+            if role not in cfg.roles:
+                problem(("digests", dname, "roles", j), f'undefined role "{role}"{_suggest(role, cfg.roles)}; '
+                        "define it under roles: or fix the name")
+        try:
+            ZoneInfo(digest.time_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            problem(("digests", dname, "time_zone"), f'unknown time zone "{digest.time_zone}"; use an IANA name '
+                    'like "Europe/Berlin" or "UTC"')
+        from ..schedule import schedule_problem
+
+        if (msg := schedule_problem(digest.schedule)) is not None:
+            problem(("digests", dname, "schedule"), msg)
     if problems:
         raise ConfigError(problems)
 

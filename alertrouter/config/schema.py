@@ -126,9 +126,27 @@ class DefaultRoute(_Strict):
     templates: str = ""
 
 
+DIGEST_SECTIONS = ("runs", "experiments", "models", "drift", "alerts", "resolution", "metrics", "cost")
+
+
+class Digest(_Strict):
+    """A periodic summary email (e.g. the analysts' Monday report), built from the store."""
+
+    schedule: str = Field(description='NCRONTAB, 6 fields with seconds first, e.g. "0 0 8 * * Mon"')
+    time_zone: str = Field("UTC", description="IANA zone the schedule and the period's days are in")
+    roles: list[str] = Field(min_length=1, description="Who receives it (their email channels)")
+    period_days: int = Field(7, ge=1, le=92, description="Length of the period the digest covers")
+    template: str = Field("digest", description="Template name under templates/email/")
+    sections: list[Literal[DIGEST_SECTIONS]] = Field(default_factory=lambda: list(DIGEST_SECTIONS))  # type: ignore[valid-type]
+    metrics: list[str] = Field(default_factory=list,
+                               description="Run metric names (from run tags/properties) to chart per experiment")
+
+
 class RoutingConfig(_Strict):
     version: Literal[1] = 1
     channels: dict[str, Channel] = Field(default_factory=dict)
     roles: dict[str, Role]
     routes: list[Route] = Field(default_factory=list)
     default_route: DefaultRoute = Field(default_factory=DefaultRoute)
+    digests: dict[str, Digest] = Field(default_factory=dict)
+    retention_days: int = Field(90, ge=1, le=3650, description="How long events are kept for digests")

@@ -22,7 +22,8 @@ routes:
 
 CASES = [
     ("unknown top-level key", BASE + "silences: []\n",
-     'routing.yaml:11 silences: unknown key "silences"; allowed: channels, default_route, roles, routes, version'),
+     'routing.yaml:11 silences: unknown key "silences"; allowed: channels, default_route, digests, '
+     "retention_days, roles, routes, version"),
     ("typo in a route key", BASE.replace("    roles: [se]\n", "    roles: [se]\n    contiue: true\n"),
      'routing.yaml:11 routes[0].contiue: unknown key "contiue" (did you mean "continue"?); '
      "allowed: continue, match, name, roles, templates"),
@@ -67,6 +68,9 @@ CASES = [
     ("YAML syntax", BASE.replace("roles: [se]\n", "roles: [se\n", 1),
      "routing.yaml:11 YAML syntax error: expected ',' or ']', but got '<stream end>'"),
     ("empty file", "", "routing.yaml:1 the file is empty; it needs at least `roles:` and `channels:`"),
+    ("digest with an unknown role, zone and a 5-field schedule",
+     BASE + "digests:\n  weekly:\n    schedule: 0 8 * * Mon\n    time_zone: Europe/Berlinn\n    roles: [ba]\n",
+     None),
     ("wrong version", BASE.replace("version: 1", "version: 2"), "routing.yaml:1 version: invalid value 2: expected 1"),
 ]
 
@@ -75,7 +79,17 @@ CASES = [
 def test_config_error_message(text, message):
     with pytest.raises(ConfigError) as info:
         loads(text, "routing.yaml", env={"SE_URL": "http://127.0.0.1:9/x"})
-    assert info.value.problems == [message]
+    assert info.value.problems == (DIGEST_PROBLEMS if message is None else [message])
+
+
+DIGEST_PROBLEMS = [
+    'routing.yaml:15 digests.weekly.roles[0]: undefined role "ba"; '
+    "define it under roles: or fix the name",
+    'routing.yaml:14 digests.weekly.time_zone: unknown time zone "Europe/Berlinn"; use an IANA name like '
+    '"Europe/Berlin" or "UTC"',
+    'routing.yaml:13 digests.weekly.schedule: schedule "0 8 * * Mon" has 5 fields; NCRONTAB needs 6 '
+    '({second} {minute} {hour} {day} {month} {day-of-week}), e.g. "0 0 8 * * Mon"',
+]
 
 
 def test_every_problem_reported_at_once():
