@@ -11,13 +11,13 @@ import hashlib
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
 from .channels.base import Channel
 from .channels.registry import build_channels
 from .config.load import LOG_CHANNEL, LoadedConfig, load
+from .metrics import Metrics
 from .model import Event
 from .render import Rendered, Renderer
 from .routing.router import Decision, Router, Target
@@ -54,6 +54,8 @@ class App:
         self.store: Store = store or SqliteStore(self.data_dir / "alertrouter.db")
         self.clock = clock
         self.listeners: list[Callable[[list[Notification]], None]] = []
+        self.metrics = Metrics()
+        self.metrics.watch_store(self.store.counts, self.store.oldest_pending)
 
     @classmethod
     def from_paths(cls, config: str | Path, data_dir: str | Path, templates_dir: str | Path | None = None) -> "App":
@@ -84,8 +86,12 @@ class App:
             if outcome.new:
                 result.accepted.append(event.id)
                 result.notifications.extend(outcome.notifications)
+                self.metrics.events.labels(event.source, event.kind).inc()
+                log.info("event taken in: %s [%s] %s → %d notification(s)", event.kind, event.severity.value,
+                         event.title, len(outcome.notifications), extra={"event_id": event.id})
             else:
                 result.duplicates.append(event.id)
+                self.metrics.duplicates.labels(event.source).inc()
                 log.info("duplicate event %s (%s) acknowledged, not routed again", event.id, event.kind,
                          extra={"event_id": event.id})
         if result.notifications:

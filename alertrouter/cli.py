@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from pathlib import Path
 
@@ -145,8 +144,10 @@ def serve(config: str, host: str, port: int, data_dir: str) -> None:
     from .server import serve as run
     from .settings import Settings
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from .logs import setup as setup_logging
+
     settings = Settings()
+    setup_logging(settings.log_format)
     loaded = _load_or_exit(config)
     for w in loaded.warnings:
         click.echo(f"warning: {w}", err=True)

@@ -25,7 +25,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterable
 
 from .channels.base import DeliveryResult
-from .config.load import LOG_CHANNEL
 from .config.schema import RetryPolicy
 from .routing.router import Target
 from .store.base import Attempt, Notification
@@ -80,6 +79,7 @@ class Dispatcher:
         if self._stop.is_set():  # shutting down: hand it back untouched, the next start sends it
             store.release([n.id], self.owner)
             return
+        started = time.monotonic()
         try:
             result = self._send(n)
         except Exception as exc:  # a bug in rendering or a channel must not kill the dispatcher
@@ -101,6 +101,13 @@ class Dispatcher:
         if not store.finish(n, self.owner, attempt, status, next_at, now):
             log.warning("notification %s: lease lost before the result was recorded", n.id)
             return
+        metrics = self.app.metrics
+        metrics.send_seconds.labels(n.channel).observe(time.monotonic() - started)
+        metrics.notifications.labels(n.channel, result.status).inc()
+        if status == "dead":
+            metrics.notifications.labels(n.channel, "dead").inc()
+        elif status == "sent":
+            metrics.latency.labels(n.channel).observe(max(0.0, now - n.created_at))
         extra = {"notification_id": n.id, "event_id": n.event_id}
         if status == "sent":
             log.info("notification %s delivered to %s via %s (attempt %d)", n.id, n.role, n.channel, number,

@@ -17,12 +17,13 @@ from typing import Mapping
 
 from .app import App
 from .auth import Authenticator
-from .errors import PayloadError
+from .errors import MalformedJson, PayloadError, TooLarge, UnsupportedSchema
 from .inbound import MAX_BODY_BYTES, parse_body
 
 log = logging.getLogger("alertrouter.http")
 
-EVENTGRID_TRIGGER = "aml_events"  # the Event Grid trigger function's name in function_app.py
+EVENTGRID_TRIGGER = "aml_events"
+_REASONS = {MalformedJson: "malformed_json", UnsupportedSchema: "unsupported_schema", TooLarge: "too_large"}  # the Event Grid trigger function's name in function_app.py
 
 
 @dataclass
@@ -61,17 +62,24 @@ class HttpApi:
     def eventgrid(self, req: Request) -> Response:
         if req.method.upper() == "OPTIONS":
             return self._cloudevents_handshake(req)
-        return self._guard(lambda: self._ingest(req, "eventgrid"))
+        return self._guard("eventgrid", lambda: self._ingest(req, "eventgrid"))
 
     def alerts(self, req: Request) -> Response:
-        return self._guard(lambda: self._ingest(req, "alerts"))
+        return self._guard("alerts", lambda: self._ingest(req, "alerts"))
+
+    def metrics(self, req: Request) -> Response:
+        return Response(200, self.app.metrics.exposition(),
+                        {"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
+
+    def rejected(self, endpoint: str, reason: str) -> None:
+        self.app.metrics.rejected.labels(endpoint, reason).inc()
 
     def eventgrid_runtime(self, req: Request) -> Response:
         name = req.query.get("functionName") or req.query.get("functionname") or ""
         if name != EVENTGRID_TRIGGER:
             return error(404, f'no Event Grid trigger function named "{name}"; this app has "{EVENTGRID_TRIGGER}"'
                               f" (use ?functionName={EVENTGRID_TRIGGER})")
-        return self._guard(lambda: self._ingest(req, "eventgrid"))
+        return self._guard("runtime", lambda: self._ingest(req, "eventgrid"))
 
     def health(self, req: Request) -> Response:
         cfg = self.app.loaded.config
@@ -95,11 +103,13 @@ class HttpApi:
     def _ingest(self, req: Request, endpoint: str) -> Response:
         verdict = self.auth.check(req)
         if not verdict.ok:
+            self.rejected(endpoint, "unauthorized" if verdict.status == 401 else "auth_unavailable")
             return json_response(verdict.status, {"error": verdict.reason}, verdict.headers)
         sources = self.auth.sources
         subscription = req.header("aeg-subscription-name")
         if endpoint == "eventgrid" and not sources.subscription_allowed(subscription):
             log.warning("dropped a delivery from Event Grid subscription %r: not in the allow-list", subscription)
+            self.app.metrics.dropped.labels("subscription_not_allowed").inc()
             return json_response(200, {"accepted": 0, "dropped": "subscription not allowed"})
         parsed = parse_body(req.body, req.header("Content-Type"), endpoint, self.max_body)
         if parsed.handshake is not None:
@@ -116,6 +126,7 @@ class HttpApi:
                 else:
                     log.warning("dropped event %s: topic %r is not in the allow-list", e.id, e.labels.get("topic", ""),
                                 extra={"event_id": e.id})
+                    self.app.metrics.dropped.labels("topic_not_allowed").inc()
         result = self.app.ingest(events)
         body = result.as_dict()
         if len(events) != len(parsed.events):
@@ -124,10 +135,11 @@ class HttpApi:
             body["ignored"] = parsed.ignored
         return json_response(200, body)
 
-    def _guard(self, fn) -> Response:
+    def _guard(self, endpoint: str, fn) -> Response:
         try:
             return fn()
         except PayloadError as exc:
+            self.rejected(endpoint, _REASONS.get(type(exc), "bad_payload"))
             return error(exc.status, str(exc))
         except Exception:  # the server keeps serving; Event Grid / Action Groups retry on 5xx
             log.exception("internal error while handling a request")

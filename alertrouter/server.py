@@ -48,6 +48,7 @@ def create_app(app: App, dispatcher: Dispatcher | None = None, max_body: int | N
             if request.method in ("POST", "PUT"):
                 body = await _read_body(request, api.max_body)
                 if body is None:
+                    api.rejected(request.url.path.rsplit("/", 1)[-1].lower(), "too_large")
                     resp = error(413, f"request body is over the {api.max_body}-byte limit (1 MB)")
                     return _to_starlette(resp)
             req = Request(
@@ -65,6 +66,7 @@ def create_app(app: App, dispatcher: Dispatcher | None = None, max_body: int | N
         Route("/api/eventgrid", endpoint(api.eventgrid), methods=["POST", "OPTIONS"]),
         Route("/api/alerts", endpoint(api.alerts), methods=["POST"]),
         Route("/api/health", endpoint(api.health), methods=["GET"]),
+        Route("/metrics", endpoint(api.metrics), methods=["GET"]),
         Route("/runtime/webhooks/EventGrid", endpoint(api.eventgrid_runtime), methods=["POST"]),
         Route("/runtime/webhooks/eventgrid", endpoint(api.eventgrid_runtime), methods=["POST"]),
     ]

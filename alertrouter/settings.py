@@ -59,6 +59,7 @@ class Settings(BaseSettings):
     eventgrid: EventGridAccess = Field(default_factory=EventGridAccess)
     entra: EntraAuth = Field(default_factory=EntraAuth)
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
+    log_format: Literal["text", "json"] = Field("text", description="json: one object per line with the ids")
 
 
 def setting_names() -> set[str]:

@@ -243,6 +243,11 @@ class SqliteStore:
                                    "WHERE status = 'pending'").fetchone()
         return row[0] if row else None
 
+    def oldest_pending(self) -> float | None:
+        """When the oldest pending notification was created (epoch seconds), or None."""
+        row = self._conn().execute("SELECT MIN(created_at) FROM notifications WHERE status = 'pending'").fetchone()
+        return row[0] if row else None
+
     def counts(self) -> dict[str, int]:
         c = self._conn()
         out = {"events": c.execute("SELECT COUNT(*) FROM events").fetchone()[0]}

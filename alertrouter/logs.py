@@ -1,0 +1,48 @@
+"""Log lines that carry the ids needed to follow one notification from intake to delivery.
+
+Records logged with `extra={"event_id": …, "notification_id": …}` get those ids appended
+(`text`) or as fields (`json`, one object per line). Set ALERTROUTER_LOG_FORMAT=json for a log
+shipper.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timezone
+
+IDS = ("event_id", "notification_id")
+
+
+class TextFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        ids = " ".join(f"{k}={getattr(record, k)}" for k in IDS if getattr(record, k, None))
+        return f"{line} [{ids}]" if ids else line
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        doc = {
+            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for k in IDS:
+            if getattr(record, k, None):
+                doc[k] = getattr(record, k)
+        if record.exc_info:
+            doc["exception"] = self.formatException(record.exc_info)
+        return json.dumps(doc, ensure_ascii=False)
+
+
+def setup(fmt: str = "text", level: int = logging.INFO) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)

@@ -1,0 +1,60 @@
+"""GET /metrics after known traffic, read with prometheus_client's own text parser."""
+
+from __future__ import annotations
+
+import json
+
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.conftest import captured, load_fixture, wait_until
+
+
+def scrape(server) -> dict[tuple, float]:
+    resp = requests.get(server.url + "/metrics", timeout=5)
+    assert resp.status_code == 200 and resp.headers["Content-Type"].startswith("text/plain")
+    out = {}
+    for family in text_string_to_metric_families(resp.text):
+        for s in family.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+def test_counts_after_known_traffic(server, httpserver):
+    alert = load_fixture("monitor-metric-static-fired.test-action.json")
+    aml = load_fixture("aml-runstatuschanged-failed.eventgrid.json")
+    post = lambda path, body: requests.post(server.url + path, data=body, timeout=5)  # noqa: E731
+    assert post("/api/alerts", json.dumps(alert)).status_code == 200
+    assert post("/api/alerts", json.dumps(alert)).status_code == 200           # a duplicate
+    assert post("/api/eventgrid", json.dumps(aml)).status_code == 200
+    assert post("/api/alerts", b"{nope").status_code == 400
+    assert post("/api/alerts", json.dumps({"x": 1})).status_code == 400
+    assert post("/api/eventgrid", b"[" + b" " * (1024 * 1024) + b"]").status_code == 413
+    captured(httpserver, 2)
+    m = wait_until(lambda: (m := scrape(server)) and m.get(
+        ("alertrouter_outbox_notifications", (("status", "sent"),))) == 2 and m, what="two sent")
+    assert m[("alertrouter_events_total", (("kind", "alert.fired"), ("source", "azure-monitor")))] == 1
+    assert m[("alertrouter_events_total", (("kind", "run.failed"), ("source", "aml")))] == 1
+    assert m[("alertrouter_duplicate_events_total", (("source", "azure-monitor"),))] == 1
+    assert m[("alertrouter_rejected_payloads_total", (("endpoint", "alerts"), ("reason", "malformed_json")))] == 1
+    assert m[("alertrouter_rejected_payloads_total", (("endpoint", "alerts"), ("reason", "unsupported_schema")))] == 1
+    assert m[("alertrouter_rejected_payloads_total", (("endpoint", "eventgrid"), ("reason", "too_large")))] == 1
+    assert m[("alertrouter_notifications_total", (("channel", "capture"), ("outcome", "delivered")))] == 2
+    assert m[("alertrouter_delivery_latency_seconds_count", (("channel", "capture"),))] == 2
+    assert m[("alertrouter_outbox_notifications", (("status", "pending"),))] == 0
+    assert m[("alertrouter_outbox_oldest_pending_age_seconds", ())] == 0
+
+
+def test_log_lines_carry_event_and_notification_ids():
+    import logging
+
+    from alertrouter.logs import JsonFormatter, TextFormatter
+
+    record = logging.LogRecord("alertrouter.dispatch", logging.INFO, __file__, 1, "notification %s delivered",
+                               ("n_1",), None)
+    record.event_id, record.notification_id = "topic|e1", "n_1"
+    assert TextFormatter().format(record).endswith(
+        "alertrouter.dispatch: notification n_1 delivered [event_id=topic|e1 notification_id=n_1]")
+    doc = json.loads(JsonFormatter().format(record))
+    assert (doc["message"], doc["event_id"], doc["notification_id"], doc["level"]) == \
+        ("notification n_1 delivered", "topic|e1", "n_1", "info")
