@@ -2,8 +2,9 @@
 
 import azure.functions as func
 
-from handlers import eventgrid, http
+from handlers import deliveries, eventgrid, http
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 app.register_functions(eventgrid.bp)
 app.register_functions(http.bp)
+app.register_functions(deliveries.bp)

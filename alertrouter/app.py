@@ -58,16 +58,11 @@ class App:
         self.metrics.watch_store(self.store.counts, self.store.oldest_pending)
 
     @classmethod
-    def from_paths(cls, config: str | Path, data_dir: str | Path, templates_dir: str | Path | None = None) -> "App":
-        return cls(load(config), data_dir, templates_dir)
-
-    @classmethod
-    def from_settings(cls, settings: Settings, base: Path) -> "App":
+    def from_settings(cls, settings: Settings, base: Path, store: Store | None = None) -> "App":
         """For the Functions host: paths in the settings are relative to the app root."""
         config, data = Path(settings.config), Path(settings.data_dir)
-        return cls.from_paths(config if config.is_absolute() else base / config,
-                              data if data.is_absolute() else base / data,
-                              settings.templates or None)
+        return cls(load(config if config.is_absolute() else base / config),
+                   data if data.is_absolute() else base / data, settings.templates or None, store=store)
 
     def plan(self, event: Event) -> Decision:
         return self.router.route(event)

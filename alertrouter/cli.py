@@ -162,7 +162,9 @@ def serve(config: str, host: str, port: int, data_dir: str) -> None:
         click.echo(f"error: refusing to listen on {host} without authentication; set ALERTROUTER_API_KEY "
                    "(callers send it as x-functions-key or ?code=) or ALERTROUTER_ENTRA__TENANT_ID", err=True)
         sys.exit(1)
-    app = App(loaded, data_dir)
+    from .store import open_store
+
+    app = App(loaded, data_dir, store=open_store(settings.store, data_dir, settings.azure))
     d = settings.dispatch
     dispatcher = Dispatcher(app, lease_seconds=d.lease_seconds, batch=d.batch, workers=d.workers)
     pending = app.store.counts().get("pending", 0)

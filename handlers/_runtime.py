@@ -25,10 +25,19 @@ ROOT = Path(__file__).resolve().parent.parent
 def _build() -> None:
     global _api, _dispatcher
     settings = Settings()
-    app = App.from_settings(settings, ROOT)
+    store = None
+    if settings.store == "azure":
+        from alertrouter.store.azure import AzureStore
+
+        store = AzureStore.from_settings(settings.azure)
+    app = App.from_settings(settings, ROOT, store=store)
     d = settings.dispatch
     dispatcher = Dispatcher(app, lease_seconds=d.lease_seconds, batch=d.batch, workers=d.workers)
-    app.listeners.append(lambda notifications: dispatcher.run_once([n.id for n in notifications]))
+    if store is not None:  # shared store: intake enqueues, the queue trigger delivers, retries re-enqueue
+        app.listeners.append(lambda notifications: store.enqueue([n.id for n in notifications]))
+        dispatcher.on_retry_scheduled = lambda n, delay: store.enqueue([n.id], delay)
+    else:  # this instance's own SQLite file: deliver right after intake, in the same invocation
+        app.listeners.append(lambda notifications: dispatcher.run_once([n.id for n in notifications]))
     # The Functions host checks function keys itself (auth level FUNCTION); here only the Entra token
     # (Action Group secure webhooks) and the Event Grid allow-lists apply.
     auth = Authenticator.from_settings(settings)

@@ -7,6 +7,7 @@ seconds (REAL) so they sort and compare exactly.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from contextlib import contextmanager
@@ -48,6 +49,14 @@ CREATE TABLE IF NOT EXISTS notifications (
 );
 CREATE INDEX IF NOT EXISTS notifications_due ON notifications(status, next_attempt_at);
 CREATE INDEX IF NOT EXISTS notifications_event ON notifications(event_id);
+CREATE TABLE IF NOT EXISTS state (
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (kind, key)
+);
 CREATE TABLE IF NOT EXISTS attempts (
     notification_id TEXT NOT NULL,
     number INTEGER NOT NULL,
@@ -247,6 +256,29 @@ class SqliteStore:
         """When the oldest pending notification was created (epoch seconds), or None."""
         row = self._conn().execute("SELECT MIN(created_at) FROM notifications WHERE status = 'pending'").fetchone()
         return row[0] if row else None
+
+    def state_get(self, kind: str, key: str) -> tuple[dict, int] | None:
+        row = self._conn().execute("SELECT value, version FROM state WHERE kind = ? AND key = ?", (kind, key)).fetchone()
+        return (json.loads(row[0]), row[1]) if row else None
+
+    def state_put(self, kind: str, key: str, value: dict, expected: int | None, now: float) -> bool:
+        body = json.dumps(value, sort_keys=True)
+        with self._tx() as c:
+            if expected is None:
+                cur = c.execute("INSERT OR IGNORE INTO state (kind, key, value, version, updated_at) VALUES (?, ?, ?, 1, ?)",
+                                (kind, key, body, now))
+            else:
+                cur = c.execute("UPDATE state SET value = ?, version = version + 1, updated_at = ? "
+                                "WHERE kind = ? AND key = ? AND version = ?", (body, now, kind, key, expected))
+        return cur.rowcount == 1
+
+    def state_list(self, kind: str) -> list[tuple[str, dict, int]]:
+        rows = self._conn().execute("SELECT key, value, version FROM state WHERE kind = ? ORDER BY key", (kind,))
+        return [(k, json.loads(v), ver) for k, v, ver in rows.fetchall()]
+
+    def state_delete(self, kind: str, key: str) -> None:
+        with self._tx() as c:
+            c.execute("DELETE FROM state WHERE kind = ? AND key = ?", (kind, key))
 
     def counts(self) -> dict[str, int]:
         c = self._conn()

@@ -22,6 +22,9 @@ def test_functions_and_bindings(indexed):
     bindings = {name: json.loads(f.get_function_json())["bindings"] for name, f in indexed.items()}
     assert bindings == {
         "aml_events": [{"direction": "IN", "type": "eventGridTrigger", "name": "event"}],
+        "deliver": [{"direction": "IN", "type": "queueTrigger", "name": "msg",
+                     "queueName": "%ALERTROUTER_AZURE__QUEUE_NAME%", "connection": "AzureWebJobsStorage"}],
+        "sweep": [{"direction": "IN", "type": "timerTrigger", "name": "timer", "schedule": "0 */1 * * * *"}],
         "eventgrid_webhook": [
             {"direction": "IN", "type": "httpTrigger", "name": "req", "methods": ["POST", "OPTIONS"],
              "authLevel": "FUNCTION", "route": "eventgrid"},

@@ -130,3 +130,40 @@ def test_concurrent_claims_never_overlap(store):
         t.join()
     all_ids = [i for ids in got.values() for i in ids]
     assert len(all_ids) == 100 and len(set(all_ids)) == 100
+
+
+def test_state_documents_with_optimistic_concurrency(store):
+    assert store.state_get("silence", "s1") is None
+    assert store.state_put("silence", "s1", {"comment": "deploy"}, None, T0)
+    assert not store.state_put("silence", "s1", {"comment": "again"}, None, T0)  # exists: create loses
+    assert store.state_get("silence", "s1") == ({"comment": "deploy"}, 1)
+    assert store.state_put("silence", "s1", {"comment": "v2"}, 1, T0)
+    assert not store.state_put("silence", "s1", {"comment": "stale"}, 1, T0)  # version moved on
+    assert store.state_get("silence", "s1") == ({"comment": "v2"}, 2)
+    store.state_put("silence", "a/b|c", {"x": [1, {"y": None}]}, None, T0)
+    store.state_put("group", "s1", {}, None, T0)  # kinds are separate
+    assert [(k, v) for k, v, _ in store.state_list("silence")] == [("a/b|c", {"x": [1, {"y": None}]}),
+                                                                    ("s1", {"comment": "v2"})]
+    store.state_delete("silence", "s1")
+    assert [k for k, _, _ in store.state_list("silence")] == ["a/b|c"]
+    assert store.state_get("group", "s1") == ({}, 1)
+
+
+def test_state_put_races_have_one_winner(store):
+    store.state_put("group", "g", {"n": 0}, None, T0)
+    wins = []
+
+    def bump():
+        for _ in range(20):
+            while True:
+                value, version = store.state_get("group", "g")
+                if store.state_put("group", "g", {"n": value["n"] + 1}, version, T0):
+                    wins.append(1)
+                    break
+
+    threads = [threading.Thread(target=bump) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert store.state_get("group", "g")[0] == {"n": 80} and len(wins) == 80

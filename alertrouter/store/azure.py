@@ -1,0 +1,643 @@
+"""Azure store: Table Storage for events, the outbox and history; a Storage Queue to drive delivery.
+
+Any number of Function instances share one storage account. Nothing here holds a lock: every
+read-modify-write is an optimistic update (If-Match on the entity's ETag), so of two instances that
+race for the same entity exactly one wins and the other re-reads or moves on.
+
+Tables (`<prefix>Events`, `<prefix>Notifications`, `<prefix>Attempts`). Keys cannot hold / \\ # ?
+or control characters, so every key is a hash (`_h`, 128 bits of SHA-256) and the real id is kept
+as a property:
+
+    Events         PK h(event id)            RK "body"          the event: received_at, kind, fingerprint…
+                                                                and its JSON split over binary
+                                                                properties body00, body01…
+                   PK h(event id)            RK "n-" h(nid)     one row per notification of the event
+                                                                (notifications_for, purge)
+                   PK h(event id)            RK "event"         the marker: the event was taken in
+                   PK "first-" h(fp, kind)   RK utc time "-" h(event id)   run-start index: the first
+                                                                row of the partition is the earliest
+    Notifications  PK h(notification id)     RK "n"             every Notification field
+    Attempts       PK h(notification id)     RK at "-" number   one row per attempt (history)
+
+Times are epoch seconds stored as Edm.Double, as in SQLite (always written as floats: the service
+never compares a Double with an Int32).
+
+Ingest order, per event (what makes it crash-safe without a transaction across partitions):
+
+    0. the marker exists → a redelivery: new=False, nothing written. The event record is built
+       first, so an event too big to store is refused before any write.
+    1. the event record and the notification index rows (upsert; one partition, so entity-group
+       transactions of up to 100)
+    2. every notification: create (put-if-absent; "already exists" = left by an earlier attempt
+       that crashed, or written by an instance racing us: kept as is, never duplicated), and the
+       run-start index row (upsert) — concurrently, all finished before 3
+    3. the marker, LAST (create; "already exists" = a racing instance took the event in first:
+       new=False)
+
+A crash anywhere before 3 leaves the event "not taken in": the sender's retry (Event Grid, Action
+Group) runs ingest again, which adds no notification and answers new=True with all of the event's
+notifications (the stored ones), so they get dispatched. If the sender never retries, what was
+written is still complete enough to deliver: the event record is there before any notification,
+so the timer sweep sends them. A crash after 3 loses nothing: the notifications are in the outbox.
+
+Claiming scans for due notifications (status 'pending', next_attempt_at and lease_until <= now;
+a filtered table scan, so keep the outbox purged) and leases each with a conditional merge; `finish`
+and `release` check lease_owner and write with If-Match, so a caller whose lease ran out and was
+taken over records nothing.
+
+Large events: a property holds at most 64 KiB and an entity 1 MiB, so the event JSON is stored in
+64,000-byte chunks, up to `MAX_BODY_BYTES`; a bigger event is kept without `raw` (property
+`trimmed` says so; `raw` is the untouched inbound payload, the rest of the event is what templates
+use), and if it is still too big, without details/links and with a shortened summary.
+
+The queue carries notification ids, base64-encoded as the Functions queue trigger expects by
+default (host.json `messageEncoding: base64`).
+
+Credentials: a connection string (Azurite, account keys) or the account name with
+DefaultAzureCredential (managed identity). Neither is ever logged or put in an error message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import logging
+import math
+import random
+import re
+import threading
+from concurrent.futures import ThreadPoolExecutor, wait
+from datetime import datetime, timezone
+from typing import Iterable
+
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
+from azure.data.tables import TableServiceClient, UpdateMode
+from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64EncodePolicy
+
+from ..model import Event
+from .base import Attempt, IngestOutcome, Notification, Status
+
+log = logging.getLogger("alertrouter.store.azure")
+
+MARKER = "event"  # "taken in": written last
+BODY = "body"  # the event itself: written first
+NOTIFICATION_RK = "n"
+CHUNK_BYTES = 64_000  # one binary property (limit 64 KiB)
+MAX_BODY_BYTES = 14 * CHUNK_BYTES  # the entity limit is 1 MiB: leave room for the other properties
+MAX_TEXT = 16_000  # characters in a free-text property (64 KiB in UTF-16 even for astral characters)
+MAX_VISIBILITY = 7 * 24 * 3600 - 60  # a queue message is hidden at most 7 days (and less than its TTL)
+BATCH = 100  # entity-group transaction limit
+_OPTIMISTIC_TRIES = 8
+PARALLEL_WRITES = 8  # concurrent writes of one event's notifications
+
+AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+DEVELOPMENT_STORAGE = (  # what "UseDevelopmentStorage=true" means: Azurite on its default ports
+    "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=" + AZURITE_KEY + ";"
+    "BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;QueueEndpoint=http://127.0.0.1:10001/devstoreaccount1;"
+    "TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;"
+)
+
+_DUE = "status eq 'pending' and next_attempt_at le @now and lease_until le @now"
+_PREFIX_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,49}$")
+_ACCOUNT_RE = re.compile(r"^[a-z0-9]{3,24}$")
+_QUEUE_RE = re.compile(r"^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$")
+
+
+def _h(value: str) -> str:
+    """A key-safe stand-in for an id (hex; 128 bits of SHA-256)."""
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def _clip(text: str, limit: int = MAX_TEXT) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _conflict(exc: HttpResponseError) -> bool:
+    return isinstance(exc, ResourceModifiedError) or getattr(exc, "status_code", None) == 412
+
+
+def _utc_key(t: datetime) -> str:
+    """A sortable key for an instant (naive times are taken as UTC)."""
+    t = t if t.tzinfo is not None else t.replace(tzinfo=timezone.utc)
+    return t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
+def _attempt_rk(at: float, number: int) -> str:
+    return f"{at:020.6f}-{number:010d}"
+
+
+def _n_entity(n: Notification) -> dict:
+    return {
+        "PartitionKey": _h(n.id), "RowKey": NOTIFICATION_RK,
+        "id": n.id, "event_id": n.event_id, "route": n.route, "role": n.role, "channel": n.channel,
+        "fallback_from": n.fallback_from, "status": n.status, "attempts": int(n.attempts),
+        "created_at": float(n.created_at), "updated_at": float(n.updated_at),
+        "next_attempt_at": float(n.next_attempt_at), "lease_owner": n.lease_owner,
+        "lease_until": float(n.lease_until), "last_detail": _clip(n.last_detail),
+    }
+
+
+def _to_n(e) -> Notification:
+    return Notification(
+        id=e["id"], event_id=e["event_id"], route=e.get("route", ""), role=e.get("role", ""),
+        channel=e.get("channel", ""), fallback_from=e.get("fallback_from", ""), status=e.get("status", "pending"),
+        attempts=int(e.get("attempts", 0)), created_at=float(e.get("created_at", 0.0)),
+        updated_at=float(e.get("updated_at", 0.0)), next_attempt_at=float(e.get("next_attempt_at", 0.0)),
+        lease_owner=e.get("lease_owner", ""), lease_until=float(e.get("lease_until", 0.0)),
+        last_detail=e.get("last_detail", ""),
+    )
+
+
+def _to_attempt(e) -> Attempt:
+    retry_after = e.get("retry_after")
+    return Attempt(notification_id=e["notification_id"], number=int(e["number"]), at=float(e["at"]),
+                   status=e["status"], detail=e.get("detail", ""),
+                   retry_after=float(retry_after) if retry_after is not None else None)
+
+
+def event_body(event: Event) -> tuple[bytes, list[str]]:
+    """The event's JSON as stored, and what had to be left out to fit an entity."""
+    data = event.model_dump_json().encode("utf-8")
+    trimmed: list[str] = []
+    if len(data) > MAX_BODY_BYTES and event.raw is not None:
+        event = event.model_copy(update={"raw": None})
+        trimmed.append("raw")
+        data = event.model_dump_json().encode("utf-8")
+    if len(data) > MAX_BODY_BYTES:
+        event = event.model_copy(update={"details": {}, "links": {}, "summary": _clip(event.summary, 4000)})
+        trimmed += ["details", "links", "summary"]
+        data = event.model_dump_json().encode("utf-8")
+    if len(data) > MAX_BODY_BYTES:
+        raise ValueError(f"event {event.id[:200]!r} is too large to store ({len(data)} bytes even without raw "
+                         "payload and details)")
+    return data, trimmed
+
+
+class AzureStore:
+    """The Store interface on Azure Table Storage, plus `enqueue` onto the delivery queue."""
+
+    def __init__(self, tables: TableServiceClient, queue: QueueClient | None, table_prefix: str = "alertrouter",
+                 *, create: bool = True):
+        if not _PREFIX_RE.match(table_prefix):
+            raise ValueError(f"table prefix {table_prefix!r}: a letter, then up to 49 letters or digits")
+        self.service = tables
+        self.queue = queue
+        self.table_names = {k: f"{table_prefix}{k.capitalize()}"
+                            for k in ("events", "notifications", "attempts", "state")}
+        if create:
+            for name in self.table_names.values():
+                tables.create_table_if_not_exists(name)
+            if queue is not None:
+                try:
+                    queue.create_queue()
+                except ResourceExistsError:
+                    pass
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+        self.events = tables.get_table_client(self.table_names["events"])
+        self.notifications = tables.get_table_client(self.table_names["notifications"])
+        self.attempts = tables.get_table_client(self.table_names["attempts"])
+        self.state = tables.get_table_client(self.table_names["state"])
+
+    @classmethod
+    def from_settings(cls, azure, *, create: bool = True, credential=None, **client_options) -> "AzureStore":
+        """Clients from `AzureStorage` settings: the connection string if set (Azurite, account key),
+        else the account name with DefaultAzureCredential (managed identity)."""
+        if not _QUEUE_RE.match(azure.queue_name):
+            raise ValueError(f"queue name {azure.queue_name!r}: 3-63 lower-case letters, digits and single hyphens")
+        codec = {"message_encode_policy": TextBase64EncodePolicy(), "message_decode_policy": TextBase64DecodePolicy()}
+        if azure.connection_string:
+            conn = azure.connection_string.strip()
+            if conn.lower().rstrip(";") == "usedevelopmentstorage=true":
+                conn = DEVELOPMENT_STORAGE
+            try:
+                tables = TableServiceClient.from_connection_string(conn, **client_options)
+                queue = QueueClient.from_connection_string(conn, azure.queue_name, **codec, **client_options)
+            except (ValueError, TypeError, KeyError):
+                # never echo the string: it holds the account key
+                raise ValueError("ALERTROUTER_AZURE__CONNECTION_STRING is not a valid storage connection string") \
+                    from None
+        elif azure.account_name:
+            if not _ACCOUNT_RE.match(azure.account_name):
+                raise ValueError(f"storage account name {azure.account_name!r}: 3-24 lower-case letters or digits")
+            if credential is None:
+                from azure.identity import DefaultAzureCredential
+
+                credential = DefaultAzureCredential()
+            tables = TableServiceClient(endpoint=f"https://{azure.account_name}.table.core.windows.net",
+                                        credential=credential, **client_options)
+            queue = QueueClient(account_url=f"https://{azure.account_name}.queue.core.windows.net",
+                                queue_name=azure.queue_name, credential=credential, **codec, **client_options)
+        else:
+            raise ValueError("the Azure store needs ALERTROUTER_AZURE__CONNECTION_STRING or "
+                             "ALERTROUTER_AZURE__ACCOUNT_NAME (managed identity)")
+        return cls(tables, queue, azure.table_prefix, create=create)
+
+    # --- the delivery queue ---
+
+    def enqueue(self, ids: list[str], delay_seconds: float = 0) -> None:
+        """One message per notification id (base64 text, as the queue trigger expects), visible after
+        `delay_seconds` (rounded up; at most about 7 days — the timer sweep catches anything later)."""
+        if self.queue is None:
+            raise RuntimeError("this AzureStore has no queue client")
+        visibility = min(MAX_VISIBILITY, math.ceil(delay_seconds)) if delay_seconds > 0 else None
+        for nid in ids:
+            self.queue.send_message(nid, visibility_timeout=visibility)
+
+    # --- intake ---
+
+    def ingest(self, items: list[tuple[Event, list[Notification]]], now: float) -> list[IngestOutcome]:
+        return [self._ingest_one(event, notifications, now) for event, notifications in items]
+
+    def _ingest_one(self, event: Event, notifications: list[Notification], now: float) -> IngestOutcome:
+        epk = _h(event.id)
+        if self._entity(self.events, epk, MARKER, select=["RowKey"]) is not None:
+            return IngestOutcome(new=False)
+        unique: dict[str, Notification] = {}
+        for n in notifications:  # an id given twice is one notification (the first), as in SQLite
+            unique.setdefault(n.id, n)
+        notifications = list(unique.values())
+        first_pk = "first-" + _h(f"{event.fingerprint}\x1f{event.kind}")
+        first_rk = f"{_utc_key(event.time)}-{epk}"
+        record = self._record_entity(event, now, first_pk, first_rk)  # refuses an oversized event before any write
+        # 1. the event and its notification index, one partition: entity-group transactions
+        rows = [("upsert", record, {"mode": UpdateMode.REPLACE})]
+        rows += [("upsert", {"PartitionKey": epk, "RowKey": "n-" + _h(n.id), "notification_id": n.id})
+                 for n in notifications]
+        for i in range(0, len(rows), BATCH):
+            self.events.submit_transaction(rows[i:i + BATCH])
+        # 2. the notifications (put-if-absent) and the run-start row: independent writes, concurrently
+        for n in notifications:
+            n.created_at = n.updated_at = now
+            n.next_attempt_at = n.next_attempt_at or now
+        first = {"PartitionKey": first_pk, "RowKey": first_rk, "event_id": _clip(event.id),
+                 "time": event.time.isoformat()}
+        writes = [lambda: self.events.upsert_entity(first)] + [lambda n=n: self._put_new(n) for n in notifications]
+        outbox = self._parallel(writes)[1:]
+        # 3. the marker, last
+        try:
+            self.events.create_entity({"PartitionKey": epk, "RowKey": MARKER, "id": _clip(event.id),
+                                       "received_at": float(now)})
+        except ResourceExistsError:
+            return IngestOutcome(new=False)  # another instance took this event in a moment ago
+        return IngestOutcome(new=True, notifications=outbox)
+
+    def _put_new(self, n: Notification) -> Notification:
+        """Create the notification; if it is there already (left by an interrupted earlier ingest
+        of this event, or written by a racing instance), the stored one, untouched."""
+        try:
+            self.notifications.create_entity(_n_entity(n))
+            return n
+        except ResourceExistsError:
+            existing = self.get(n.id)
+            return existing if existing is not None else n
+
+    def _parallel(self, calls: list) -> list:
+        """Run independent storage calls concurrently; results in order; the first error raised
+        once all have finished (so nothing runs on after the caller has moved on)."""
+        if len(calls) <= 1:
+            return [call() for call in calls]
+        if self._pool is None:
+            with self._pool_lock:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(max_workers=PARALLEL_WRITES, thread_name_prefix="azstore")
+        futures = [self._pool.submit(call) for call in calls]
+        wait(futures)
+        return [f.result() for f in futures]
+
+    def _record_entity(self, event: Event, now: float, first_pk: str, first_rk: str) -> dict:
+        body, trimmed = event_body(event)
+        chunks = [body[i:i + CHUNK_BYTES] for i in range(0, len(body), CHUNK_BYTES)] or [b""]
+        if trimmed:
+            log.warning("event %s is %d bytes too large for Table Storage: stored without %s",
+                        event.id[:200], len(event.model_dump_json().encode()), ", ".join(trimmed),
+                        extra={"event_id": event.id})
+        entity = {
+            "PartitionKey": _h(event.id), "RowKey": BODY, "id": _clip(event.id), "received_at": float(now),
+            "time": event.time.isoformat(), "source": event.source, "kind": _clip(event.kind, 1000),
+            "severity": event.severity.value, "fingerprint": _clip(event.fingerprint),
+            "first_pk": first_pk, "first_rk": first_rk,
+            "body_parts": len(chunks), "body_bytes": len(body), "trimmed": ",".join(trimmed),
+        }
+        for i, chunk in enumerate(chunks):
+            entity[f"body{i:02d}"] = chunk
+        return entity
+
+    def get_event(self, event_id: str) -> Event | None:
+        e = self._entity(self.events, _h(event_id), BODY)
+        if e is None:
+            return None
+        body = b"".join(bytes(e[f"body{i:02d}"]) for i in range(int(e["body_parts"])))
+        return Event.model_validate_json(body)
+
+    def first_time(self, fingerprint: str, kind: str) -> datetime | None:
+        """When the earliest event of `kind` with this fingerprint happened (a run's start)."""
+        pk = "first-" + _h(f"{fingerprint}\x1f{kind}")
+        rows = self.events.query_entities("PartitionKey eq @pk", parameters={"pk": pk}, results_per_page=1,
+                                          select=["time"])
+        first = next(iter(rows), None)  # rows come in RowKey order: the earliest instant first
+        return datetime.fromisoformat(first["time"]) if first is not None else None
+
+    # --- outbox ---
+
+    def claim(self, now: float, limit: int, lease_seconds: float, owner: str,
+              ids: Iterable[str] | None = None) -> list[Notification]:
+        if limit <= 0:
+            return []
+        if ids is not None:
+            found = (self._entity(self.notifications, _h(i), NOTIFICATION_RK) for i in dict.fromkeys(ids))
+            candidates = [e for e in found if e is not None and e.get("status") == "pending"
+                          and float(e["next_attempt_at"]) <= now and float(e["lease_until"]) <= now]
+        else:
+            scan = self.notifications.query_entities(_DUE, parameters={"now": float(now)})
+            candidates = list(itertools.islice(scan, max(4 * limit, 200)))
+            random.shuffle(candidates)  # racing claimers start at different ones among equally due
+        candidates.sort(key=lambda e: float(e["next_attempt_at"]))
+        until = float(now + lease_seconds)
+        claimed: list[Notification] = []
+        for e in candidates:
+            if len(claimed) >= limit:
+                break
+            try:
+                self.notifications.update_entity(
+                    {"PartitionKey": e["PartitionKey"], "RowKey": e["RowKey"], "lease_owner": owner,
+                     "lease_until": until},
+                    mode=UpdateMode.MERGE, etag=e.metadata["etag"], match_condition=MatchConditions.IfNotModified)
+            except (ResourceNotFoundError, ResourceModifiedError):
+                continue  # another dispatcher got it first (or it was purged)
+            except HttpResponseError as exc:
+                if _conflict(exc):
+                    continue
+                raise
+            n = _to_n(e)
+            n.lease_owner, n.lease_until = owner, until
+            claimed.append(n)
+        return sorted(claimed, key=lambda n: n.next_attempt_at)
+
+    def finish(self, n: Notification, owner: str, attempt: Attempt, status: Status, next_attempt_at: float,
+               now: float) -> bool:
+        """The attempt's result, only while `owner` holds the lease. The notification is updated
+        first (conditionally), then its history row is written."""
+        if not owner:
+            return False
+        for _ in range(_OPTIMISTIC_TRIES):
+            e = self._entity(self.notifications, _h(n.id), NOTIFICATION_RK)
+            if e is None or e.get("lease_owner") != owner:
+                return False
+            try:
+                self.notifications.update_entity(
+                    {"PartitionKey": e["PartitionKey"], "RowKey": e["RowKey"], "status": status,
+                     "attempts": int(e.get("attempts", 0)) + 1, "updated_at": float(now),
+                     "next_attempt_at": float(next_attempt_at), "lease_owner": "", "lease_until": 0.0,
+                     "last_detail": _clip(attempt.detail)},
+                    mode=UpdateMode.MERGE, etag=e.metadata["etag"], match_condition=MatchConditions.IfNotModified)
+                break
+            except ResourceNotFoundError:
+                return False
+            except HttpResponseError as exc:
+                if not _conflict(exc):
+                    raise
+        else:
+            return False
+        self._record(attempt)
+        return True
+
+    def release(self, ids: Iterable[str], owner: str) -> None:
+        if not owner:
+            return
+        for nid in dict.fromkeys(ids):
+            for _ in range(_OPTIMISTIC_TRIES):
+                e = self._entity(self.notifications, _h(nid), NOTIFICATION_RK)
+                if e is None or e.get("lease_owner") != owner:
+                    break
+                try:
+                    self.notifications.update_entity(
+                        {"PartitionKey": e["PartitionKey"], "RowKey": e["RowKey"], "lease_owner": "",
+                         "lease_until": 0.0},
+                        mode=UpdateMode.MERGE, etag=e.metadata["etag"], match_condition=MatchConditions.IfNotModified)
+                    break
+                except ResourceNotFoundError:
+                    break
+                except HttpResponseError as exc:
+                    if not _conflict(exc):
+                        raise
+
+    def get(self, notification_id: str) -> Notification | None:
+        e = self._entity(self.notifications, _h(notification_id), NOTIFICATION_RK)
+        return _to_n(e) if e is not None else None
+
+    def list(self, status: Status | None = None, limit: int = 100) -> list[Notification]:
+        """Newest first. A filtered scan of the outbox table (an operator's command, not a hot path)."""
+        if status:
+            rows = self.notifications.query_entities("status eq @s", parameters={"s": status})
+        else:
+            rows = self.notifications.list_entities()
+        found = sorted((_to_n(e) for e in rows), key=lambda n: (-n.created_at, n.id))
+        return found[:max(0, limit)]
+
+    def notifications_for(self, event_id: str) -> list[Notification]:
+        found = []
+        for row in self._index_rows(_h(event_id)):
+            n = self.get(row["notification_id"])
+            if n is not None:
+                found.append(n)
+        return sorted(found, key=lambda n: n.id)
+
+    def history(self, notification_id: str) -> list[Attempt]:
+        rows = self.attempts.query_entities("PartitionKey eq @pk", parameters={"pk": _h(notification_id)})
+        return sorted((_to_attempt(e) for e in rows), key=lambda a: (a.at, a.number))
+
+    def redrive(self, ids: Iterable[str] | None, now: float) -> list[str]:
+        """Dead (or given, not pending) notifications become pending again, due now, with a fresh
+        attempt budget. The timer sweep (or an `enqueue`) gets them delivered."""
+        if ids is None:
+            targets = [e["id"] for e in self.notifications.query_entities("status eq 'dead'", select=["id"])]
+        else:
+            targets = list(dict.fromkeys(ids))
+        done = []
+        for nid in targets:
+            for _ in range(_OPTIMISTIC_TRIES):
+                e = self._entity(self.notifications, _h(nid), NOTIFICATION_RK)
+                if e is None or e.get("status") == "pending" or (ids is None and e.get("status") != "dead"):
+                    break
+                try:
+                    self.notifications.update_entity(
+                        {"PartitionKey": e["PartitionKey"], "RowKey": e["RowKey"], "status": "pending",
+                         "attempts": 0, "next_attempt_at": float(now), "updated_at": float(now),
+                         "lease_owner": "", "lease_until": 0.0},
+                        mode=UpdateMode.MERGE, etag=e.metadata["etag"], match_condition=MatchConditions.IfNotModified)
+                except ResourceNotFoundError:
+                    break
+                except HttpResponseError as exc:
+                    if _conflict(exc):
+                        continue
+                    raise
+                self._record(Attempt(nid, 0, now, "redriven", "re-driven by an operator"))
+                done.append(nid)
+                break
+        return done
+
+    def purge(self, older_than: float) -> int:
+        """Delete sent and dead notifications (and their history) last updated before `older_than`,
+        and events received before then with no notification left."""
+        old = list(self.notifications.query_entities(
+            "( status eq 'sent' or status eq 'dead' ) and updated_at lt @t", parameters={"t": float(older_than)},
+            select=["PartitionKey", "RowKey", "id", "event_id"]))
+        count = 0
+        for e in old:
+            try:  # only as read: a notification re-driven meanwhile stays
+                self.notifications.delete_entity(e["PartitionKey"], e["RowKey"], etag=e.metadata["etag"],
+                                                 match_condition=MatchConditions.IfNotModified)
+            except ResourceNotFoundError:
+                continue
+            except HttpResponseError as exc:
+                if _conflict(exc):
+                    continue
+                raise
+            count += 1
+            history = self.attempts.query_entities("PartitionKey eq @pk", parameters={"pk": e["PartitionKey"]},
+                                                   select=["PartitionKey", "RowKey"])
+            self._delete_all(self.attempts, history)
+            self._delete(self.events, _h(e["event_id"]), "n-" + e["PartitionKey"])
+        events = list(self.events.query_entities(  # event records, also of ingests that never completed
+            "RowKey eq @b and received_at lt @t", parameters={"b": BODY, "t": float(older_than)},
+            select=["PartitionKey", "RowKey", "first_pk", "first_rk"]))
+        for record in events:
+            left = False
+            for row in self._index_rows(record["PartitionKey"]):
+                if self._entity(self.notifications, _h(row["notification_id"]), NOTIFICATION_RK,
+                                select=["RowKey"]) is not None:
+                    left = True
+                else:  # its notification was purged (this round or an interrupted earlier one)
+                    self._delete(self.events, row["PartitionKey"], row["RowKey"])
+            if not left:  # the run-start row, the marker, then the record itself
+                self._delete(self.events, record.get("first_pk", ""), record.get("first_rk", ""))
+                self._delete(self.events, record["PartitionKey"], MARKER)
+                self._delete(self.events, record["PartitionKey"], BODY)
+        return count
+
+    def next_due(self) -> float | None:
+        rows = self.notifications.query_entities("status eq 'pending'", select=["next_attempt_at", "lease_until"])
+        due = [max(float(e["next_attempt_at"]), float(e["lease_until"])) for e in rows]
+        return min(due) if due else None
+
+    def oldest_pending(self) -> float | None:
+        """When the oldest pending notification was created (epoch seconds), or None. A filtered
+        scan, like `counts`: fine for a metrics scrape now and then, not for a hot loop."""
+        rows = self.notifications.query_entities("status eq 'pending'", select=["created_at"])
+        created = [float(e["created_at"]) for e in rows]
+        return min(created) if created else None
+
+    # --- small documents with optimistic concurrency (silences, alert state, groups, escalations) ---
+    # PartitionKey = kind, RowKey = hash of the key; the JSON value is split over binary properties
+    # like event bodies; the entity's etag is the concurrency check, `version` what callers compare.
+
+    def state_get(self, kind: str, key: str) -> tuple[dict, int] | None:
+        e = self._entity(self.state, kind, _h(key))
+        return (self._state_value(e), int(e["version"])) if e is not None else None
+
+    def state_put(self, kind: str, key: str, value: dict, expected: int | None, now: float) -> bool:
+        body = json.dumps(value, sort_keys=True).encode()
+        if len(body) > MAX_BODY_BYTES:
+            raise ValueError(f"state document {kind}/{key} is {len(body)} bytes; the limit is {MAX_BODY_BYTES}")
+        entity = {"PartitionKey": kind, "RowKey": _h(key), "key": _clip(key), "updated_at": float(now),
+                  "chunks": 0}
+        for i in range(0, len(body), CHUNK_BYTES):
+            entity[f"v{i // CHUNK_BYTES}"] = body[i:i + CHUNK_BYTES]
+            entity["chunks"] += 1
+        if expected is None:
+            entity["version"] = 1
+            try:
+                self.state.create_entity(entity)
+                return True
+            except ResourceExistsError:
+                return False
+        current = self._entity(self.state, kind, _h(key))
+        if current is None or int(current["version"]) != expected:
+            return False
+        entity["version"] = expected + 1
+        try:
+            self.state.update_entity(entity, mode=UpdateMode.REPLACE, etag=current.metadata["etag"],
+                                     match_condition=MatchConditions.IfNotModified)
+            return True
+        except ResourceNotFoundError:
+            return False
+        except HttpResponseError as exc:
+            if _conflict(exc):
+                return False
+            raise
+
+    def state_list(self, kind: str) -> list[tuple[str, dict, int]]:
+        rows = self.state.query_entities("PartitionKey eq @k", parameters={"k": kind})
+        return sorted(((e["key"], self._state_value(e), int(e["version"])) for e in rows), key=lambda r: r[0])
+
+    def state_delete(self, kind: str, key: str) -> None:
+        self._delete(self.state, kind, _h(key))
+
+    @staticmethod
+    def _state_value(e) -> dict:
+        data = b"".join(bytes(e[f"v{i}"]) for i in range(int(e.get("chunks", 0))))
+        return json.loads(data) if data else {}
+
+    def counts(self) -> dict[str, int]:
+        out = {"events": sum(1 for _ in self.events.query_entities("RowKey eq @m", parameters={"m": MARKER},
+                                                                   select=["RowKey"]))}
+        statuses = [e.get("status") for e in self.notifications.list_entities(select=["status"])]
+        for status in ("pending", "sent", "dead"):
+            out[status] = statuses.count(status)
+        return out
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        for client in (self.events, self.notifications, self.attempts, self.state, self.service, self.queue):
+            if client is not None:
+                try:
+                    client.close()
+                except Exception:  # closing is best effort
+                    pass
+
+    # --- helpers ---
+
+    def _entity(self, table, pk: str, rk: str, select: list[str] | None = None):
+        try:
+            return table.get_entity(pk, rk, select=select) if select else table.get_entity(pk, rk)
+        except ResourceNotFoundError:
+            return None
+
+    def _index_rows(self, event_pk: str):
+        return self.events.query_entities("PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi",
+                                          parameters={"pk": event_pk, "lo": "n-", "hi": "n."},
+                                          select=["PartitionKey", "RowKey", "notification_id"])
+
+    def _record(self, a: Attempt) -> None:
+        entity = {"PartitionKey": _h(a.notification_id), "RowKey": _attempt_rk(a.at, a.number),
+                  "notification_id": a.notification_id, "number": int(a.number), "at": float(a.at),
+                  "status": a.status, "detail": _clip(a.detail)}
+        if a.retry_after is not None:
+            entity["retry_after"] = float(a.retry_after)
+        self.attempts.upsert_entity(entity, mode=UpdateMode.REPLACE)
+
+    @staticmethod
+    def _delete(table, pk: str, rk: str) -> None:
+        if not pk or not rk:
+            return
+        try:
+            table.delete_entity(pk, rk)
+        except ResourceNotFoundError:
+            pass
+
+    @staticmethod
+    def _delete_all(table, rows) -> None:
+        """Delete rows of one partition, in entity-group transactions of up to 100."""
+        ops = [("delete", {"PartitionKey": r["PartitionKey"], "RowKey": r["RowKey"]}) for r in rows]
+        for i in range(0, len(ops), BATCH):
+            table.submit_transaction(ops[i:i + BATCH])

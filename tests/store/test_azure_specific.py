@@ -1,0 +1,257 @@
+"""What only the Azure store has to get right (on Azurite): keys from arbitrary ids, events larger
+than a property or an entity, the ingest write order under a crash and a race, optimistic
+concurrency across instances, the queue's encoding and delay, and the settings (secrets kept out
+of errors and logs)."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import threading
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from azure.storage.queue import QueueClient
+
+from alertrouter.app import App
+from alertrouter.config.load import loads
+from alertrouter.dispatcher import Dispatcher
+from alertrouter.settings import AzureStorage
+from alertrouter.store.azure import BODY, CHUNK_BYTES, AzureStore, _h
+from alertrouter.store.base import Attempt, Notification
+from tests.conftest import CAPTURE_CONFIG, captured
+from tests.store.azurite import KEY
+from tests.store.test_contract import T0, event, notes
+
+
+def twin(settings: AzureStorage) -> AzureStore:
+    """A second store on the same tables and queue: another Function instance."""
+    return AzureStore.from_settings(settings, create=False, retry_total=1)
+
+
+def test_ids_with_characters_keys_cannot_hold(azure_store):
+    eid = "run/42\\a#b?c'd\x07é"
+    ns = [Notification(id=f"{eid}|{role}", event_id=eid, route="r/1", role=role, channel="ch#1")
+          for role in ("x/y", "p?q")]
+    [outcome] = azure_store.ingest([(event(eid), ns)], T0)
+    assert outcome.new and len(outcome.notifications) == 2
+    assert azure_store.get_event(eid) == event(eid)
+    assert [n.id for n in azure_store.notifications_for(eid)] == sorted(n.id for n in ns)
+    [n] = azure_store.claim(T0, 10, 30, "A", ids=[ns[1].id])
+    assert azure_store.finish(n, "A", Attempt(n.id, 1, T0, "delivered", "ok"), "sent", T0, T0)
+    assert [a.detail for a in azure_store.history(n.id)] == ["ok"]
+    assert azure_store.get(n.id).route == "r/1"
+
+
+def test_many_notifications_and_repeated_ids(azure_store):
+    ns = notes("e1", 105) + notes("e1", 2)  # more than one entity-group transaction; two ids twice
+    [outcome] = azure_store.ingest([(event("e1"), ns)], T0)
+    assert outcome.new and [n.id for n in outcome.notifications] == [n.id for n in ns[:105]]
+    assert azure_store.counts()["pending"] == 105
+    assert len(azure_store.notifications_for("e1")) == 105
+
+
+def test_event_over_a_property_is_split_and_round_trips(azure_store):
+    big = event("big").model_copy(update={"raw": {"blob": "é" * (3 * CHUNK_BYTES // 2)}})  # ~192 KB of JSON
+    azure_store.ingest([(big, notes("big", 1))], T0)
+    record = azure_store.events.get_entity(_h("big"), BODY)
+    assert record["body_parts"] == 4 and record["trimmed"] == ""
+    assert azure_store.get_event("big") == big
+
+
+def test_event_over_an_entity_is_kept_without_raw(azure_store, caplog):
+    huge = event("huge").model_copy(update={"raw": {"blob": "x" * 1_200_000}})
+    [outcome] = azure_store.ingest([(huge, notes("huge", 1))], T0)
+    assert outcome.new and len(outcome.notifications) == 1
+    assert azure_store.get_event("huge") == huge.model_copy(update={"raw": None})
+    assert azure_store.events.get_entity(_h("huge"), BODY)["trimmed"] == "raw"
+    assert "stored without raw" in caplog.text
+
+
+def test_ingest_interrupted_before_the_marker_loses_and_duplicates_nothing(azure_store, monkeypatch):
+    def crash(entity, **kw):
+        raise ConnectionError("instance died")
+
+    monkeypatch.setattr(azure_store.events, "create_entity", crash)  # the marker is the last write
+    with pytest.raises(ConnectionError):
+        azure_store.ingest([(event("e1"), notes("e1", 2))], T0)
+    monkeypatch.undo()
+    # not taken in, but everything needed to deliver is there (if the sender never retries, the
+    # sweep still sends them)
+    assert azure_store.counts() == {"events": 0, "pending": 2, "sent": 0, "dead": 0}
+    assert azure_store.get_event("e1") == event("e1")
+    assert [n.id for n in azure_store.notifications_for("e1")] == ["e1-n0", "e1-n1"]
+
+    [again] = azure_store.ingest([(event("e1"), notes("e1", 2))], T0 + 5)  # the sender retries
+    assert again.new and sorted(n.id for n in again.notifications) == ["e1-n0", "e1-n1"]
+    assert {n.created_at for n in again.notifications} == {T0}  # the ones already there, not new ones
+    assert azure_store.counts() == {"events": 1, "pending": 2, "sent": 0, "dead": 0}
+    [third] = azure_store.ingest([(event("e1"), notes("e1", 2))], T0 + 9)
+    assert not third.new and third.notifications == []
+
+
+def test_ingest_interrupted_early_leaves_nothing_to_send(azure_store, monkeypatch):
+    monkeypatch.setattr(azure_store.notifications, "create_entity", lambda e, **kw: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        azure_store.ingest([(event("e1"), notes("e1", 3))], T0)
+    monkeypatch.undo()
+    assert azure_store.counts() == {"events": 0, "pending": 0, "sent": 0, "dead": 0}
+    [again] = azure_store.ingest([(event("e1"), notes("e1", 3))], T0 + 5)
+    assert again.new and len(again.notifications) == 3
+    assert azure_store.counts() == {"events": 1, "pending": 3, "sent": 0, "dead": 0}
+
+
+def test_racing_instances_take_an_event_in_once(azure_settings, azure_store):
+    other = twin(azure_settings)
+    barrier = threading.Barrier(2)
+    results: dict[str, list] = {}
+
+    def intake(name: str, store: AzureStore):
+        out = []
+        for i in range(5):
+            barrier.wait()
+            out += store.ingest([(event(f"e{i}"), notes(f"e{i}", 3))], T0)
+        results[name] = out
+
+    threads = [threading.Thread(target=intake, args=(name, s)) for name, s in (("a", azure_store), ("b", other))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for i in range(5):
+        a, b = results["a"][i], results["b"][i]
+        assert [a.new, b.new].count(True) == 1
+        winner = a if a.new else b
+        assert sorted(n.id for n in winner.notifications) == [f"e{i}-n{k}" for k in range(3)]
+    assert azure_store.counts() == {"events": 5, "pending": 15, "sent": 0, "dead": 0}
+    other.close()
+
+
+def test_instances_never_claim_the_same_notification(azure_settings, azure_store):
+    azure_store.ingest([(event(f"e{i}"), notes(f"e{i}", 6)) for i in range(5)], T0)
+    stores = [azure_store, twin(azure_settings), twin(azure_settings)]
+    got: dict[int, list[str]] = {}
+
+    def worker(k: int):
+        mine = []
+        while batch := stores[k].claim(T0, 4, 30, f"instance{k}"):
+            mine += [n.id for n in batch]
+        got[k] = mine
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    ids = [i for mine in got.values() for i in mine]
+    assert len(ids) == 30 and len(set(ids)) == 30
+    for s in stores[1:]:
+        s.close()
+
+
+def test_finish_after_the_lease_was_taken_over_records_nothing(azure_store):
+    azure_store.ingest([(event("e1"), notes("e1", 1))], T0)
+    [a] = azure_store.claim(T0, 10, 30, "A")
+    [b] = azure_store.claim(T0 + 31, 10, 30, "B")  # A's lease ran out
+    assert not azure_store.finish(a, "A", Attempt(a.id, 1, T0 + 32, "delivered", "late"), "sent", T0, T0 + 32)
+    azure_store.release([a.id], "A")  # not A's any more: nothing happens
+    assert azure_store.get(a.id).lease_owner == "B"
+    assert azure_store.finish(b, "B", Attempt(b.id, 1, T0 + 33, "delivered", "ok"), "sent", T0, T0 + 33)
+    assert [x.detail for x in azure_store.history(a.id)] == ["ok"]
+    assert not azure_store.finish(b, "", Attempt(b.id, 2, T0 + 34, "delivered", "x"), "sent", T0, T0 + 34)
+
+
+def test_first_time_is_the_earliest_instant(azure_store):
+    plus2 = timezone(timedelta(hours=2))
+    early = event("s1", kind="run.started", fingerprint="run:9").model_copy(
+        update={"time": datetime(2026, 11, 20, 11, 30, tzinfo=plus2)})  # 09:30 UTC
+    late = event("s2", kind="run.started", fingerprint="run:9").model_copy(
+        update={"time": datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)})
+    azure_store.ingest([(late, []), (early, [])], T0)
+    assert azure_store.first_time("run:9", "run.started") == early.time
+
+
+def test_purge_takes_events_and_their_index_rows(azure_store):
+    azure_store.ingest([(event("old", kind="run.started", fingerprint="run:1"), notes("old", 2)),
+                        (event("bare", fingerprint="run:2"), [])], T0)
+    for n in azure_store.claim(T0, 10, 30, "A"):
+        azure_store.finish(n, "A", Attempt(n.id, 1, T0, "failed", "HTTP 400"), "dead", T0, T0)
+    assert azure_store.purge(T0 + 1) == 2
+    assert azure_store.counts() == {"events": 0, "pending": 0, "sent": 0, "dead": 0}
+    assert azure_store.get_event("old") is None and azure_store.first_time("run:1", "run.started") is None
+    assert list(azure_store.events.list_entities()) == []
+    assert list(azure_store.attempts.list_entities()) == []
+
+
+def test_enqueue_is_base64_text_and_honours_the_delay(azure_settings, azure_store):
+    azure_store.enqueue(["n_1", "n_2"])
+    azure_store.enqueue(["n_later"], delay_seconds=30)
+    plain = QueueClient.from_connection_string(azure_settings.connection_string, azure_settings.queue_name)
+    got = [m.content for m in plain.receive_messages(max_messages=10, visibility_timeout=1)]
+    assert sorted(base64.b64decode(c).decode() for c in got) == ["n_1", "n_2"]  # what the host decodes
+    assert plain.get_queue_properties().approximate_message_count == 3
+    plain.close()
+
+
+def test_dispatcher_on_the_azure_store(azure_store, tmp_path, httpserver, monkeypatch):
+    monkeypatch.setenv("CAPTURE_URL", httpserver.url_for("/hook"))
+    httpserver.expect_request("/hook").respond_with_data("", status=202)
+    app = App(loads(CAPTURE_CONFIG, "capture.yaml"), tmp_path / "data", store=azure_store)
+    queued: list[str] = []
+    app.listeners.append(lambda ns: queued.extend(n.id for n in ns))
+    result = app.ingest([event("e1"), event("e1")])
+    assert (len(result.accepted), len(result.duplicates), len(queued)) == (1, 1, 1)
+    assert Dispatcher(app, workers=1).run_once(queued) == 1
+    assert len(captured(httpserver, 1)) == 1
+    assert azure_store.get(queued[0]).status == "sent"
+    assert [a.status for a in azure_store.history(queued[0])] == ["delivered"]
+
+
+def test_settings_need_a_way_in():
+    with pytest.raises(ValueError, match="CONNECTION_STRING or ALERTROUTER_AZURE__ACCOUNT_NAME"):
+        AzureStore.from_settings(AzureStorage())
+    with pytest.raises(ValueError, match="queue name"):
+        AzureStore.from_settings(AzureStorage(account_name="acct", queue_name="Bad_Queue"))
+    with pytest.raises(ValueError, match="table prefix"):
+        AzureStore.from_settings(AzureStorage(account_name="acct", table_prefix="bad-prefix"), create=False)
+
+
+def test_a_bad_connection_string_is_not_echoed():
+    secret = "AccountKey=c2VjcmV0LWtleS1uZXZlci1wcmludGVk"
+    with pytest.raises(ValueError) as err:
+        AzureStore.from_settings(AzureStorage(connection_string=f"garbage;{secret}"), create=False)
+    assert "c2VjcmV0" not in str(err.value) and err.value.__cause__ is None
+    assert err.value.__suppress_context__
+
+
+def test_managed_identity_and_development_storage_endpoints():
+    mi = AzureStore.from_settings(AzureStorage(account_name="acct123"), create=False)
+    assert mi.events.url.startswith("https://acct123.table.core.windows.net")
+    assert mi.queue.url == "https://acct123.queue.core.windows.net/alertrouter-deliveries"
+    assert mi.table_names == {"events": "alertrouterEvents", "notifications": "alertrouterNotifications",
+                              "attempts": "alertrouterAttempts", "state": "alertrouterState"}
+    dev = AzureStore.from_settings(AzureStorage(connection_string="UseDevelopmentStorage=true"), create=False)
+    assert dev.events.url.startswith("http://127.0.0.1:10002/devstoreaccount1")
+    assert dev.queue.url.startswith("http://127.0.0.1:10001/devstoreaccount1/alertrouter-deliveries")
+
+
+def test_the_key_never_reaches_the_logs(azure_settings, caplog):
+    with caplog.at_level(logging.DEBUG):
+        store = AzureStore.from_settings(azure_settings, retry_total=1)
+        store.ingest([(event("e1"), notes("e1", 1))], T0)
+        store.claim(T0, 10, 30, "A")
+        store.enqueue(["n_1"])
+        store.close()
+    assert caplog.records  # the SDK did log its requests…
+    assert KEY not in caplog.text and KEY[:20] not in caplog.text  # …but never the key
+
+
+def test_oldest_pending_and_next_due(azure_store):
+    assert azure_store.oldest_pending() is None and azure_store.next_due() is None
+    azure_store.ingest([(event("a"), notes("a", 1))], T0)
+    azure_store.ingest([(event("b"), notes("b", 1))], T0 + 10)
+    assert azure_store.oldest_pending() == T0
+    [n] = azure_store.claim(T0, 1, 30, "A")
+    assert azure_store.next_due() == T0 + 10  # the other one; the claimed one is leased until T0 + 30
+    azure_store.finish(n, "A", Attempt(n.id, 1, T0, "delivered", "ok"), "sent", T0, T0)
+    assert azure_store.oldest_pending() == T0 + 10
