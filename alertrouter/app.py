@@ -11,6 +11,7 @@ import hashlib
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
@@ -20,7 +21,8 @@ from .config.load import LOG_CHANNEL, LoadedConfig, load
 from .metrics import Metrics
 from .model import Event
 from .render import Rendered, Renderer
-from .routing.router import Decision, Router, Target
+from .pipeline import RUN_ENDINGS, Decision, Pipeline, escalate
+from .routing.router import Router, Target
 from .settings import Settings
 from .store.base import Notification, Store
 from .store.sqlite import SqliteStore
@@ -44,7 +46,8 @@ class IngestResult:
 
 class App:
     def __init__(self, loaded: LoadedConfig, data_dir: str | Path, templates_dir: str | Path | None = None,
-                 store: Store | None = None, clock: Callable[[], float] = time.time):
+                 store: Store | None = None, clock: Callable[[], float] = time.time,
+                 ack_secret: bytes | None = None, public_url: str = "http://127.0.0.1:7071"):
         self.loaded = loaded
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -56,28 +59,29 @@ class App:
         self.listeners: list[Callable[[list[Notification]], None]] = []
         self.metrics = Metrics()
         self.metrics.watch_store(self.store.counts, self.store.oldest_pending)
+        self.pipeline = Pipeline(loaded, self.store, ack_secret, public_url)
 
     @classmethod
     def from_settings(cls, settings: Settings, base: Path, store: Store | None = None) -> "App":
         """For the Functions host: paths in the settings are relative to the app root."""
         config, data = Path(settings.config), Path(settings.data_dir)
         return cls(load(config if config.is_absolute() else base / config),
-                   data if data.is_absolute() else base / data, settings.templates or None, store=store)
-
-    def plan(self, event: Event) -> Decision:
-        return self.router.route(event)
+                   data if data.is_absolute() else base / data, settings.templates or None, store=store,
+                   ack_secret=settings.ack_secret.encode() or None, public_url=settings.public_url)
 
     def ingest(self, events: list[Event]) -> IngestResult:
+        """Route each event, run the pipeline stages, store the event with its notifications (held
+        ones with their reason), then wake the listeners."""
         result = IngestResult()
+        now = self.clock()
         items = []
-        for event in events:
-            targets = self.router.route(event).targets
-            items.append((event, [Notification(id=notification_id(event.id, t), event_id=event.id, route=t.route,
-                                               role=t.role, channel=t.channel, fallback_from=t.fallback_from)
-                                  for t in targets]))
+        with self.pipeline.batch():
+            for event in events:
+                decisions = self.pipeline.decide(event, self.router.route(event).targets, now)
+                items.append((event, [_notification(event, d) for d in decisions]))
         if not items:
             return result
-        for (event, _), outcome in zip(items, self.store.ingest(items, self.clock())):
+        for (event, _), outcome in zip(items, self.store.ingest(items, now)):
             if outcome.new:
                 result.accepted.append(event.id)
                 result.notifications.extend(outcome.notifications)
@@ -89,20 +93,62 @@ class App:
                 self.metrics.duplicates.labels(event.source).inc()
                 log.info("duplicate event %s (%s) acknowledged, not routed again", event.id, event.kind,
                          extra={"event_id": event.id})
-        if result.notifications:
-            for listener in self.listeners:
-                listener(result.notifications)
+        self._notify([n for n in result.notifications if n.status == "pending"])
         return result
 
+    def _notify(self, notifications: list[Notification]) -> None:
+        if notifications:
+            for listener in self.listeners:
+                listener(notifications)
+
+    def tick(self) -> int:
+        """Flush due groups and fire due escalations into the outbox; returns the notifications made."""
+        now = self.clock()
+        at = datetime.fromtimestamp(now, timezone.utc)
+        made: list[Notification] = []
+        for event, targets in self.pipeline.tick(now):
+            decisions = [self.pipeline.window(t, at) for t in targets]
+            [outcome] = self.store.ingest([(event, [_notification(event, d) for d in decisions])], now)
+            made.extend(outcome.notifications)
+            log.info("%s: %d notification(s)", event.title, len(outcome.notifications), extra={"event_id": event.id})
+        self._notify(made)
+        return len(made)
+
+    def acknowledge(self, token: str, by: str) -> Event:
+        """Check an acknowledge token, record it (once), stop the escalation, announce it.
+        Raises escalate.AckError with the HTTP status to answer."""
+        now = self.clock()
+        if self.pipeline.ack_secret is None:
+            raise escalate.AckError(404, "acknowledgements are not enabled (no ALERTROUTER_ACK_SECRET)")
+        ack = escalate.verify(self.pipeline.ack_secret, token, now)
+        escalate.acknowledge(self.store, ack, by, now)
+        announced = self.pipeline.acknowledgement(ack, by, now)
+        if announced is None:
+            raise escalate.AckError(404, "the acknowledged event is no longer in the store")
+        notice, targets = announced
+        [outcome] = self.store.ingest([(notice, [_notification(notice, Decision(t, "send")) for t in targets])], now)
+        self._notify(outcome.notifications)
+        log.info("%s", notice.title, extra={"event_id": ack.event_id})
+        return notice
+
     def render(self, event: Event, target: Target, channel: Channel) -> Rendered:
-        """The notification for one target, rendered for its role and channel."""
+        """The notification for one target, rendered for its role and channel; a page on an
+        escalating route carries its acknowledge link."""
+        link = self.pipeline.ack_link(event, target.route, self.clock())
+        if link:
+            event = event.model_copy(update={"links": {**event.links, "Acknowledge": link}})
         return render_notification(self.loaded, self.renderer, self.store, event, target, channel)
 
     def channel_for(self, target: Target) -> Channel:
         return self.channels.get(target.channel) or self.channels[LOG_CHANNEL]
 
 
-RUN_ENDINGS = frozenset({"run.completed", "run.failed", "run.canceled"})
+def _notification(event: Event, d: Decision) -> Notification:
+    t = d.target
+    return Notification(id=notification_id(event.id, t), event_id=event.id, route=t.route, role=t.role,
+                        channel=t.channel, fallback_from=t.fallback_from,
+                        status="held" if d.action in ("hold", "group") else "pending",
+                        next_attempt_at=d.until, last_detail=d.reason)
 
 
 def render_notification(loaded: LoadedConfig, renderer: Renderer, store: Store | None, event: Event,
@@ -115,7 +161,11 @@ def render_notification(loaded: LoadedConfig, renderer: Renderer, store: Store |
                            cfg.default_route.templates)
     base = Path(loaded.path).resolve().parent
     dirs = [str(Path(d) if Path(d).is_absolute() else base / d) for d in (route_templates, role.templates) if d]
-    started_at = store.first_time(event.fingerprint, "run.started") if store and event.kind in RUN_ENDINGS else None
+    started_at = None
+    if store is not None and event.kind in RUN_ENDINGS:
+        started_at = store.first_time(event.fingerprint, "run.started")
+    elif store is not None and event.kind == "alert.resolved":
+        started_at = store.first_time(event.fingerprint, "alert.fired")
     return renderer.render(
         event, notification_id=notification_id(event.id, target), route=target.route, role=target.role,
         channel=target.channel, channel_kind=getattr(channel, "template_kind", channel.kind), parts=channel.parts, visibility=role.visibility,

@@ -55,8 +55,11 @@ def check(config: str) -> None:
 @click.argument("payload")
 @click.option("--config", default="routing.yaml", show_default=True, help="routing config")
 @click.option("--json", "as_json", is_flag=True, help="one JSON object on stdout")
-def route(payload: str, config: str, as_json: bool) -> None:
-    """Show the events a payload becomes and the routes, roles and channels each reaches."""
+@click.option("--data-dir", default=".data", show_default=True,
+              help="store whose silences, firing alerts and groups the stages consult (read only)")
+def route(payload: str, config: str, as_json: bool, data_dir: str) -> None:
+    """Show the events a payload becomes, the routes, roles and channels each reaches, and what the
+    stages (silences, inhibition, time windows, grouping) would do; nothing is written or sent."""
     loaded = _load_or_exit(config)
     _, obj = _read_payload(payload)
     try:
@@ -64,18 +67,27 @@ def route(payload: str, config: str, as_json: bool) -> None:
     except PayloadError as exc:
         click.echo(f"error: {payload}: {exc}", err=True)
         sys.exit(2)
+    import time as _time
+
+    from .pipeline import Pipeline
     from .routing.router import Router
+    from .store.sqlite import SqliteStore
 
     router = Router(loaded)
+    db = Path(data_dir) / "alertrouter.db"
+    pipeline = Pipeline(loaded, SqliteStore(db) if db.exists() else SqliteStore(":memory:"))
     out = []
     for ev in parsed.events:
         d = router.route(ev)
+        decisions = pipeline.decide(ev, d.targets, _time.time(), apply=False)
         out.append({
             "id": ev.id, "source": ev.source, "kind": ev.kind, "severity": ev.severity.value,
             "title": ev.title, "summary": ev.summary, "time": ev.time.isoformat(), "fingerprint": ev.fingerprint,
             "labels": ev.labels, "routes": d.routes, "roles": d.roles, "channels": d.channels,
             "targets": [{"route": t.route, "role": t.role, "channel": t.channel,
-                         **({"instead_of": t.fallback_from} if t.fallback_from else {})} for t in d.targets],
+                         **({"instead_of": t.fallback_from} if t.fallback_from else {}),
+                         "action": dec.action, **({"reason": dec.reason} if dec.reason else {})}
+                        for t, dec in zip(d.targets, decisions)],
             "trail": d.trail,
         })
     if as_json:
@@ -93,7 +105,8 @@ def route(payload: str, config: str, as_json: bool) -> None:
             click.echo(f"  route {line}")
         for t in e["targets"]:
             extra = f" (instead of {t['instead_of']}: its environment variables are not set)" if "instead_of" in t else ""
-            click.echo(f"  → {t['role']} via {t['channel']}{extra}")
+            held = f"  [{t['action']}: {t['reason']}]" if t["action"] != "send" else ""
+            click.echo(f"  → {t['role']} via {t['channel']}{extra}{held}")
 
 
 @main.command()
@@ -164,7 +177,10 @@ def serve(config: str, host: str, port: int, data_dir: str) -> None:
         sys.exit(1)
     from .store import open_store
 
-    app = App(loaded, data_dir, store=open_store(settings.store, data_dir, settings.azure))
+    app = App(loaded, data_dir, store=open_store(settings.store, data_dir, settings.azure),
+              ack_secret=(settings.ack_secret.encode() or _local_ack_secret(Path(data_dir))),
+              public_url=settings.public_url if settings.public_url != "http://127.0.0.1:7071"
+              else f"http://{host}:{port}")
     d = settings.dispatch
     dispatcher = Dispatcher(app, lease_seconds=d.lease_seconds, batch=d.batch, workers=d.workers)
     pending = app.store.counts().get("pending", 0)
@@ -175,7 +191,28 @@ def serve(config: str, host: str, port: int, data_dir: str) -> None:
     if auth.open:
         click.echo("  no key set: accepting unauthenticated posts (loopback only); set ALERTROUTER_API_KEY "
                    "to require one", err=True)
-    run(app, dispatcher, host, port, max_body=settings.max_body_bytes, auth=auth)
+    from .digest import DigestRunner, DigestScheduler
+
+    digests = DigestScheduler(DigestRunner.from_app(app)) if loaded.config.digests else None
+    if digests is not None:
+        digests.start()
+    try:
+        run(app, dispatcher, host, port, max_body=settings.max_body_bytes, auth=auth)
+    finally:
+        if digests is not None:
+            digests.stop()
+
+
+def _local_ack_secret(data_dir: Path) -> bytes:
+    """The local server's acknowledge-link key: made once, kept in the data dir (owner-only)."""
+    import secrets as _secrets
+
+    path = data_dir / "ack-secret"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(_secrets.token_bytes(32))
+        path.chmod(0o600)
+    return path.read_bytes()
 
 
 @main.command()
@@ -212,6 +249,84 @@ def send(payload: str, url: str) -> None:
     sys.exit(0 if resp.ok else 1)
 
 
+# --- silences ---
+
+
+def _matchers(specs: tuple[str, ...]) -> dict:
+    """label=value, label!=value, label=~regex, label!~regex → a routing.yaml-style match mapping."""
+    import re as _re
+
+    out: dict = {}
+    for spec in specs:
+        m = _re.fullmatch(r"([^=!~]+?)\s*(=~|!~|!=|=)\s*(.*)", spec)
+        if not m:
+            raise click.BadParameter(f'"{spec}" is not a matcher like severity=critical, resource=~"vm-.*" '
+                                     "or workspace!=sandbox", param_hint="--match")
+        key, op, value = m[1].strip(), m[2], m[3].strip().strip('"')
+        out[key] = {"=": value, "!=": {"not": value}, "=~": {"regex": value}, "!~": {"not_regex": value}}[op]
+    return out
+
+
+@main.group()
+def silence() -> None:
+    """Add, list and expire silences (matching notifications are recorded, not sent)."""
+
+
+@silence.command("add")
+@click.option("--match", "match", multiple=True, required=True, help="label=value, label!=value, label=~regex")
+@click.option("--duration", default="1h", show_default=True, help="how long, like 30m, 2h, 1d")
+@click.option("--author", required=True)
+@click.option("--comment", required=True)
+@click.option("--data-dir", default=".data", show_default=True)
+def silence_add(match: tuple[str, ...], duration: str, author: str, comment: str, data_dir: str) -> None:
+    import time as _time
+
+    from .pipeline import silences
+
+    now = _time.time()
+    try:
+        s = silences.create(_store(data_dir), matchers=_matchers(match), starts_at=now,
+                            ends_at=now + _duration(duration), created_by=author, comment=comment, now=now)
+    except silences.SilenceError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"{s.id}: silencing {json.dumps(s.matchers)} until {_when(s.ends_at)} UTC")
+
+
+@silence.command("list")
+@click.option("--all", "show_all", is_flag=True, help="expired ones too")
+@click.option("--data-dir", default=".data", show_default=True)
+def silence_list(show_all: bool, data_dir: str) -> None:
+    import time as _time
+
+    from .pipeline import silences
+
+    now = _time.time()
+    rows = [s for s in silences.all_silences(_store(data_dir)) if show_all or s.active(now) or s.starts_at > now]
+    if not rows:
+        click.echo("no silences")
+    for s in rows:
+        state = "active" if s.active(now) else "pending" if s.starts_at > now else "expired"
+        click.echo(f"{s.id}  {state:<7}  {json.dumps(s.matchers)}  until {_when(s.ends_at)}  by {s.created_by}: "
+                   f"{s.comment}")
+
+
+@silence.command("expire")
+@click.argument("silence_id")
+@click.option("--data-dir", default=".data", show_default=True)
+def silence_expire(silence_id: str, data_dir: str) -> None:
+    import time as _time
+
+    from .pipeline import silences
+
+    try:
+        s = silences.expire(_store(data_dir), silence_id, _time.time())
+    except silences.SilenceError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"{s.id} expired (notifications it held stay held)")
+
+
 # --- outbox: see and re-drive what the dispatcher did ---
 
 
@@ -244,7 +359,7 @@ def outbox() -> None:
 
 
 @outbox.command("list")
-@click.option("--status", type=click.Choice(["pending", "sent", "dead"]), default=None)
+@click.option("--status", type=click.Choice(["pending", "sent", "dead", "held"]), default=None)
 @click.option("--limit", default=50, show_default=True)
 @click.option("--data-dir", default=".data", show_default=True)
 @click.option("--json", "as_json", is_flag=True)
@@ -313,6 +428,10 @@ def outbox_purge(older_than: str, data_dir: str) -> None:
     removed = _store(data_dir).purge(_time.time() - _duration(older_than))
     click.echo(f"purged {removed} notification(s) older than {older_than}")
 
+
+from .cli_digest import digest as _digest  # noqa: E402
+
+main.add_command(_digest)
 
 if __name__ == "__main__":
     main()

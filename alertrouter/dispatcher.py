@@ -57,13 +57,18 @@ class Dispatcher:
         self.on_retry_scheduled: Callable[[Notification, float], None] | None = None
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="deliver") if workers > 1 else None
         self._wake = threading.Event()
+        self._last_tick = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     # --- one pass ---
 
     def run_once(self, ids: Iterable[str] | None = None) -> int:
-        """Claim due notifications (or just `ids`, when due) and deliver them; returns how many."""
+        """Claim due notifications (or just `ids`, when due) and deliver them; returns how many.
+        A general pass (no ids) first flushes due groups and escalations, at most once a second."""
+        if ids is None and self.clock() - self._last_tick >= 1.0:
+            self._last_tick = self.clock()
+            self.app.tick()
         claimed = self.app.store.claim(self.clock(), self.batch, self.lease_seconds, self.owner, ids)
         if not claimed:
             return 0

@@ -10,12 +10,15 @@ both turn their request objects into `Request` and call the same methods.
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 from dataclasses import dataclass, field
 from typing import Mapping
 
 from .app import App
+from .config.schema import parse_duration
+from .pipeline import escalate, silences
 from .auth import Authenticator
 from .errors import MalformedJson, PayloadError, TooLarge, UnsupportedSchema
 from .inbound import MAX_BODY_BYTES, parse_body
@@ -33,6 +36,7 @@ class Request:
     headers: Mapping[str, str]  # looked up lower-case
     query: Mapping[str, str] = field(default_factory=dict)
     body: bytes = b""
+    params: Mapping[str, str] = field(default_factory=dict)  # route parameters ({id})
 
     def header(self, name: str) -> str:
         return self.headers.get(name.lower(), "") or ""
@@ -66,6 +70,71 @@ class HttpApi:
 
     def alerts(self, req: Request) -> Response:
         return self._guard("alerts", lambda: self._ingest(req, "alerts"))
+
+    # --- acknowledgements (the token is the credential) ---
+
+    def ack(self, req: Request) -> Response:
+        token = req.query.get("token", "")
+        by = (req.query.get("by") or "").strip()[:80]
+        if req.method.upper() == "POST" and req.body.strip():
+            try:
+                doc = json.loads(req.body)
+                token, by = doc.get("token", token), str(doc.get("by", by))[:80]
+            except (ValueError, AttributeError):
+                return error(400, "expected JSON like {\"token\": \"…\", \"by\": \"name\"}")
+        try:
+            notice = self.app.acknowledge(token, by or "someone with the link")
+        except escalate.AckError as exc:
+            return self._ack_page(req, exc.status, exc.reason)
+        return self._ack_page(req, 200, notice.title)
+
+    def _ack_page(self, req: Request, status: int, text: str) -> Response:
+        if req.method.upper() == "GET":  # a person clicked the link in a card or an email
+            page = (f"<!doctype html><meta charset=utf-8><title>alertrouter</title>"
+                    f"<p>{html.escape(text)}</p>").encode()
+            return Response(status, page, {"Content-Type": "text/html; charset=utf-8",
+                                           "Content-Security-Policy": "default-src 'none'"})
+        return json_response(status, {"acknowledged": text} if status == 200 else {"error": text})
+
+    # --- silences ---
+
+    def silences(self, req: Request) -> Response:
+        verdict = self.auth.check(req)
+        if not verdict.ok:
+            return json_response(verdict.status, {"error": verdict.reason}, verdict.headers)
+        now = self.app.clock()
+        if req.method.upper() == "GET":
+            return json_response(200, {"silences": [
+                {**s.__dict__, "active": s.active(now)} for s in silences.all_silences(self.app.store)]})
+        try:
+            doc = json.loads(req.body or b"{}")
+            if not isinstance(doc, dict):
+                raise ValueError
+        except ValueError:
+            return error(400, "expected a JSON object: {matchers, duration or ends_at, created_by, comment}")
+        try:
+            starts = float(doc.get("starts_at") or now)
+            if "ends_at" in doc:
+                ends = float(doc["ends_at"])
+            else:
+                ends = starts + parse_duration(doc.get("duration", "1h"))
+            s = silences.create(self.app.store, matchers=doc.get("matchers") or {}, starts_at=starts, ends_at=ends,
+                                created_by=str(doc.get("created_by", "")), comment=str(doc.get("comment", "")),
+                                now=now)
+        except (silences.SilenceError, ValueError, TypeError) as exc:
+            return error(400, str(exc))
+        log.info("silence %s created by %s: %s", s.id, s.created_by, s.comment)
+        return json_response(201, s.__dict__)
+
+    def expire_silence(self, req: Request) -> Response:
+        verdict = self.auth.check(req)
+        if not verdict.ok:
+            return json_response(verdict.status, {"error": verdict.reason}, verdict.headers)
+        try:
+            s = silences.expire(self.app.store, req.params.get("id", ""), self.app.clock())
+        except silences.SilenceError as exc:
+            return error(404, str(exc))
+        return json_response(200, s.__dict__)
 
     def metrics(self, req: Request) -> Response:
         return Response(200, self.app.metrics.exposition(),

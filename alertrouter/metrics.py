@@ -60,7 +60,7 @@ class _OutboxCollector:
         by_status = GaugeMetricFamily("alertrouter_outbox_notifications", "Notifications in the outbox by status",
                                       labels=["status"])
         counts = self.counts()
-        for status in ("pending", "sent", "dead"):
+        for status in ("pending", "sent", "dead", "held"):
             by_status.add_metric([status], counts.get(status, 0))
         yield by_status
         oldest = self.oldest_pending()

@@ -37,6 +37,7 @@ KINDS = (
     "dataset.drift_detected",
     "alert.fired",
     "alert.resolved",
+    "alert.acknowledged",
     "event.other",
 )
 

@@ -57,6 +57,7 @@ def create_app(app: App, dispatcher: Dispatcher | None = None, max_body: int | N
                 headers={k.lower(): v for k, v in request.headers.items()},
                 query=dict(request.query_params),
                 body=body,
+                params=dict(request.path_params),
             )
             return _to_starlette(await run_in_threadpool(handler, req))
 
@@ -67,6 +68,9 @@ def create_app(app: App, dispatcher: Dispatcher | None = None, max_body: int | N
         Route("/api/alerts", endpoint(api.alerts), methods=["POST"]),
         Route("/api/health", endpoint(api.health), methods=["GET"]),
         Route("/metrics", endpoint(api.metrics), methods=["GET"]),
+        Route("/api/ack", endpoint(api.ack), methods=["GET", "POST"]),
+        Route("/api/silences", endpoint(api.silences), methods=["GET", "POST"]),
+        Route("/api/silences/{id}/expire", endpoint(api.expire_silence), methods=["POST"]),
         Route("/runtime/webhooks/EventGrid", endpoint(api.eventgrid_runtime), methods=["POST"]),
         Route("/runtime/webhooks/eventgrid", endpoint(api.eventgrid_runtime), methods=["POST"]),
     ]

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     eventgrid: EventGridAccess = Field(default_factory=EventGridAccess)
     entra: EntraAuth = Field(default_factory=EntraAuth)
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
+    ack_secret: str = Field("", description="Signs acknowledge links (a secret); empty: no links "
+                                            "(the local server keeps one in its data dir)")
+    public_url: str = Field("http://127.0.0.1:7071", description="Base URL of this router, for acknowledge links")
     log_format: Literal["text", "json"] = Field("text", description="json: one object per line with the ids")
 
 

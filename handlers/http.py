@@ -18,6 +18,7 @@ def _request(req: func.HttpRequest) -> Request:
         headers={k.lower(): v for k, v in req.headers.items()},
         query=dict(req.params),
         body=req.get_body() or b"",
+        params=dict(req.route_params),
     )
 
 
@@ -37,6 +38,24 @@ def eventgrid_webhook(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="alerts", methods=["POST"])
 def monitor_alerts(req: func.HttpRequest) -> func.HttpResponse:
     return _response(_runtime.api().alerts(_request(req)))
+
+
+@bp.function_name("acknowledge")
+@bp.route(route="ack", methods=["GET", "POST"], auth_level=func.AuthLevel.ANONYMOUS)  # the signed token is the key
+def acknowledge(req: func.HttpRequest) -> func.HttpResponse:
+    return _response(_runtime.api().ack(_request(req)))
+
+
+@bp.function_name("silences")
+@bp.route(route="silences", methods=["GET", "POST"])
+def silences(req: func.HttpRequest) -> func.HttpResponse:
+    return _response(_runtime.api().silences(_request(req)))
+
+
+@bp.function_name("expire_silence")
+@bp.route(route="silences/{id}/expire", methods=["POST"])
+def expire_silence(req: func.HttpRequest) -> func.HttpResponse:
+    return _response(_runtime.api().expire_silence(_request(req)))
 
 
 @bp.function_name("health")

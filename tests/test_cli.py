@@ -45,7 +45,7 @@ def test_route_json_lists_routes_roles_channels():
     assert ev["roles"] == ["data-scientist", "quality-assurance"]
     assert ev["channels"] == ["log"]  # the webhook URLs are not set here
     assert ev["targets"][0] == {"route": "run-results", "role": "data-scientist", "channel": "log",
-                                "instead_of": "ds-teams"}
+                                "instead_of": "ds-teams", "action": "send"}
     assert {"id", "title", "labels"} <= set(ev)
 
 

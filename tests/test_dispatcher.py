@@ -103,7 +103,7 @@ def test_every_notification_arrives_exactly_once(fault, tmp_path, receiver):
     drain(dispatcher)
     dispatcher.stop()
     assert len(plan.delivered) == 10 and set(plan.delivered.values()) == {1}
-    assert app.store.counts() == {"events": 10, "pending": 0, "sent": 10, "dead": 0}
+    assert app.store.counts() == {"events": 10, "pending": 0, "sent": 10, "dead": 0, "held": 0}
     if fault == "429 with Retry-After":
         n = app.store.list("sent")[0]
         first, second = app.store.history(n.id)

@@ -139,7 +139,7 @@ def test_unreachable_webhook_detail_has_no_url(monkeypatch, tmp_path):
 def test_health(server):
     body = requests.get(server.url + "/api/health", timeout=5).json()
     assert body["status"] == "ok" and body["routes"] == 1
-    assert body["store"] == {"events": 0, "pending": 0, "sent": 0, "dead": 0}
+    assert body["store"] == {"events": 0, "pending": 0, "sent": 0, "dead": 0, "held": 0}
 
 
 # --- who may post (the local server with a key, Event Grid allow-lists) ---

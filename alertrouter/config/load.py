@@ -101,6 +101,39 @@ def loads(text: str, name: str = "routing.yaml", env: typing.Mapping[str, str] |
         if role not in cfg.roles:
             problem(("default_route", "roles", j), f'undefined role "{role}"{_suggest(role, cfg.roles)}; '
                     "define it under roles: or fix the name")
+    for wname, window in cfg.time_windows.items():
+        try:
+            ZoneInfo(window.time_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            problem(("time_windows", wname, "time_zone"), f'unknown time zone "{window.time_zone}"; use an IANA name '
+                    'like "Europe/Berlin" or "UTC"')
+        for k, rng in enumerate(window.ranges):
+            if rng.start >= rng.end:
+                problem(("time_windows", wname, "ranges", k), f"start {rng.start} is not before end {rng.end}; "
+                        "split a range that crosses midnight in two (22:00–24:00 and 00:00–07:00)")
+
+    def check_windows(loc: tuple, names: list[str], field: str) -> None:
+        for k, wname in enumerate(names):
+            if wname not in cfg.time_windows:
+                problem(loc + (field, k), f'undefined time window "{wname}"{_suggest(wname, cfg.time_windows)}; '
+                        "define it under time_windows: or fix the name")
+
+    for role_name, role in cfg.roles.items():
+        check_windows(("roles", role_name), role.active_during, "active_during")
+        check_windows(("roles", role_name), role.muted_during, "muted_during")
+    for i, route in enumerate(cfg.routes):
+        check_windows(("routes", i), route.active_during, "active_during")
+        check_windows(("routes", i), route.muted_during, "muted_during")
+        if route.escalate:
+            for j, role in enumerate(route.escalate.to):
+                if role not in cfg.roles:
+                    problem(("routes", i, "escalate", "to", j), f'undefined role "{role}"{_suggest(role, cfg.roles)}; '
+                            "define it under roles: or fix the name")
+    for i, rule in enumerate(cfg.inhibit_rules):
+        for side in ("source", "target"):
+            _, errors = compile_match(getattr(rule, side))
+            for key, msg in errors:
+                problem(("inhibit_rules", i, side, key), msg)
     for dname, digest in cfg.digests.items():
         for j, role in enumerate(digest.roles):
             if role not in cfg.roles:

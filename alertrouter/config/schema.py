@@ -5,9 +5,10 @@ Secrets (URLs with signatures, keys, client secrets, passwords) are written as `
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 
 class _Strict(BaseModel):
@@ -105,12 +106,60 @@ class Recipients(_Strict):
     cc: list[str] = Field(default_factory=list)
 
 
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: Any) -> float:
+    """'30s', '5m', '4h', '1d', '2w' (or a number of seconds) → seconds."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    m = _DURATION.match(str(value))
+    if not m:
+        raise ValueError(f'"{value}" is not a duration; write it like 30s, 5m, 4h, 1d or 2w')
+    return float(m[1]) * _UNITS[m[2]]
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_CLOCK = re.compile(r"^(?:[01]\d|2[0-3]):[0-5]\d$|^24:00$")
+
+
+class TimeRange(_Strict):
+    days: list[Literal[DAYS]] = Field(default_factory=lambda: list(DAYS))  # type: ignore[valid-type]
+    start: str = Field("00:00", pattern=_CLOCK.pattern, description="HH:MM, local time")
+    end: str = Field("24:00", pattern=_CLOCK.pattern, description="HH:MM, local time; 24:00 = end of day")
+
+
+class TimeWindow(_Strict):
+    """A named schedule (business hours, weekends, quiet hours) in an IANA time zone."""
+
+    time_zone: str = "UTC"
+    ranges: list[TimeRange] = Field(min_length=1)
+
+
+class InhibitRule(_Strict):
+    """While an alert matching `source` fires, hold events matching `target` that share the `equal` labels."""
+
+    name: str = ""
+    source: dict[str, Any] = Field(description="Matchers for the firing alert that inhibits")
+    target: dict[str, Any] = Field(description="Matchers for the events held back")
+    equal: list[str] = Field(default_factory=list, description="Labels that must have the same value on both")
+
+
+class Escalation(_Strict):
+    after: Duration = Field(description="How long an unacknowledged notification waits, e.g. 15m")
+    to: list[str] = Field(min_length=1, description="Roles notified when nobody acknowledged in time")
+
+
 class Role(_Strict):
     description: str = ""
     channels: list[str] = Field(min_length=1)
     visibility: Literal["full", "restricted"] = "full"
     recipients: Recipients | None = Field(None, description="Email to/cc for this role (email and smtp channels)")
     templates: str = Field("", description="Folder whose templates override the shipped ones for this role")
+    active_during: list[str] = Field(default_factory=list, description="Time windows outside which it waits")
+    muted_during: list[str] = Field(default_factory=list, description="Time windows during which it waits")
 
 
 class Route(_Strict):
@@ -119,6 +168,14 @@ class Route(_Strict):
     roles: list[str] = Field(description="Roles to notify; [] records the event and notifies nobody")
     continue_: bool = Field(False, alias="continue")
     templates: str = Field("", description="Folder whose templates override the role's and the shipped ones")
+    group_by: list[str] | None = Field(None, description="Labels that make a group; unset = one notification "
+                                                         "per event")
+    group_wait: Duration = Field(30.0, description="Wait before a new group's first notification")
+    group_interval: Duration = Field(300.0, description="Wait before notifying a group's changes")
+    repeat_interval: Duration = Field(14400.0, description="Re-notify a group still firing and unchanged")
+    active_during: list[str] = Field(default_factory=list)
+    muted_during: list[str] = Field(default_factory=list)
+    escalate: Escalation | None = None
 
 
 class DefaultRoute(_Strict):
@@ -149,4 +206,6 @@ class RoutingConfig(_Strict):
     routes: list[Route] = Field(default_factory=list)
     default_route: DefaultRoute = Field(default_factory=DefaultRoute)
     digests: dict[str, Digest] = Field(default_factory=dict)
+    time_windows: dict[str, TimeWindow] = Field(default_factory=dict)
+    inhibit_rules: list[InhibitRule] = Field(default_factory=list)
     retention_days: int = Field(90, ge=1, le=3650, description="How long events are kept for digests")

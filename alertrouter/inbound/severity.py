@@ -36,6 +36,7 @@ KIND_DEFAULT = {
     "event.other": Severity.verbose,
     "alert.fired": Severity.warning,
     "alert.resolved": Severity.warning,
+    "alert.acknowledged": Severity.informational,
 }
 
 

@@ -87,6 +87,16 @@ class Router:
         return d
 
     def _target(self, route: str, role: str, channel: str) -> Target:
-        if channel in self.loaded.unresolved:
-            return Target(route, role, LOG_CHANNEL, fallback_from=channel)
-        return Target(route, role, channel)
+        return target(self.loaded, route, role, channel)
+
+    def targets_for(self, route: str, roles) -> list[Target]:
+        """Every (role, channel) target of `roles` under the route name given."""
+        return list(dict.fromkeys(target(self.loaded, route, role, ch) for role in roles
+                                  if role in self.cfg.roles for ch in self.cfg.roles[role].channels))
+
+
+def target(loaded: LoadedConfig, route: str, role: str, channel: str) -> Target:
+    """A target, on the `log` channel instead when the channel's ${ENV_VAR}s are not set."""
+    if channel in loaded.unresolved:
+        return Target(route, role, LOG_CHANNEL, fallback_from=channel)
+    return Target(route, role, channel)

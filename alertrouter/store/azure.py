@@ -485,10 +485,10 @@ class AzureStore:
         return done
 
     def purge(self, older_than: float) -> int:
-        """Delete sent and dead notifications (and their history) last updated before `older_than`,
+        """Delete sent, dead and held notifications (and their history) last updated before `older_than`,
         and events received before then with no notification left."""
         old = list(self.notifications.query_entities(
-            "( status eq 'sent' or status eq 'dead' ) and updated_at lt @t", parameters={"t": float(older_than)},
+            "( status eq 'sent' or status eq 'dead' or status eq 'held' ) and updated_at lt @t", parameters={"t": float(older_than)},
             select=["PartitionKey", "RowKey", "id", "event_id"]))
         count = 0
         for e in old:
@@ -590,7 +590,7 @@ class AzureStore:
         out = {"events": sum(1 for _ in self.events.query_entities("RowKey eq @m", parameters={"m": MARKER},
                                                                    select=["RowKey"]))}
         statuses = [e.get("status") for e in self.notifications.list_entities(select=["status"])]
-        for status in ("pending", "sent", "dead"):
+        for status in ("pending", "sent", "dead", "held"):
             out[status] = statuses.count(status)
         return out
 

@@ -19,7 +19,7 @@ from typing import Iterable, Literal, Protocol
 
 from ..model import Event
 
-Status = Literal["pending", "sent", "dead"]
+Status = Literal["pending", "sent", "dead", "held"]  # held: a stage kept it back (reason in last_detail)
 
 
 @dataclass

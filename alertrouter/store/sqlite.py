@@ -235,10 +235,10 @@ class SqliteStore:
         return targets
 
     def purge(self, older_than: float) -> int:
-        """Delete sent and dead notifications (and their history) last updated before `older_than`,
+        """Delete sent, dead and held notifications (and their history) last updated before `older_than`,
         and events older than that with no notification left."""
         with self._tx() as c:
-            ids = [r[0] for r in c.execute("SELECT id FROM notifications WHERE status IN ('sent', 'dead') "
+            ids = [r[0] for r in c.execute("SELECT id FROM notifications WHERE status IN ('sent', 'dead', 'held') "
                                            "AND updated_at < ?", (older_than,))]
             for nid in ids:
                 c.execute("DELETE FROM attempts WHERE notification_id = ?", (nid,))
@@ -283,7 +283,7 @@ class SqliteStore:
     def counts(self) -> dict[str, int]:
         c = self._conn()
         out = {"events": c.execute("SELECT COUNT(*) FROM events").fetchone()[0]}
-        for status in ("pending", "sent", "dead"):
+        for status in ("pending", "sent", "dead", "held"):
             out[status] = c.execute("SELECT COUNT(*) FROM notifications WHERE status = ?", (status,)).fetchone()[0]
         return out
 

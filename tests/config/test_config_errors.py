@@ -23,10 +23,11 @@ routes:
 CASES = [
     ("unknown top-level key", BASE + "silences: []\n",
      'routing.yaml:11 silences: unknown key "silences"; allowed: channels, default_route, digests, '
-     "retention_days, roles, routes, version"),
+     "inhibit_rules, retention_days, roles, routes, time_windows, version"),
     ("typo in a route key", BASE.replace("    roles: [se]\n", "    roles: [se]\n    contiue: true\n"),
      'routing.yaml:11 routes[0].contiue: unknown key "contiue" (did you mean "continue"?); '
-     "allowed: continue, match, name, roles, templates"),
+     "allowed: active_during, continue, escalate, group_by, group_interval, group_wait, match, muted_during, name, "
+     "repeat_interval, roles, templates"),
     ("unknown channel type", BASE.replace("type: webhook", "type: slack"),
      'routing.yaml:3 channels.se: unknown channel type "slack" (expected one of: email, log, pagerduty, smtp, '
      "teams, webhook)"),
@@ -64,7 +65,7 @@ CASES = [
     ("unknown kind", BASE.replace("severity: critical", "kind: run.faild"),
      'routing.yaml:9 routes[0].match.kind: unknown kind "run.faild" (expected one of: run.started, run.completed, '
      "run.failed, run.canceled, run.status_changed, model.registered, model.deployed, dataset.drift_detected, "
-     "alert.fired, alert.resolved, event.other)"),
+     "alert.fired, alert.resolved, alert.acknowledged, event.other)"),
     ("YAML syntax", BASE.replace("roles: [se]\n", "roles: [se\n", 1),
      "routing.yaml:11 YAML syntax error: expected ',' or ']', but got '<stream end>'"),
     ("empty file", "", "routing.yaml:1 the file is empty; it needs at least `roles:` and `channels:`"),

@@ -25,6 +25,7 @@ def test_functions_and_bindings(indexed):
         "deliver": [{"direction": "IN", "type": "queueTrigger", "name": "msg",
                      "queueName": "%ALERTROUTER_AZURE__QUEUE_NAME%", "connection": "AzureWebJobsStorage"}],
         "sweep": [{"direction": "IN", "type": "timerTrigger", "name": "timer", "schedule": "0 */1 * * * *"}],
+        "digests": [{"direction": "IN", "type": "timerTrigger", "name": "timer", "schedule": "0 */5 * * * *"}],
         "eventgrid_webhook": [
             {"direction": "IN", "type": "httpTrigger", "name": "req", "methods": ["POST", "OPTIONS"],
              "authLevel": "FUNCTION", "route": "eventgrid"},
@@ -33,6 +34,21 @@ def test_functions_and_bindings(indexed):
         "monitor_alerts": [
             {"direction": "IN", "type": "httpTrigger", "name": "req", "methods": ["POST"], "authLevel": "FUNCTION",
              "route": "alerts"},
+            {"direction": "OUT", "type": "http", "name": "$return"},
+        ],
+        "acknowledge": [
+            {"direction": "IN", "type": "httpTrigger", "name": "req", "methods": ["GET", "POST"],
+             "authLevel": "ANONYMOUS", "route": "ack"},
+            {"direction": "OUT", "type": "http", "name": "$return"},
+        ],
+        "silences": [
+            {"direction": "IN", "type": "httpTrigger", "name": "req", "methods": ["GET", "POST"],
+             "authLevel": "FUNCTION", "route": "silences"},
+            {"direction": "OUT", "type": "http", "name": "$return"},
+        ],
+        "expire_silence": [
+            {"direction": "IN", "type": "httpTrigger", "name": "req", "methods": ["POST"], "authLevel": "FUNCTION",
+             "route": "silences/{id}/expire"},
             {"direction": "OUT", "type": "http", "name": "$return"},
         ],
         "health": [

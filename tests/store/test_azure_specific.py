@@ -78,14 +78,14 @@ def test_ingest_interrupted_before_the_marker_loses_and_duplicates_nothing(azure
     monkeypatch.undo()
     # not taken in, but everything needed to deliver is there (if the sender never retries, the
     # sweep still sends them)
-    assert azure_store.counts() == {"events": 0, "pending": 2, "sent": 0, "dead": 0}
+    assert azure_store.counts() == {"events": 0, "pending": 2, "sent": 0, "dead": 0, "held": 0}
     assert azure_store.get_event("e1") == event("e1")
     assert [n.id for n in azure_store.notifications_for("e1")] == ["e1-n0", "e1-n1"]
 
     [again] = azure_store.ingest([(event("e1"), notes("e1", 2))], T0 + 5)  # the sender retries
     assert again.new and sorted(n.id for n in again.notifications) == ["e1-n0", "e1-n1"]
     assert {n.created_at for n in again.notifications} == {T0}  # the ones already there, not new ones
-    assert azure_store.counts() == {"events": 1, "pending": 2, "sent": 0, "dead": 0}
+    assert azure_store.counts() == {"events": 1, "pending": 2, "sent": 0, "dead": 0, "held": 0}
     [third] = azure_store.ingest([(event("e1"), notes("e1", 2))], T0 + 9)
     assert not third.new and third.notifications == []
 
@@ -95,10 +95,10 @@ def test_ingest_interrupted_early_leaves_nothing_to_send(azure_store, monkeypatc
     with pytest.raises(ZeroDivisionError):
         azure_store.ingest([(event("e1"), notes("e1", 3))], T0)
     monkeypatch.undo()
-    assert azure_store.counts() == {"events": 0, "pending": 0, "sent": 0, "dead": 0}
+    assert azure_store.counts() == {"events": 0, "pending": 0, "sent": 0, "dead": 0, "held": 0}
     [again] = azure_store.ingest([(event("e1"), notes("e1", 3))], T0 + 5)
     assert again.new and len(again.notifications) == 3
-    assert azure_store.counts() == {"events": 1, "pending": 3, "sent": 0, "dead": 0}
+    assert azure_store.counts() == {"events": 1, "pending": 3, "sent": 0, "dead": 0, "held": 0}
 
 
 def test_racing_instances_take_an_event_in_once(azure_settings, azure_store):
@@ -123,7 +123,7 @@ def test_racing_instances_take_an_event_in_once(azure_settings, azure_store):
         assert [a.new, b.new].count(True) == 1
         winner = a if a.new else b
         assert sorted(n.id for n in winner.notifications) == [f"e{i}-n{k}" for k in range(3)]
-    assert azure_store.counts() == {"events": 5, "pending": 15, "sent": 0, "dead": 0}
+    assert azure_store.counts() == {"events": 5, "pending": 15, "sent": 0, "dead": 0, "held": 0}
     other.close()
 
 
@@ -177,7 +177,7 @@ def test_purge_takes_events_and_their_index_rows(azure_store):
     for n in azure_store.claim(T0, 10, 30, "A"):
         azure_store.finish(n, "A", Attempt(n.id, 1, T0, "failed", "HTTP 400"), "dead", T0, T0)
     assert azure_store.purge(T0 + 1) == 2
-    assert azure_store.counts() == {"events": 0, "pending": 0, "sent": 0, "dead": 0}
+    assert azure_store.counts() == {"events": 0, "pending": 0, "sent": 0, "dead": 0, "held": 0}
     assert azure_store.get_event("old") is None and azure_store.first_time("run:1", "run.started") is None
     assert list(azure_store.events.list_entities()) == []
     assert list(azure_store.attempts.list_entities()) == []

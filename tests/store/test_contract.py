@@ -26,7 +26,7 @@ def test_ingest_is_idempotent_per_event_id(store):
     [again] = store.ingest([(event("e1"), notes("e1"))], T0 + 1)
     assert first.new and [n.id for n in first.notifications] == ["e1-n0", "e1-n1"]
     assert not again.new and again.notifications == []
-    assert store.counts() == {"events": 1, "pending": 2, "sent": 0, "dead": 0}
+    assert store.counts() == {"events": 1, "pending": 2, "sent": 0, "dead": 0, "held": 0}
 
 
 def test_same_event_twice_in_one_batch(store):

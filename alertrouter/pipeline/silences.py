@@ -1,0 +1,84 @@
+"""Silences: matchers + start/end + author + comment, kept in the store (kind "silence").
+
+A silenced notification is recorded as held with the silence named, never sent, and never
+released later: an expired silence does not flood anyone with stale notices.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from ..errors import RouterError
+from ..model import Event
+from ..routing.matchers import compile_match
+
+KIND = "silence"
+
+
+class SilenceError(RouterError):
+    pass
+
+
+@dataclass
+class Silence:
+    id: str
+    matchers: dict
+    starts_at: float
+    ends_at: float
+    created_by: str
+    comment: str
+    created_at: float
+    expired_at: float | None = None
+
+    def active(self, now: float) -> bool:
+        return self.starts_at <= now < self.ends_at and self.expired_at is None
+
+    def matches(self, event: Event) -> bool:
+        matchers, _ = compile_match(self.matchers)
+        return all(m.test(event.match_value(m.key)) for m in matchers)
+
+    def describe(self) -> str:
+        return f"silenced by {self.id} ({self.comment}, by {self.created_by})"
+
+
+def create(store, *, matchers: dict, starts_at: float, ends_at: float, created_by: str, comment: str,
+           now: float) -> Silence:
+    """Validate and store a silence; SilenceError says what is wrong."""
+    if not matchers:
+        raise SilenceError("a silence needs at least one matcher (a silence matching everything is not allowed)")
+    _, errors = compile_match(matchers)
+    if errors:
+        raise SilenceError("; ".join(f"{k}: {msg}" for k, msg in errors))
+    if not created_by.strip() or not comment.strip():
+        raise SilenceError("a silence needs an author and a comment (who, and why)")
+    if ends_at <= starts_at:
+        raise SilenceError("the silence ends before it starts")
+    if ends_at <= now:
+        raise SilenceError("the silence would already be over")
+    s = Silence(id="s_" + uuid.uuid4().hex[:12], matchers=matchers, starts_at=starts_at, ends_at=ends_at,
+                created_by=created_by.strip(), comment=comment.strip(), created_at=now)
+    store.state_put(KIND, s.id, s.__dict__, None, now)
+    return s
+
+
+def all_silences(store) -> list[Silence]:
+    return sorted((Silence(**v) for _, v, _ in store.state_list(KIND)), key=lambda s: s.created_at, reverse=True)
+
+
+def expire(store, silence_id: str, now: float) -> Silence:
+    while True:
+        found = store.state_get(KIND, silence_id)
+        if found is None:
+            raise SilenceError(f"no silence {silence_id}")
+        value, version = found
+        s = Silence(**value)
+        if s.expired_at is not None or s.ends_at <= now:
+            return s
+        s.expired_at = now
+        if store.state_put(KIND, silence_id, s.__dict__, version, now):
+            return s
+
+
+def silencing(store, event: Event, now: float) -> Silence | None:
+    return next((s for s in all_silences(store) if s.active(now) and s.matches(event)), None)
