@@ -68,3 +68,19 @@ def test_purge(tmp_path):
         "purged 2 notification(s) older than 0s\n"
     bad = run("outbox", "purge", "--older-than", "3 fortnights", "--data-dir", str(tmp_path))
     assert bad.exit_code == 2 and "not a duration like 30d" in bad.stderr
+
+
+def test_silence_add_list_expire(tmp_path):
+    d = str(tmp_path)
+    r = run("silence", "add", "--match", "resource=vm-7", "--match", "alert_rule=~cpu.*", "--duration", "2h",
+            "--author", "ana", "--comment", "reboot", "--data-dir", d)
+    assert r.exit_code == 0, r.output
+    sid = r.stdout.split(":")[0]
+    assert '{"resource": "vm-7", "alert_rule": {"regex": "cpu.*"}}' in r.stdout
+    listed = run("silence", "list", "--data-dir", d)
+    assert sid in listed.stdout and "active" in listed.stdout and "by ana: reboot" in listed.stdout
+    assert run("silence", "expire", sid, "--data-dir", d).stdout == f"{sid} expired (notifications it held stay held)\n"
+    assert run("silence", "list", "--data-dir", d).stdout == "no silences\n"
+    assert "expired" in run("silence", "list", "--all", "--data-dir", d).stdout
+    bad = run("silence", "add", "--match", "nonsense", "--author", "a", "--comment", "c", "--data-dir", d)
+    assert bad.exit_code == 2 and "is not a matcher like severity=critical" in bad.stderr

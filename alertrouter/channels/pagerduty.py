@@ -27,6 +27,9 @@ TRUNCATED = "…truncated"
 CLIENT = "alertrouter"
 
 
+ACTIONS = {"alert.resolved": "resolve", "alert.acknowledged": "acknowledge"}
+
+
 def dedup_key(fingerprint: str) -> str:
     """Stable across fired/resolved (same fingerprint), ≤ 255 characters."""
     return "alertrouter-" + hashlib.sha256(fingerprint.encode("utf-8")).hexdigest()
@@ -60,10 +63,10 @@ class PagerDutySender:
         view = msg.view
         event: dict[str, Any] = {
             "routing_key": self._routing_key,
-            "event_action": "resolve" if view["kind"] == "alert.resolved" else "trigger",
+            "event_action": ACTIONS.get(view["kind"], "trigger"),
             "dedup_key": dedup_key(view["fingerprint"]),
         }
-        if event["event_action"] == "resolve":
+        if event["event_action"] != "trigger":  # resolve / acknowledge: the key is all PagerDuty needs
             return event
         labels = view.get("labels") or {}
         custom: dict[str, Any] = {k: clip(v, DETAIL_MAX) for k, v in labels.items()}
