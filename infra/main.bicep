@@ -115,6 +115,8 @@ var channelSettings = {
   OPS_WEBHOOK_URL: empty(channelSecrets.OPS_WEBHOOK_URL) ? '' : '@Microsoft.KeyVault(SecretUri=${secretUriPrefix}ops-webhook-url/)'
   OPS_WEBHOOK_SECRET: empty(channelSecrets.OPS_WEBHOOK_SECRET) ? '' : '@Microsoft.KeyVault(SecretUri=${secretUriPrefix}ops-webhook-secret/)'
   SMTP_PASSWORD: empty(channelSecrets.SMTP_PASSWORD) ? '' : '@Microsoft.KeyVault(SecretUri=${secretUriPrefix}smtp-password/)'
+  // signs the acknowledge links of escalating pages; empty: pages carry no link and escalate on time
+  ALERTROUTER_ACK_SECRET: empty(channelSecrets.ALERTROUTER_ACK_SECRET) ? '' : '@Microsoft.KeyVault(SecretUri=${secretUriPrefix}alertrouter-ack-secret/)'
   GRAPH_TENANT_ID: graphTenantId
   GRAPH_CLIENT_ID: graphClientId
   GRAPH_SENDER: graphSender
@@ -214,7 +216,9 @@ module functionSettings 'modules/function-settings.bicep' = {
     functionAppName: functionApp.outputs.name
     storageAccountName: storage.outputs.name
     applicationInsightsConnectionString: monitoring.outputs.connectionString
-    appSettings: union(routerSettings, channelSettings)
+    appSettings: union(routerSettings, channelSettings, {
+      ALERTROUTER_PUBLIC_URL: 'https://${functionApp.outputs.defaultHostName}'
+    })
   }
 }
 

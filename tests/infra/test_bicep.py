@@ -367,7 +367,9 @@ def test_channel_secrets_are_key_vault_references_to_secure_values():
     main = parse(MAIN)
     assert is_secure(main["parameters"]["channelSecrets"])
     file_values = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]["channelSecrets"]["value"]
-    secret_vars = {v for v in routing_vars() | OPTIONAL_CHANNEL_VARS if v.endswith(SECRET_SUFFIXES)}
+    # the router's own secret (acknowledge-link key) travels the same way as the channel secrets
+    secret_vars = {v for v in routing_vars() | OPTIONAL_CHANNEL_VARS if v.endswith(SECRET_SUFFIXES)} | {
+        "ALERTROUTER_ACK_SECRET"}
     for var in sorted(secret_vars):
         kv_name = var.lower().replace("_", "-")
         op = settings[var].value["operator"]
