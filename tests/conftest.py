@@ -126,6 +126,23 @@ def capture_app(tmp_path, httpserver, monkeypatch):
 
 
 @pytest.fixture
+def functions_env(tmp_path, httpserver, monkeypatch):
+    """handlers._runtime (the Functions side) built on CAPTURE_CONFIG in a temporary data dir,
+    delivering to the loopback receiver."""
+    from handlers import _runtime
+
+    cfg = tmp_path / "routing.yaml"
+    cfg.write_text(CAPTURE_CONFIG)
+    monkeypatch.setenv("ALERTROUTER_CONFIG", str(cfg))
+    monkeypatch.setenv("ALERTROUTER_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CAPTURE_URL", httpserver.url_for("/hook"))
+    httpserver.expect_request("/hook").respond_with_data("", status=202)
+    _runtime.reset()
+    yield _runtime
+    _runtime.reset()
+
+
+@pytest.fixture
 def server(capture_app):
     with RunningServer(capture_app) as s:
         yield s

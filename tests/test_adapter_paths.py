@@ -11,9 +11,8 @@ import pytest
 import requests
 
 from alertrouter.inbound import envelope
-from handlers import _runtime
 from handlers.eventgrid import aml_events
-from tests.conftest import CAPTURE_CONFIG, captured, fixture_files, load_fixture
+from tests.conftest import captured, fixture_files, load_fixture
 from tests.inbound.expected import EXPECTED, HANDSHAKE
 
 FILES = [p.name for p in fixture_files()]
@@ -65,21 +64,8 @@ def _trigger_input(obj: dict):
                                data_version=obj["dataVersion"])
 
 
-@pytest.fixture
-def trigger_env(tmp_path, httpserver, monkeypatch):
-    cfg = tmp_path / "routing.yaml"
-    cfg.write_text(CAPTURE_CONFIG)
-    monkeypatch.setenv("ALERTROUTER_CONFIG", str(cfg))
-    monkeypatch.setenv("ALERTROUTER_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("CAPTURE_URL", httpserver.url_for("/hook"))
-    httpserver.expect_request("/hook").respond_with_data("", status=202)
-    _runtime.reset()
-    yield
-    _runtime.reset()
-
-
 @pytest.mark.parametrize("name", EVENT_FILES)
-def test_fixture_eventgrid_trigger_path(name, trigger_env, httpserver):
+def test_fixture_eventgrid_trigger_path(name, functions_env, httpserver):
     user_fn = aml_events.build().get_user_function()
     payload = load_fixture(name)
     for obj in payload if isinstance(payload, list) else [payload]:

@@ -12,7 +12,7 @@ from azure.functions.timer import TimerRequest
 
 from alertrouter.model import Event
 from handlers import _runtime, deliveries
-from tests.conftest import CAPTURE_CONFIG, captured
+from tests.conftest import captured
 
 deliver = deliveries.deliver.build().get_user_function()
 sweep = deliveries.sweep.build().get_user_function()
@@ -33,20 +33,12 @@ def message(body: bytes, mid: str = "m1") -> func.QueueMessage:
 
 
 @pytest.fixture
-def app(tmp_path, httpserver, monkeypatch):
+def app(functions_env):
     """_runtime's App on a temporary config and data dir; intake does not deliver by itself here
     (as with the Azure store, where intake only enqueues)."""
-    cfg = tmp_path / "routing.yaml"
-    cfg.write_text(CAPTURE_CONFIG)
-    monkeypatch.setenv("ALERTROUTER_CONFIG", str(cfg))
-    monkeypatch.setenv("ALERTROUTER_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("CAPTURE_URL", httpserver.url_for("/hook"))
-    httpserver.expect_request("/hook").respond_with_data("", status=202)
-    _runtime.reset()
-    app = _runtime.dispatcher().app
+    app = functions_env.dispatcher().app
     app.listeners.clear()
-    yield app
-    _runtime.reset()
+    return app
 
 
 def pending(app, *eids: str) -> list[str]:

@@ -9,8 +9,7 @@ import re
 import azure.functions as func
 import pytest
 
-from handlers import _runtime
-from tests.conftest import CAPTURE_CONFIG, ROOT, captured, indexed_functions, load_fixture
+from tests.conftest import ROOT, captured, indexed_functions, load_fixture
 
 
 @pytest.fixture(scope="module")
@@ -74,19 +73,6 @@ def test_host_json_and_settings_sample():
     sample = json.loads((ROOT / "local.settings.sample.json").read_text())
     assert sample["Values"]["FUNCTIONS_WORKER_RUNTIME"] == "python"
     assert all(isinstance(v, str) for v in sample["Values"].values())
-
-
-@pytest.fixture
-def functions_env(tmp_path, httpserver, monkeypatch):
-    cfg = tmp_path / "routing.yaml"
-    cfg.write_text(CAPTURE_CONFIG)
-    monkeypatch.setenv("ALERTROUTER_CONFIG", str(cfg))
-    monkeypatch.setenv("ALERTROUTER_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("CAPTURE_URL", httpserver.url_for("/hook"))
-    httpserver.expect_request("/hook").respond_with_data("", status=202)
-    _runtime.reset()
-    yield
-    _runtime.reset()
 
 
 def call(indexed, name: str, req: func.HttpRequest) -> func.HttpResponse:
