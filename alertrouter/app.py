@@ -19,6 +19,7 @@ from .channels.base import Channel
 from .channels.registry import build_channels
 from .config.load import LOG_CHANNEL, LoadedConfig, load
 from .metrics import Metrics
+from .ml.watch import Watch
 from .model import Event
 from .render import Rendered, Renderer
 from .pipeline import RUN_ENDINGS, Decision, Pipeline, escalate
@@ -60,6 +61,7 @@ class App:
         self.metrics = Metrics()
         self.metrics.watch_store(self.store.counts, self.store.oldest_pending)
         self.pipeline = Pipeline(loaded, self.store, ack_secret, public_url)
+        self.watch = Watch(loaded.config.run_watch, self.store)
 
     @classmethod
     def from_settings(cls, settings: Settings, base: Path, store: Store | None = None) -> "App":
@@ -94,6 +96,10 @@ class App:
                 log.info("duplicate event %s (%s) acknowledged, not routed again", event.id, event.kind,
                          extra={"event_id": event.id})
         self._notify([n for n in result.notifications if n.status == "pending"])
+        accepted = set(result.accepted)
+        follow = [f for event in events if event.id in accepted for f in self.watch.observe(event, now)]
+        if follow:  # a stuck run ended, an overdue experiment started: their resolutions go in too
+            self.ingest(follow)
         return result
 
     def _notify(self, notifications: list[Notification]) -> None:
@@ -112,6 +118,9 @@ class App:
             made.extend(outcome.notifications)
             log.info("%s: %d notification(s)", event.title, len(outcome.notifications), extra={"event_id": event.id})
         self._notify(made)
+        watched = self.watch.tick(now)
+        if watched:
+            made.extend(self.ingest(watched).notifications)
         return len(made)
 
     def acknowledge(self, token: str, by: str) -> Event:

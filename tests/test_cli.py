@@ -23,7 +23,7 @@ def run(*args, env=None):
 def test_check_ok_with_warnings_for_unset_urls():
     r = run("check", SHIPPED, env={"SE_TEAMS_WEBHOOK_URL": ""})
     assert r.exit_code == 0
-    assert r.stdout.strip().endswith("OK (6 channels, 5 roles, 7 routes)")
+    assert r.stdout.strip().endswith("OK (6 channels, 5 roles, 8 routes)")
     assert "environment variable SE_TEAMS_WEBHOOK_URL is not set" in r.stderr
 
 

@@ -27,7 +27,8 @@ TRUNCATED = "…truncated"
 CLIENT = "alertrouter"
 
 
-ACTIONS = {"alert.resolved": "resolve", "alert.acknowledged": "acknowledge"}
+ACTIONS = {"alert.resolved": "resolve", "alert.acknowledged": "acknowledge", "run.stuck_resolved": "resolve",
+           "run.missing_resolved": "resolve"}
 
 
 def dedup_key(fingerprint: str) -> str:

@@ -21,6 +21,7 @@ from ruamel.yaml.error import MarkedYAMLError
 
 from ..errors import ConfigError
 from ..routing.matchers import compile_match
+from ..schedule import schedule_problem
 from .schema import CHANNEL_TYPES, RoutingConfig
 
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -134,6 +135,16 @@ def loads(text: str, name: str = "routing.yaml", env: typing.Mapping[str, str] |
             _, errors = compile_match(getattr(rule, side))
             for key, msg in errors:
                 problem(("inhibit_rules", i, side, key), msg)
+    for k, rule in enumerate(cfg.run_watch.missing if cfg.run_watch else []):
+        loc = ("run_watch", "missing", k)
+        if (rule.every is None) == (rule.schedule is None):
+            problem(loc, 'give either "every" (like 26h) or "schedule" (NCRONTAB) with "grace"')
+        if rule.schedule is not None and (msg := schedule_problem(rule.schedule)) is not None:
+            problem(loc + ("schedule",), msg)
+        try:
+            ZoneInfo(rule.time_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            problem(loc + ("time_zone",), f'unknown time zone "{rule.time_zone}"')
     for dname, digest in cfg.digests.items():
         for j, role in enumerate(digest.roles):
             if role not in cfg.roles:
@@ -144,8 +155,6 @@ def loads(text: str, name: str = "routing.yaml", env: typing.Mapping[str, str] |
         except (ZoneInfoNotFoundError, ValueError):
             problem(("digests", dname, "time_zone"), f'unknown time zone "{digest.time_zone}"; use an IANA name '
                     'like "Europe/Berlin" or "UTC"')
-        from ..schedule import schedule_problem
-
         if (msg := schedule_problem(digest.schedule)) is not None:
             problem(("digests", dname, "schedule"), msg)
     if problems:

@@ -199,6 +199,34 @@ class Digest(_Strict):
                                description="Run metric names (from run tags/properties) to chart per experiment")
 
 
+class LearnedLimit(_Strict):
+    factor: float = Field(3.0, gt=1, description="k in k × the median duration")
+    last: int = Field(10, ge=1, le=100, description="How many of the experiment's last completed runs count")
+    min_runs: int = Field(3, ge=1, description="Completed runs needed before the learned limit applies")
+    floor: Duration = Field(1800.0, description="Never less than this")
+
+
+class MissingRun(_Strict):
+    """A dead man's switch: the experiment must start `every` so often, or by `grace` after each
+    time its `schedule` fires."""
+
+    experiment: str
+    every: Duration | None = None
+    schedule: str | None = Field(None, description='NCRONTAB of the expected start, e.g. "0 0 2 * * *"')
+    grace: Duration = Field(3600.0, description="How late a scheduled start may be")
+    time_zone: str = "UTC"
+
+
+class RunWatch(_Strict):
+    """Runs that hang and pipelines that stopped running."""
+
+    stuck_after: Duration | None = Field(None, description="Default limit for a run with no end; unset = "
+                                                           "only per-experiment or learned limits")
+    experiments: dict[str, Duration] = Field(default_factory=dict, description="Fixed limits by experiment")
+    learn: LearnedLimit | None = Field(default_factory=LearnedLimit)
+    missing: list[MissingRun] = Field(default_factory=list)
+
+
 class RoutingConfig(_Strict):
     version: Literal[1] = 1
     channels: dict[str, Channel] = Field(default_factory=dict)
@@ -208,4 +236,5 @@ class RoutingConfig(_Strict):
     digests: dict[str, Digest] = Field(default_factory=dict)
     time_windows: dict[str, TimeWindow] = Field(default_factory=dict)
     inhibit_rules: list[InhibitRule] = Field(default_factory=list)
+    run_watch: RunWatch | None = None
     retention_days: int = Field(90, ge=1, le=3650, description="How long events are kept for digests")

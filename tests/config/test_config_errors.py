@@ -23,7 +23,7 @@ routes:
 CASES = [
     ("unknown top-level key", BASE + "silences: []\n",
      'routing.yaml:11 silences: unknown key "silences"; allowed: channels, default_route, digests, '
-     "inhibit_rules, retention_days, roles, routes, time_windows, version"),
+     "inhibit_rules, retention_days, roles, routes, run_watch, time_windows, version"),
     ("typo in a route key", BASE.replace("    roles: [se]\n", "    roles: [se]\n    contiue: true\n"),
      'routing.yaml:11 routes[0].contiue: unknown key "contiue" (did you mean "continue"?); '
      "allowed: active_during, continue, escalate, group_by, group_interval, group_wait, match, muted_during, name, "
@@ -64,7 +64,8 @@ CASES = [
      'routing.yaml:10 routes[0].roles: expected a list like [a, b], got "se"'),
     ("unknown kind", BASE.replace("severity: critical", "kind: run.faild"),
      'routing.yaml:9 routes[0].match.kind: unknown kind "run.faild" (expected one of: run.started, run.completed, '
-     "run.failed, run.canceled, run.status_changed, model.registered, model.deployed, dataset.drift_detected, "
+     "run.failed, run.canceled, run.status_changed, run.stuck, run.stuck_resolved, run.missing, "
+     "run.missing_resolved, model.registered, model.deployed, dataset.drift_detected, "
      "alert.fired, alert.resolved, alert.acknowledged, event.other)"),
     ("YAML syntax", BASE.replace("roles: [se]\n", "roles: [se\n", 1),
      "routing.yaml:11 YAML syntax error: expected ',' or ']', but got '<stream end>'"),

@@ -123,6 +123,8 @@ SHIPPED = [
     (ev("run.failed"), ["run-results", "experiment-lifecycle"], ["data-scientist", "quality-assurance"]),
     (ev("run.started", severity="informational"), ["experiment-lifecycle"], ["quality-assurance"]),
     (ev("run.status_changed", severity="verbose"), ["status-flips"], []),
+    (ev("run.stuck", severity="warning"), ["run-watch"], ["data-scientist"]),
+    (ev("run.missing", severity="error"), ["run-watch"], ["data-scientist"]),
     (ev("model.registered", severity="informational"), ["models-and-drift"], ["data-scientist"]),
     (ev("event.other", "eventgrid", "verbose"), ["default"], ["software-engineer"]),
 ]

@@ -1,0 +1,1 @@
+"""Routing that knows ML work: runs that hang, pipelines that stopped running."""
