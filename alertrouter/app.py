@@ -165,7 +165,7 @@ def render_notification(loaded: LoadedConfig, renderer: Renderer, store: Store |
     """Render one notification: the route's and the role's template folders first, the role's
     visibility and recipients, and for a run's end the run's start time from the store."""
     cfg = loaded.config
-    role = cfg.roles[target.role]
+    role = loaded.role(target.role)
     route_templates = next((r.templates for r in cfg.routes if r.name == target.route),
                            cfg.default_route.templates)
     base = Path(loaded.path).resolve().parent

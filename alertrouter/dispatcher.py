@@ -131,7 +131,7 @@ class Dispatcher:
         event = app.store.get_event(n.event_id)
         if event is None:
             return DeliveryResult.permanent(f"event {n.event_id} is no longer in the store")
-        if n.role not in app.loaded.config.roles:
+        if app.loaded.role(n.role) is None:
             return DeliveryResult.permanent(f'role "{n.role}" is no longer in routing.yaml')
         channel = app.channels.get(n.channel)
         if channel is None:

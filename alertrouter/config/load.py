@@ -22,10 +22,12 @@ from ruamel.yaml.error import MarkedYAMLError
 from ..errors import ConfigError
 from ..routing.matchers import compile_match
 from ..schedule import schedule_problem
-from .schema import CHANNEL_TYPES, RoutingConfig
+from ..model import KINDS
+from .schema import CHANNEL_TYPES, Recipients, Role, RoutingConfig
 
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 LOG_CHANNEL = "log"
+OWNER_PREFIX = "owner:"
 
 
 @dataclass
@@ -36,6 +38,14 @@ class LoadedConfig:
     warnings: list[str] = field(default_factory=list)
     unresolved: dict[str, list[str]] = field(default_factory=dict)  # channel -> missing env vars
     env: typing.Mapping[str, str] = field(default_factory=lambda: os.environ)  # where ${ENV_VAR}s resolve
+
+    def role(self, name: str) -> Role | None:
+        """A configured role, or the implicit role of one run owner (`owner:<address>`)."""
+        found = self.config.roles.get(name)
+        if found is None and name.startswith(OWNER_PREFIX) and self.config.run_owners is not None:
+            return Role(description="run owner", channels=[self.config.run_owners.channel],
+                        recipients=Recipients(to=[name[len(OWNER_PREFIX):]]))
+        return found
 
 
 def load(path: str | os.PathLike, env: typing.Mapping[str, str] | None = None) -> LoadedConfig:
@@ -135,6 +145,22 @@ def loads(text: str, name: str = "routing.yaml", env: typing.Mapping[str, str] |
             _, errors = compile_match(getattr(rule, side))
             for key, msg in errors:
                 problem(("inhibit_rules", i, side, key), msg)
+    if cfg.run_owners is not None:
+        owners = cfg.run_owners
+        ch = cfg.channels.get(owners.channel)
+        if ch is None:
+            problem(("run_owners", "channel"), f'undefined channel "{owners.channel}"'
+                    f"{_suggest(owners.channel, cfg.channels)}; define it under channels: or fix the name")
+        elif ch.type not in ("email", "smtp"):
+            problem(("run_owners", "channel"), f'channel "{owners.channel}" is a {ch.type} channel; owners are '
+                    "reached by email: name an email or smtp channel")
+        for alias, addresses in owners.aliases.items():
+            for j, address in enumerate(addresses):
+                if "@" not in address:
+                    problem(("run_owners", "aliases", alias, j), f'"{address}" is not an email address')
+        for kind in owners.kinds:
+            if kind not in KINDS:
+                problem(("run_owners", "kinds"), f'unknown kind "{kind}" (expected one of: {", ".join(KINDS)})')
     for k, rule in enumerate(cfg.run_watch.missing if cfg.run_watch else []):
         loc = ("run_watch", "missing", k)
         if (rule.every is None) == (rule.schedule is None):

@@ -227,6 +227,20 @@ class RunWatch(_Strict):
     missing: list[MissingRun] = Field(default_factory=list)
 
 
+class RunOwners(_Strict):
+    """Send a run's notices to the people its tags name, as well as to the roles. Anyone who can
+    submit a run can set its tags, so only aliases and address domains listed here are honoured."""
+
+    tag: str = Field("notify", description="Run tag holding addresses or aliases, comma-separated")
+    submitter_tag: str = Field("", description='Tag naming who submitted the run, e.g. "mlflow.user"; '
+                                              "offered the same way (empty: off)")
+    channel: str = Field(description="The email (or smtp) channel owners are reached through")
+    aliases: dict[str, list[str]] = Field(default_factory=dict, description="alias -> addresses")
+    allowed_domains: list[str] = Field(default_factory=list, description="Address domains a tag may name")
+    kinds: list[str] = Field(default_factory=lambda: ["run.completed", "run.failed", "run.canceled", "run.stuck"],
+                             description="Which run notices reach the owners")
+
+
 class RoutingConfig(_Strict):
     version: Literal[1] = 1
     channels: dict[str, Channel] = Field(default_factory=dict)
@@ -237,4 +251,5 @@ class RoutingConfig(_Strict):
     time_windows: dict[str, TimeWindow] = Field(default_factory=dict)
     inhibit_rules: list[InhibitRule] = Field(default_factory=list)
     run_watch: RunWatch | None = None
+    run_owners: RunOwners | None = None
     retention_days: int = Field(90, ge=1, le=3650, description="How long events are kept for digests")

@@ -82,7 +82,7 @@ class Pipeline:
     def window(self, t: Target, at: datetime) -> Decision:
         """Send now, or wait for the role's and route's time windows."""
         route = self.routes.get(t.route.split("/", 1)[0])
-        role = self.cfg.roles[t.role]
+        role = self.loaded.role(t.role)
         muted_names = [*role.muted_during, *(route.muted_during if route else ())]
         active_names = [*role.active_during, *(route.active_during if route else ())]
         if not muted_names and not active_names:

@@ -6,13 +6,17 @@ matcher failed, so `alertrouter route` can answer "why did (not) I get this?".
 
 from __future__ import annotations
 
+import logging
+import re
 from dataclasses import dataclass, field
 
-from ..config.load import LOG_CHANNEL, LoadedConfig
+from ..config.load import LOG_CHANNEL, OWNER_PREFIX, LoadedConfig
 from ..model import Event
 from .matchers import Matcher
 
 DEFAULT_ROUTE = "default"
+OWNER_ROUTE = "run-owners"
+log = logging.getLogger("alertrouter.routing")
 
 
 @dataclass(frozen=True)
@@ -83,8 +87,42 @@ class Router:
                     d.roles.append(role)
                 for ch in self.cfg.roles[role].channels:
                     d.targets.append(self._target(name, role, ch))
+        self._owners(event, d)
         d.targets = list(dict.fromkeys(d.targets))
         return d
+
+    def _owners(self, event: Event, d: Decision) -> None:
+        """The run's owners named by its tags (aliases and allowed domains only), as extra targets."""
+        owners = self.cfg.run_owners
+        if owners is None or event.kind not in owners.kinds:
+            return
+        names = []
+        for tag in (owners.tag, owners.submitter_tag):
+            if tag and event.labels.get(f"tag.{tag}"):
+                names.extend(n.strip() for n in re.split(r"[,;\s]+", event.labels[f"tag.{tag}"]) if n.strip())
+        if not names:
+            return
+        addresses, ignored = [], []
+        domains = {x.lower().lstrip("@") for x in owners.allowed_domains}
+        for name in names:
+            if name in owners.aliases:
+                addresses.extend(owners.aliases[name])
+            elif "@" in name and name.rsplit("@", 1)[1].lower() in domains:
+                addresses.append(name.lower())
+            else:
+                ignored.append(name)
+        if ignored:
+            log.warning("run owner(s) ignored for event %s: %s (not an alias nor an allowed domain)", event.id,
+                        ", ".join(ignored), extra={"event_id": event.id})
+        addresses = list(dict.fromkeys(addresses))
+        d.trail.append(f"{OWNER_ROUTE}: " + (", ".join(addresses) or "nobody")
+                       + (f"; ignored {', '.join(ignored)} (not an alias nor an allowed domain)" if ignored else ""))
+        if addresses:
+            d.routes.append(OWNER_ROUTE)
+        for address in addresses:
+            role = OWNER_PREFIX + address
+            d.roles.append(role)
+            d.targets.append(self._target(OWNER_ROUTE, role, owners.channel))
 
     def _target(self, route: str, role: str, channel: str) -> Target:
         return target(self.loaded, route, role, channel)
