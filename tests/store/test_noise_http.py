@@ -1,4 +1,4 @@
-"""Silences and acknowledgements over HTTP against the real local server."""
+"""Silences and acknowledgements over HTTP against the real local server, on both stores."""
 
 from __future__ import annotations
 
@@ -34,10 +34,10 @@ def alert(i: int, severity: str = "Sev0", resource: str = "vm-1"):
 
 
 @pytest.fixture
-def srv(tmp_path, httpserver, monkeypatch):
+def srv(tmp_path, httpserver, monkeypatch, store):
     monkeypatch.setenv("CAPTURE_URL", httpserver.url_for("/hook"))
     httpserver.expect_request("/hook").respond_with_data("", status=202)
-    app = App(loads(CONFIG, str(tmp_path / "routing.yaml")), tmp_path / "data", ack_secret=b"s" * 32)
+    app = App(loads(CONFIG, str(tmp_path / "routing.yaml")), tmp_path / "data", ack_secret=b"s" * 32, store=store)
     with RunningServer(app) as s:
         app.pipeline.public_url = s.url
         yield s
