@@ -26,6 +26,9 @@ class RetryPolicy(_Strict):
 
 class _ChannelBase(_Strict):
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    budget_per_minute: int | None = Field(None, ge=0, description="Notices a minute before the rest are folded "
+                                                                  "into a summary; unset = the receiver's "
+                                                                  "documented limit; 0 = none")
 
 
 class WebhookChannel(_ChannelBase):

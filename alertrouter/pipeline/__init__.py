@@ -5,6 +5,8 @@
     inhibit    a firing alert that inhibits it (per `inhibit_rules`) holds it, naming the alert
     window     outside `active_during` / inside `muted_during` windows it waits (pending, due later)
     group      on a route with `group_by` it joins a group; the group is notified instead
+    budget     over its channel's notices-per-minute budget it is folded into one summary per
+               minute (pages never are)
 
 A held notification is stored with status `held` and the reason, never sent; `alertrouter outbox
 list --status held` and `alertrouter route` show why. `tick()` (the dispatcher's loop, the
@@ -21,7 +23,7 @@ from datetime import datetime, timezone
 from ..config.load import LoadedConfig
 from ..model import Event
 from ..routing.router import Target, target
-from . import escalate, group, inhibit, silences, windows
+from . import budget, escalate, group, inhibit, silences, windows
 
 RUN_ENDINGS = frozenset({"run.completed", "run.failed", "run.canceled"})
 LIFECYCLE_KIND = "run-end"
@@ -74,10 +76,21 @@ class Pipeline:
                     group.add(store, key, t, labels, event, route.group_wait, route.group_interval, now)
                 out.append(Decision(t, "group", f"grouped into {key}", group=key))
                 continue
-            out.append(self.window(t, at))
+            decision = self.window(t, at)
+            if apply and decision.action == "send":
+                decision = self._budget(event, decision, now)
+            out.append(decision)
         if apply:
             self._escalation(event, out, now)
         return out
+
+    def _budget(self, event: Event, d: Decision, now: float) -> Decision:
+        """Over the channel's budget this minute: fold into the summary (pages never are)."""
+        cfg = self.cfg.channels.get(d.target.channel)
+        limit = budget.per_minute(cfg)
+        if limit is None or budget.is_page(event, cfg.type) or budget.take(self.store, d.target.channel, limit, now):
+            return d
+        return Decision(d.target, "hold", budget.fold(self.store, d.target, event, now))
 
     def window(self, t: Target, at: datetime) -> Decision:
         """Send now, or wait for the role's and route's time windows."""
@@ -172,6 +185,8 @@ class Pipeline:
             notice = group.flush(self.store, key, doc, version, route.repeat_interval, now)
             if notice is not None:
                 out.append((notice, [Target(doc["route"], doc["role"], doc["channel"], doc.get("fallback_from", ""))]))
+        for summary, t in budget.due(self.store, now):
+            out.append((summary, [t]))
         for key, doc, version in escalate.due(self.store, now):
             if not escalate.claim(self.store, key, doc, version, now):
                 continue
