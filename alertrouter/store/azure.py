@@ -321,7 +321,8 @@ class AzureStore:
                         extra={"event_id": event.id})
         entity = {
             "PartitionKey": _h(event.id), "RowKey": BODY, "id": _clip(event.id), "received_at": float(now),
-            "time": event.time.isoformat(), "source": event.source, "kind": _clip(event.kind, 1000),
+            "time": event.time.isoformat(), "time_utc": event.time.timestamp(), "source": event.source,
+            "kind": _clip(event.kind, 1000),
             "severity": event.severity.value, "fingerprint": _clip(event.fingerprint),
             "first_pk": first_pk, "first_rk": first_rk,
             "body_parts": len(chunks), "body_bytes": len(body), "trimmed": ",".join(trimmed),
@@ -332,10 +333,21 @@ class AzureStore:
 
     def get_event(self, event_id: str) -> Event | None:
         e = self._entity(self.events, _h(event_id), BODY)
-        if e is None:
-            return None
+        return self._event_of(e) if e is not None else None
+
+    @staticmethod
+    def _event_of(e) -> Event:
         body = b"".join(bytes(e[f"body{i:02d}"]) for i in range(int(e["body_parts"])))
         return Event.model_validate_json(body)
+
+    def events_between(self, start: datetime, end: datetime, kinds: Iterable[str] | None = None) -> list[Event]:
+        """Events whose time is in [start, end), of those kinds, by (time, id): for the digest. A
+        filtered scan of the event records (keep the store purged to `retention_days`)."""
+        rows = self.events.query_entities("RowKey eq @b and time_utc ge @s and time_utc lt @e",
+                                          parameters={"b": BODY, "s": start.timestamp(), "e": end.timestamp()})
+        wanted = set(kinds) if kinds is not None else None
+        events = [self._event_of(e) for e in rows if wanted is None or e.get("kind") in wanted]
+        return sorted(events, key=lambda ev: (ev.time, ev.id))
 
     def first_time(self, fingerprint: str, kind: str) -> datetime | None:
         """When the earliest event of `kind` with this fingerprint happened (a run's start)."""
