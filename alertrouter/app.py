@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from .channels.base import Channel
+from .channels.health import ChannelHealth
 from .channels.registry import build_channels
 from .config.load import LOG_CHANNEL, LoadedConfig, load
 from .metrics import Metrics
@@ -62,6 +63,7 @@ class App:
         self.metrics.watch_store(self.store.counts, self.store.oldest_pending)
         self.pipeline = Pipeline(loaded, self.store, ack_secret, public_url)
         self.watch = Watch(loaded.config.run_watch, self.store)
+        self.health = ChannelHealth(self.store)
 
     @classmethod
     def from_settings(cls, settings: Settings, base: Path, store: Store | None = None) -> "App":

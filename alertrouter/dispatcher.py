@@ -84,6 +84,11 @@ class Dispatcher:
         if self._stop.is_set():  # shutting down: hand it back untouched, the next start sends it
             store.release([n.id], self.owner)
             return
+        health = self.app.health
+        wait = health.wait(n.channel, self.clock())
+        if wait is not None:  # the channel is down: wait for it, spending no attempt
+            store.defer(n.id, self.owner, wait, f"waiting: channel {n.channel} is down", self.clock())
+            return
         started = time.monotonic()
         try:
             result = self._send(n)
@@ -106,6 +111,10 @@ class Dispatcher:
         if not store.finish(n, self.owner, attempt, status, next_at, now):
             log.warning("notification %s: lease lost before the result was recorded", n.id)
             return
+        changed = health.record(n.channel, result, now)
+        if changed is not None:  # a channel went down or came back: tell the operators, as an event
+            log.error("%s", changed.title) if changed.kind == "channel.down" else log.info("%s", changed.title)
+            self.app.ingest([changed])
         metrics = self.app.metrics
         metrics.send_seconds.labels(n.channel).observe(time.monotonic() - started)
         metrics.notifications.labels(n.channel, result.status).inc()

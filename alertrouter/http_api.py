@@ -158,6 +158,7 @@ class HttpApi:
             "routes": len(cfg.routes),
             "roles": len(cfg.roles),
             "channels_unconfigured": sorted(self.app.loaded.unresolved),
+            "channels_down": sorted(self.app.health.down()),
             "store": self.app.store.counts(),
         })
 

@@ -42,10 +42,12 @@ KINDS = (
     "alert.fired",
     "alert.resolved",
     "alert.acknowledged",
+    "channel.down",
+    "channel.up",
     "event.other",
 )
 
-Source = Literal["aml", "azure-monitor", "eventgrid"]
+Source = Literal["aml", "azure-monitor", "eventgrid", "router"]  # router: its own notices (a channel down)
 
 
 class Event(BaseModel):

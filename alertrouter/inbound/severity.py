@@ -41,6 +41,8 @@ KIND_DEFAULT = {
     "alert.fired": Severity.warning,
     "alert.resolved": Severity.warning,
     "alert.acknowledged": Severity.informational,
+    "channel.down": Severity.error,
+    "channel.up": Severity.informational,
 }
 
 

@@ -24,7 +24,7 @@ from ..model import KINDS, Severity
 
 OPS = ("equals", "not", "in", "not_in", "regex", "not_regex", "gt", "ge", "lt", "le", "exists", "at_least", "at_most")
 _SEVERITIES = [s.value for s in Severity]
-_SOURCES = ("aml", "azure-monitor", "eventgrid")
+_SOURCES = ("aml", "azure-monitor", "eventgrid", "router")
 
 
 @dataclass(frozen=True)

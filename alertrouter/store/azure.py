@@ -421,6 +421,27 @@ class AzureStore:
         self._record(attempt)
         return True
 
+    def defer(self, notification_id: str, owner: str, until: float, detail: str, now: float) -> bool:
+        """Hand a claimed notification back, due at `until`, without spending an attempt."""
+        if not owner:
+            return False
+        for _ in range(_OPTIMISTIC_TRIES):
+            e = self._entity(self.notifications, _h(notification_id), NOTIFICATION_RK)
+            if e is None or e.get("lease_owner") != owner:
+                return False
+            try:
+                self.notifications.update_entity(
+                    {"PartitionKey": e["PartitionKey"], "RowKey": e["RowKey"], "lease_owner": "", "lease_until": 0.0,
+                     "next_attempt_at": float(until), "updated_at": float(now), "last_detail": _clip(detail)},
+                    mode=UpdateMode.MERGE, etag=e.metadata["etag"], match_condition=MatchConditions.IfNotModified)
+                return True
+            except ResourceNotFoundError:
+                return False
+            except HttpResponseError as exc:
+                if not _conflict(exc):
+                    raise
+        return False
+
     def release(self, ids: Iterable[str], owner: str) -> None:
         if not owner:
             return

@@ -184,6 +184,14 @@ class SqliteStore:
                       (n.id, attempt.number, attempt.at, attempt.status, attempt.detail, attempt.retry_after))
         return True
 
+    def defer(self, notification_id: str, owner: str, until: float, detail: str, now: float) -> bool:
+        """Hand a claimed notification back, due at `until`, without spending an attempt."""
+        with self._tx() as c:
+            cur = c.execute("UPDATE notifications SET lease_owner = '', lease_until = 0, next_attempt_at = ?, "
+                            "updated_at = ?, last_detail = ? WHERE id = ? AND lease_owner = ?",
+                            (until, now, detail, notification_id, owner))
+        return cur.rowcount == 1
+
     def release(self, ids: Iterable[str], owner: str) -> None:
         ids = list(ids)
         if not ids:

@@ -66,7 +66,7 @@ CASES = [
      'routing.yaml:9 routes[0].match.kind: unknown kind "run.faild" (expected one of: run.started, run.completed, '
      "run.failed, run.canceled, run.status_changed, run.stuck, run.stuck_resolved, run.missing, "
      "run.missing_resolved, model.registered, model.deployed, dataset.drift_detected, "
-     "alert.fired, alert.resolved, alert.acknowledged, event.other)"),
+     "alert.fired, alert.resolved, alert.acknowledged, channel.down, channel.up, event.other)"),
     ("YAML syntax", BASE.replace("roles: [se]\n", "roles: [se\n", 1),
      "routing.yaml:11 YAML syntax error: expected ',' or ']', but got '<stream end>'"),
     ("empty file", "", "routing.yaml:1 the file is empty; it needs at least `roles:` and `channels:`"),
