@@ -99,9 +99,11 @@ def test_missing_scheduled_start_after_its_grace(store):
     w.observe(run_event("r1", "Running", day + 2 * H + 600), day + 2 * H + 600)  # on time (02:10)
     assert w.tick(day + 5 * H) == []
     assert w.tick(day + 24 * H + 3 * H) == []                 # next day 03:00: still within the grace
-    [missing] = w.tick(day + 24 * H + 4 * H + 60)             # 04:01: late
+    other = Watch(cfg, store)                                 # a second instance on the same store
+    raised = w.tick(day + 24 * H + 4 * H + 60) + other.tick(day + 24 * H + 4 * H + 60)  # 04:01: late
+    [missing] = raised
     assert missing.kind == "run.missing" and "2026-11-24T02:00:00+00:00" in missing.title
-    assert w.tick(day + 30 * H) == []
+    assert w.tick(day + 30 * H) == [] and other.tick(day + 30 * H) == []
 
 
 def test_through_the_app_routing_and_outbox(tmp_path):
