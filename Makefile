@@ -22,6 +22,7 @@ test: $(STAMP) node_modules/.installed
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/throughput.py
+	$(BIN)/python benchmarks/routing_core.py
 
 check: $(STAMP)
 	$(BIN)/alertrouter check routing.yaml

@@ -78,7 +78,7 @@ def route(payload: str, config: str, as_json: bool, data_dir: str) -> None:
     pipeline = Pipeline(loaded, SqliteStore(db) if db.exists() else SqliteStore(":memory:"))
     out = []
     for ev in parsed.events:
-        d = router.route(ev)
+        d = router.route(ev, explain=True)
         decisions = pipeline.decide(ev, d.targets, _time.time(), apply=False)
         out.append({
             "id": ev.id, "source": ev.source, "kind": ev.kind, "severity": ev.severity.value,

@@ -15,3 +15,10 @@ def test_throughput_benchmark_runs():
     assert out.returncode == 0, out.stderr
     rows = json.loads(out.stdout)
     assert [(r["workload"], r["n"], r["delivered"]) for r in rows] == [("single", 30, 30), ("burst", 30, 30)]
+
+
+def test_routing_core_benchmark_runs():
+    out = subprocess.run([sys.executable, "benchmarks/routing_core.py", "--n", "20", "--json"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert [r["routes"] for r in json.loads(out.stdout)] == [10, 100, 1000]

@@ -61,18 +61,22 @@ class Router:
         self.cfg = loaded.config
         self.routes = loaded.routes
 
-    def route(self, event: Event) -> Decision:
+    def route(self, event: Event, explain: bool = False) -> Decision:
+        """The routes, roles and targets for `event`; with `explain`, also why each route did or did
+        not match (the trail costs more than the routing, so intake leaves it out)."""
         d = Decision()
         matched: list[tuple[str, tuple[str, ...]]] = []
         for r in self.routes:
             failed = r.check(event)
             if failed is not None:
-                actual = event.match_value(failed.key)
-                shown = "missing" if actual is None else f'"{actual}"'
-                d.trail.append(f"{r.name}: no match: {failed.describe()} (value {shown})")
+                if explain:
+                    actual = event.match_value(failed.key)
+                    shown = "missing" if actual is None else f'"{actual}"'
+                    d.trail.append(f"{r.name}: no match: {failed.describe()} (value {shown})")
                 continue
             matched.append((r.name, r.roles))
-            d.trail.append(f"{r.name}: match" + ("; continue" if r.cont else ""))
+            if explain:
+                d.trail.append(f"{r.name}: match" + ("; continue" if r.cont else ""))
             if not r.cont:
                 break
         if not matched:

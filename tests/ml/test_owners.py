@@ -39,7 +39,7 @@ def test_allowed_owner_and_alias_reach_them_and_others_do_not(caplog):
     router = Router(loads(CONFIG, "r.yaml", env={}))
     with caplog.at_level(logging.WARNING):
         d = router.route(failed_run({"notify": "churn-team, Eve@Contoso.com, mallory@evil.example",
-                                     "mlflow.user": "zoe@contoso.com"}))
+                                     "mlflow.user": "zoe@contoso.com"}), explain=True)
     assert d.routes == ["runs", "run-owners"]
     assert [(t.role, t.channel) for t in d.targets] == [
         ("data-scientist", "ds"), ("owner:ana@contoso.com", "mail"), ("owner:ben@contoso.com", "mail"),

@@ -82,7 +82,7 @@ def test_route_table(router, event, routes, roles, channels):
 
 
 def test_trail_names_the_failing_matcher(router):
-    d = router.route(ev("run.failed", experiment="xchurn-daily"))
+    d = router.route(ev("run.failed", experiment="xchurn-daily"), explain=True)
     assert d.trail[:3] == [
         'pages: no match: source equals "azure-monitor" (value "aml")',
         'churn-failures: no match: experiment regex "churn-.*" (value "xchurn-daily")',
