@@ -15,23 +15,15 @@ import click
 
 
 def _config(config: str):
-    from .config.load import load
-    from .errors import ConfigError
+    from .cli import _load_or_exit  # the main CLI module attaches this command: import when run
 
-    try:
-        return load(config)
-    except ConfigError as exc:
-        for p in exc.problems:
-            click.echo(f"error: {p}", err=True)
-        sys.exit(1)
+    return _load_or_exit(config)
 
 
 def _store(data_dir: str):
-    from .settings import Settings
-    from .store import open_store
+    from .cli import _store as store
 
-    settings = Settings()
-    return open_store(settings.store, data_dir, settings.azure)
+    return store(data_dir)
 
 
 @click.command("digest")
