@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -64,6 +66,8 @@ class App:
         self.pipeline = Pipeline(loaded, self.store, ack_secret, public_url)
         self.watch = Watch(loaded.config.run_watch, self.store)
         self.health = ChannelHealth(self.store)
+        self._recent: OrderedDict[str, Event] = OrderedDict()  # events just taken in, for their deliveries
+        self._recent_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings, base: Path, store: Store | None = None) -> "App":
@@ -79,14 +83,16 @@ class App:
         result = IngestResult()
         now = self.clock()
         items = []
-        with self.pipeline.batch():
+        if not events:
+            return result
+        with self.store.transaction(), self.pipeline.batch():  # one commit for the request
             for event in events:
                 decisions = self.pipeline.decide(event, self.router.route(event).targets, now)
                 items.append((event, [_notification(event, d) for d in decisions]))
-        if not items:
-            return result
-        for (event, _), outcome in zip(items, self.store.ingest(items, now)):
+            outcomes = self.store.ingest(items, now)
+        for (event, _), outcome in zip(items, outcomes):
             if outcome.new:
+                self._remember(event)
                 result.accepted.append(event.id)
                 result.notifications.extend(outcome.notifications)
                 self.metrics.events.labels(event.source, event.kind).inc()
@@ -103,6 +109,19 @@ class App:
         if follow:  # a stuck run ended, an overdue experiment started: their resolutions go in too
             self.ingest(follow)
         return result
+
+    RECENT = 1024  # events kept in memory after intake, so their deliveries need not read them back
+
+    def _remember(self, event: Event) -> None:
+        with self._recent_lock:
+            self._recent[event.id] = event
+            if len(self._recent) > self.RECENT:
+                self._recent.popitem(last=False)
+
+    def event(self, event_id: str) -> Event | None:
+        """A stored event: from memory when it was just taken in (events are immutable), else the store."""
+        found = self._recent.get(event_id)
+        return found if found is not None else self.store.get_event(event_id)
 
     def _notify(self, notifications: list[Notification]) -> None:
         if notifications:
@@ -166,12 +185,8 @@ def render_notification(loaded: LoadedConfig, renderer: Renderer, store: Store |
                         target: Target, channel: Channel) -> Rendered:
     """Render one notification: the route's and the role's template folders first, the role's
     visibility and recipients, and for a run's end the run's start time from the store."""
-    cfg = loaded.config
     role = loaded.role(target.role)
-    route_templates = next((r.templates for r in cfg.routes if r.name == target.route),
-                           cfg.default_route.templates)
-    base = Path(loaded.path).resolve().parent
-    dirs = [str(Path(d) if Path(d).is_absolute() else base / d) for d in (route_templates, role.templates) if d]
+    dirs = loaded.template_dirs(target.route, target.role)
     started_at = None
     if store is not None and event.kind in RUN_ENDINGS:
         started_at = store.first_time(event.fingerprint, "run.started")

@@ -26,6 +26,7 @@ from typing import Callable, Iterable
 
 from .channels.base import DeliveryResult
 from .config.schema import RetryPolicy
+from .model import Event
 from .routing.router import Target
 from .store.base import Attempt, Notification
 
@@ -73,22 +74,38 @@ class Dispatcher:
         if not claimed:
             return 0
         if self._pool is not None and len(claimed) > 1:
-            list(self._pool.map(self._deliver, claimed))
+            tried = list(self._pool.map(self._attempt, claimed))
         else:
-            for n in claimed:
-                self._deliver(n)
+            tried = [self._attempt(n) for n in claimed]
+        tried = [t for t in tried if t is not None]
+        with self.app.store.transaction():  # one commit for the pass's results (SQLite)
+            recorded = [(t, self._finish(*t[:4])) for t in tried]
+        for (n, _, started, now, changed), outcome in recorded:
+            if outcome is not None:
+                self._after(n, *outcome, started, now, changed)
         return len(claimed)
 
     def _deliver(self, n: Notification) -> None:
+        """Send one claimed notification and record the result."""
+        tried = self._attempt(n)
+        if tried is not None:
+            outcome = self._finish(*tried[:4])
+            if outcome is not None:
+                self._after(tried[0], *outcome, *tried[2:])
+
+    def _attempt(self, n: Notification) -> tuple[Notification, DeliveryResult, float, float, Event | None] | None:
+        """Send one claimed notification and update its channel's health (so the next send of the pass
+        already knows a channel that just went down): (it, the result, when the send started, when it
+        ended, the channel.down/up event it caused), or None when it was handed back unsent (shutting
+        down, or its channel is down)."""
         store = self.app.store
         if self._stop.is_set():  # shutting down: hand it back untouched, the next start sends it
             store.release([n.id], self.owner)
-            return
-        health = self.app.health
-        wait = health.wait(n.channel, self.clock())
+            return None
+        wait = self.app.health.wait(n.channel, self.clock())
         if wait is not None:  # the channel is down: wait for it, spending no attempt
             store.defer(n.id, self.owner, wait, f"waiting: channel {n.channel} is down", self.clock())
-            return
+            return None
         started = time.monotonic()
         try:
             result = self._send(n)
@@ -96,6 +113,12 @@ class Dispatcher:
             log.exception("notification %s: unexpected error", n.id)
             result = DeliveryResult.retry(f"internal error ({type(exc).__name__})")
         now = self.clock()
+        return n, result, started, now, self.app.health.record(n.channel, result, now)
+
+    def _finish(self, n: Notification, result: DeliveryResult, started: float,
+                now: float) -> tuple[DeliveryResult, str, float, int] | None:
+        """Record the attempt and the new state: (result, status, next attempt, attempt number), or
+        None when the lease was lost first."""
         number = n.attempts + 1
         policy = self._policy(n.channel)
         if result.status == "delivered":
@@ -108,10 +131,14 @@ class Dispatcher:
         else:
             status, next_at = "pending", now + backoff(policy, number, result.retry_after, self.rand())
         attempt = Attempt(n.id, number, now, result.status, result.detail, result.retry_after)
-        if not store.finish(n, self.owner, attempt, status, next_at, now):
+        if not self.app.store.finish(n, self.owner, attempt, status, next_at, now):
             log.warning("notification %s: lease lost before the result was recorded", n.id)
-            return
-        changed = health.record(n.channel, result, now)
+            return None
+        return result, status, next_at, number
+
+    def _after(self, n: Notification, result: DeliveryResult, status: str, next_at: float, number: int,
+               started: float, now: float, changed: Event | None) -> None:
+        """The channel's change of health as an event, metrics and the log line, once the result is recorded."""
         if changed is not None:  # a channel went down or came back: tell the operators, as an event
             log.error("%s", changed.title) if changed.kind == "channel.down" else log.info("%s", changed.title)
             self.app.ingest([changed])
@@ -137,7 +164,7 @@ class Dispatcher:
 
     def _send(self, n: Notification) -> DeliveryResult:
         app = self.app
-        event = app.store.get_event(n.event_id)
+        event = app.event(n.event_id)
         if event is None:
             return DeliveryResult.permanent(f"event {n.event_id} is no longer in the store")
         if app.loaded.role(n.role) is None:

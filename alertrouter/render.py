@@ -135,6 +135,8 @@ class Renderer:
             strict = os.environ.get("ALERTROUTER_STRICT_TEMPLATES") == "1"
         self.strict = strict
         self._envs: dict[tuple[str, ...], SandboxedEnvironment] = {}
+        # (template folders, channel kind, event kind, part) → the template found, or None: chosen once
+        self._chosen: dict[tuple, jinja2.Template | None] = {}
 
     def _env(self, overrides: tuple[str, ...]) -> SandboxedEnvironment:
         env = self._envs.get(overrides)
@@ -145,25 +147,39 @@ class Renderer:
                 autoescape=lambda name: bool(name) and name.endswith(".html.j2"),
                 trim_blocks=True,
                 lstrip_blocks=True,
+                auto_reload=False,  # templates are read once per process; restart to pick up edits
             )
             self._envs[overrides] = env
         return env
+
+    def template(self, dirs: tuple[str, ...], channel_kind: str, kind: str, part: str) -> jinja2.Template | None:
+        """The template for one part (most specific first), or None for the plain rendering."""
+        key = (dirs, channel_kind, kind, part)
+        try:
+            return self._chosen[key]
+        except KeyError:
+            pass
+        family = kind.split(".", 1)[0]
+        names = [f"{channel_kind}/{kind}.{part}.j2", f"{channel_kind}/{family}.{part}.j2",
+                 f"{channel_kind}/_default.{part}.j2"]
+        try:
+            tpl = self._env(dirs).select_template(names)
+        except jinja2.TemplatesNotFound:
+            tpl = None
+        self._chosen[key] = tpl
+        return tpl
 
     def render(self, event: Event, *, notification_id: str = "", route: str, role: str, channel: str,
                channel_kind: str, parts: Iterable[str], visibility: str = "full",
                template_dirs: Iterable[str] = (), recipients: dict[str, list[str]] | None = None,
                started_at: datetime | None = None) -> Rendered:
         view = view_model(event, route=route, role=role, visibility=visibility, started_at=started_at)
-        env = self._env(tuple(str(d) for d in template_dirs if d))
+        dirs = tuple(str(d) for d in template_dirs if d)
         rendered: dict[str, str] = {}
         errors: dict[str, str] = {}
-        family = view["family"]
         for part in parts:
-            names = [f"{channel_kind}/{event.kind}.{part}.j2", f"{channel_kind}/{family}.{part}.j2",
-                     f"{channel_kind}/_default.{part}.j2"]
-            try:
-                tpl = env.select_template(names)
-            except jinja2.TemplatesNotFound:
+            tpl = self.template(dirs, channel_kind, event.kind, part)
+            if tpl is None:
                 rendered[part] = plain(view, part)
                 continue
             try:

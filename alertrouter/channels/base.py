@@ -22,8 +22,10 @@ from pathlib import Path
 from typing import ClassVar, Literal, Mapping, Protocol
 
 import requests
+import urllib3
 
 from ..render import Rendered
+from .http import pool_for
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,20 @@ def post_json(session: requests.Session, url: str, body: bytes, headers: dict[st
               label: str) -> DeliveryResult:
     """POST bytes, map the outcome to a DeliveryResult. Transport errors name their type only: their
     messages carry the URL, which may hold a secret."""
+    pool = pool_for(session)
+    if pool.direct(url):
+        try:
+            resp = pool.post(url, body, {"Content-Type": "application/json", **headers}, timeout)
+        except urllib3.exceptions.NewConnectionError:  # before TimeoutError: urllib3 derives it from that
+            return DeliveryResult.retry(f"{label}: connection failed")
+        except urllib3.exceptions.TimeoutError:
+            return DeliveryResult.retry(f"{label}: no answer within {timeout:g} s")
+        except (urllib3.exceptions.ProtocolError, urllib3.exceptions.SSLError, urllib3.exceptions.ProxyError,
+                OSError):
+            return DeliveryResult.retry(f"{label}: connection failed")
+        except (urllib3.exceptions.HTTPError, ValueError) as exc:
+            return DeliveryResult.permanent(f"{label}: request error ({type(exc).__name__})")
+        return classify(resp.status, resp.headers.get("Retry-After")).prefixed(label)
     try:
         resp = session.post(url, data=body, headers={"Content-Type": "application/json", **headers},
                             timeout=timeout, allow_redirects=False)

@@ -17,12 +17,15 @@ KIND = "channel"
 THRESHOLD = 5  # consecutive retryable failures …
 MIN_OUTAGE = 30.0  # … over at least this long (a one-off burst of 503s is retried, not a channel down)
 PROBE_EVERY = 60.0
+FRESH_FOR = 1.0  # a healthy channel's document is trusted this long before it is read again
 
 
 class ChannelHealth:
     def __init__(self, store, threshold: int = THRESHOLD, probe_every: float = PROBE_EVERY,
-                 min_outage: float = MIN_OUTAGE):
+                 min_outage: float = MIN_OUTAGE, fresh_for: float = FRESH_FOR):
         self.store, self.threshold, self.probe_every, self.min_outage = store, threshold, probe_every, min_outage
+        self.fresh_for = fresh_for
+        self._healthy: dict[str, float] = {}  # channel → when its document last read healthy (no failures)
 
     def _update(self, channel: str, fn, now: float):
         while True:
@@ -30,13 +33,24 @@ class ChannelHealth:
             doc, version = found if found else ({"failures": 0, "down": False, "since": 0.0, "next_probe": 0.0,
                                                 "last": "", "first": 0.0}, None)
             new, out = fn(dict(doc))
-            if new == doc:
+            if new == doc or self.store.state_put(KIND, channel, new, version, now):
+                if new["failures"] == 0 and not new["down"]:
+                    self._healthy[channel] = now
+                else:
+                    self._healthy.pop(channel, None)
                 return out
-            if self.store.state_put(KIND, channel, new, version, now):
-                return out
+
+    def _known_healthy(self, channel: str, now: float) -> bool:
+        """Read healthy within the last `fresh_for` seconds: a busy healthy channel is not re-read for
+        every send (another instance's "down" is seen that much later)."""
+        at = self._healthy.get(channel)
+        return at is not None and 0 <= now - at < self.fresh_for
 
     def wait(self, channel: str, now: float) -> float | None:
         """When the channel is down and this is not the moment to probe it: until when to wait."""
+        if self._known_healthy(channel, now):
+            return None
+
         def fn(doc):
             if not doc["down"]:
                 return doc, None
@@ -46,6 +60,9 @@ class ChannelHealth:
         return self._update(channel, fn, now)
 
     def record(self, channel: str, result: DeliveryResult, now: float) -> Event | None:
+        if result.status == "delivered" and self._known_healthy(channel, now):
+            return None
+
         def fn(doc):
             if result.status == "delivered":
                 if doc["down"]:

@@ -38,6 +38,21 @@ class LoadedConfig:
     warnings: list[str] = field(default_factory=list)
     unresolved: dict[str, list[str]] = field(default_factory=dict)  # channel -> missing env vars
     env: typing.Mapping[str, str] = field(default_factory=lambda: os.environ)  # where ${ENV_VAR}s resolve
+    _template_dirs: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def template_dirs(self, route: str, role: str) -> list[str]:
+        """The route's and the role's template folders (absolute; relative ones are read from
+        routing.yaml's folder), looked up once per (route, role)."""
+        found = self._template_dirs.get((route, role))
+        if found is None:
+            cfg = self.config
+            route_templates = next((r.templates for r in cfg.routes if r.name == route), cfg.default_route.templates)
+            r = self.role(role)
+            base = Path(self.path).resolve().parent
+            found = [str(Path(d) if Path(d).is_absolute() else base / d)
+                     for d in (route_templates, r.templates if r else "") if d]
+            self._template_dirs[(route, role)] = found
+        return found
 
     def role(self, name: str) -> Role | None:
         """A configured role, or the implicit role of one run owner (`owner:<address>`)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from datetime import datetime, timezone
@@ -36,6 +37,11 @@ def arm_parts(resource_id: str | None) -> dict[str, str]:
     """Split an ARM id into subscription, resource_group, provider type and name."""
     if not resource_id:
         return {}
+    return dict(_arm_parts(resource_id))
+
+
+@functools.lru_cache(maxsize=4096)  # the same topics and resources come back event after event
+def _arm_parts(resource_id: str) -> dict[str, str]:
     m = _ARM.match(resource_id)
     if not m:
         return {}

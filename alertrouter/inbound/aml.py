@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timezone
 from urllib.parse import quote
 
@@ -124,11 +125,17 @@ def to_event(env: Envelope, received: datetime | None = None) -> Event:
 
 
 def _studio_run(topic: str, run_id: str) -> dict[str, str]:
-    parts = arm_parts(topic)
-    if not (run_id and parts.get("subscription") and parts.get("resource_group") and "resource_name" in parts):
+    wsid = _wsid(topic)
+    if not (run_id and wsid):
         return {}
-    wsid = (
-        f"/subscriptions/{parts['subscription']}/resourcegroups/{parts['resource_group']}"
-        f"/workspaces/{parts['resource_name']}"
-    )
-    return {"Run in Azure ML studio": f"https://ml.azure.com/runs/{quote(run_id)}?wsid={quote(wsid)}"}
+    return {"Run in Azure ML studio": f"https://ml.azure.com/runs/{quote(run_id)}?wsid={wsid}"}
+
+
+@functools.lru_cache(maxsize=1024)
+def _wsid(topic: str) -> str:
+    """The studio's quoted `wsid` for a workspace topic ("" when the topic names no workspace)."""
+    parts = arm_parts(topic)
+    if not (parts.get("subscription") and parts.get("resource_group") and "resource_name" in parts):
+        return ""
+    return quote(f"/subscriptions/{parts['subscription']}/resourcegroups/{parts['resource_group']}"
+                 f"/workspaces/{parts['resource_name']}")

@@ -59,6 +59,7 @@ DefaultAzureCredential (managed identity). Neither is ever logged or put in an e
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
@@ -626,6 +627,10 @@ class AzureStore:
         for status in ("pending", "sent", "dead", "held"):
             out[status] = statuses.count(status)
         return out
+
+    def transaction(self):
+        """Tables have no multi-entity transactions across partitions: each write stands alone."""
+        return contextlib.nullcontext()
 
     def close(self) -> None:
         if self._pool is not None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterable, Literal, Protocol
+from typing import ContextManager, Iterable, Literal, Protocol
 
 from ..model import Event
 
@@ -103,5 +103,7 @@ class Store(Protocol):
     def state_delete(self, kind: str, key: str) -> None: ...
 
     def counts(self) -> dict[str, int]: ...
+
+    def transaction(self) -> ContextManager: ...  # groups writes where the store can (SQLite); else a no-op
 
     def close(self) -> None: ...

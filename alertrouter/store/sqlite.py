@@ -84,6 +84,7 @@ class SqliteStore:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
+        self._write = threading.RLock()
         self._conn().executescript(SCHEMA)
 
     def _conn(self) -> sqlite3.Connection:
@@ -100,14 +101,31 @@ class SqliteStore:
 
     @contextmanager
     def _tx(self):
+        """One write transaction. Nested ones join the outer one (one commit for a whole intake
+        request); writers in this process queue on a lock instead of SQLite's sleeping busy wait."""
         c = self._conn()
-        c.execute("BEGIN IMMEDIATE")
-        try:
-            yield c
-        except BaseException:
-            c.execute("ROLLBACK")
-            raise
-        c.execute("COMMIT")
+        if getattr(self._local, "depth", 0):
+            self._local.depth += 1
+            try:
+                yield c
+            finally:
+                self._local.depth -= 1
+            return
+        with self._write:
+            c.execute("BEGIN IMMEDIATE")
+            self._local.depth = 1
+            try:
+                yield c
+            except BaseException:
+                self._local.depth = 0
+                c.execute("ROLLBACK")
+                raise
+            self._local.depth = 0
+            c.execute("COMMIT")
+
+    def transaction(self):
+        """Group several writes (and the reads between them) into one transaction."""
+        return self._tx()
 
     # --- intake ---
 
