@@ -4,8 +4,10 @@ and Standard Webhooks signatures checked by the independent `standardwebhooks` l
 from __future__ import annotations
 
 import base64
+import http.server
 import json
 import logging
+import threading
 import time
 from datetime import datetime, timezone
 
@@ -180,3 +182,42 @@ def test_timeout_and_refused_connection_are_retried_without_leaks(tmp_path, capl
     assert (refused.status, refused.detail) == ("retry", "webhook hook: connection failed")
     for r in (timed_out, refused):
         assert_no_secret(r, caplog, [TOKEN, SECRET])
+
+
+def test_keep_alive_pool_reuses_one_connection(tmp_path):
+    """Deliveries go through one keep-alive connection per host, not one connection per POST."""
+    peers = []
+
+    class KeepAlive(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            peers.append(self.client_address[1])
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), KeepAlive)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        channel = webhook(f"http://127.0.0.1:{server.server_port}{PATH}", tmp_path)
+        results = [channel.send(render(channel, event(METRIC_FIRED))) for _ in range(5)]
+    finally:
+        server.shutdown()
+    assert [r.status for r in results] == ["delivered"] * 5
+    assert len(peers) == 5 and len(set(peers)) == 1, peers
+
+
+def test_a_proxy_from_the_environment_is_used(httpserver, tmp_path, monkeypatch):
+    """A host the environment sends through a proxy is posted to through it (the loopback server plays
+    the proxy; the target host does not resolve, so a delivery proves the proxy was used)."""
+    httpserver.expect_request(PATH, method="POST").respond_with_data("", status=202)
+    monkeypatch.setenv("HTTP_PROXY", httpserver.url_for("/").rstrip("/"))
+    for name in ("NO_PROXY", "no_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    channel = webhook(f"http://hooks.example.invalid{PATH}?token={TOKEN}", tmp_path)
+    result = channel.send(render(channel, event(METRIC_FIRED)))
+    assert (result.status, result.detail) == ("delivered", "webhook hook: HTTP 202")

@@ -182,3 +182,45 @@ def test_events_between_for_the_digest(store):
     else:
         got = store.events_between(start, start + timedelta(minutes=9), ["run.started", "run.completed"])
     assert [e.id for e in got] == ["a", "b"]
+
+
+def test_writes_grouped_in_a_transaction_all_land(store):
+    """`transaction()` groups writes (one commit on SQLite, each write on its own in Azure): every
+    write inside it is there afterwards, read back from a second look at the store."""
+    with store.transaction():
+        store.ingest([(event("t1"), notes("t1"))], 10.0)
+        assert store.state_put("alert", "fp-t", {"firing": True}, None, 10.0)
+        with store.transaction():  # nested: joins the outer one
+            assert store.state_put("alert", "fp-u", {"firing": False}, None, 10.0)
+    assert store.get_event("t1") is not None
+    assert [k for k, _, _ in store.state_list("alert")] == ["fp-t", "fp-u"]
+    assert {n.status for n in store.list(limit=10)} == {"pending"}
+
+
+def test_sqlite_transaction_rolls_back_as_a_whole(sqlite_store):
+    try:
+        with sqlite_store.transaction():
+            sqlite_store.ingest([(event("r1"), notes("r1"))], 10.0)
+            with sqlite_store.transaction():
+                sqlite_store.state_put("alert", "fp-r", {"firing": True}, None, 10.0)
+            raise RuntimeError("the request failed part-way")
+    except RuntimeError:
+        pass
+    assert sqlite_store.get_event("r1") is None and sqlite_store.state_get("alert", "fp-r") is None
+    assert sqlite_store.list(limit=10) == []
+    sqlite_store.ingest([(event("r1"), notes("r1"))], 11.0)  # the store takes writes again
+    assert sqlite_store.get_event("r1") is not None
+
+
+def test_sqlite_writers_on_many_threads_share_the_file(sqlite_store):
+    def write(i: int) -> None:
+        for j in range(20):
+            with sqlite_store.transaction():
+                sqlite_store.ingest([(event(f"w{i}-{j}"), notes(f"w{i}-{j}", 1))], 10.0)
+                sqlite_store.state_put("alert", f"w{i}-{j}", {"firing": True}, None, 10.0)
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sqlite_store.counts()["pending"] == 80 and len(sqlite_store.state_list("alert")) == 80
