@@ -32,7 +32,9 @@ def test_counts_after_known_traffic(server, httpserver):
     assert post("/api/eventgrid", b"[" + b" " * (1024 * 1024) + b"]").status_code == 413
     captured(httpserver, 2)
     m = wait_until(lambda: (m := scrape(server)) and m.get(
-        ("alertrouter_outbox_notifications", (("status", "sent"),))) == 2 and m, what="two sent")
+        ("alertrouter_outbox_notifications", (("status", "sent"),))) == 2 and m.get(
+        ("alertrouter_notifications_total", (("channel", "capture"), ("outcome", "delivered")))) == 2 and m,
+        what="two sent and counted (the counters follow the outbox's commit)")
     assert m[("alertrouter_events_total", (("kind", "alert.fired"), ("source", "azure-monitor")))] == 1
     assert m[("alertrouter_events_total", (("kind", "run.failed"), ("source", "aml")))] == 1
     assert m[("alertrouter_duplicate_events_total", (("source", "azure-monitor"),))] == 1

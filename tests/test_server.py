@@ -107,7 +107,7 @@ def test_webhook_body_is_data_with_the_rendered_text(server, httpserver):
 def test_failed_delivery_is_scheduled_again_and_secret_never_logged(server, httpserver, caplog):
     httpserver.clear()
     httpserver.expect_request("/hook").respond_with_data("down", status=503, headers={"Retry-After": "7"})
-    with caplog.at_level(logging.DEBUG):
+    with caplog.at_level(logging.DEBUG), caplog.at_level(logging.DEBUG, logger="alertrouter.http"):
         resp = post(server, "/api/alerts", ALERT)
         assert resp.status_code == 200  # intake does not fail because a receiver is down
         assert resp.json()["notifications"] == 1
@@ -118,7 +118,7 @@ def test_failed_delivery_is_scheduled_again_and_secret_never_logged(server, http
     [attempt] = store.history(n.id)
     assert (attempt.status, attempt.retry_after) == ("retry", 7.0)
     ours = [r.getMessage() for r in caplog.records if not r.name.startswith("werkzeug")]  # werkzeug = the receiver
-    assert any("POST /hook?<redacted>" in m for m in ours)  # urllib3's debug line, query removed
+    assert any(m.startswith("POST to localhost:") and m.endswith("HTTP 503") for m in ours)  # host only, no path
     assert not any("s3cr3t" in m for m in ours)
     assert "s3cr3t" not in repr(store.history(n.id)) + repr(store.list())
 

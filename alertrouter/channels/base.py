@@ -15,17 +15,20 @@ problems and never puts a secret (URL, key, token, password) into a result or a 
 from __future__ import annotations
 
 import email.utils
+import logging
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import ClassVar, Literal, Mapping, Protocol
+from urllib.parse import urlsplit
 
 import requests
-import urllib3
 
 from ..render import Rendered
-from .http import pool_for
+from .http import client_for
+
+log = logging.getLogger("alertrouter.http")
 
 
 @dataclass(frozen=True)
@@ -106,20 +109,19 @@ def post_json(session: requests.Session, url: str, body: bytes, headers: dict[st
               label: str) -> DeliveryResult:
     """POST bytes, map the outcome to a DeliveryResult. Transport errors name their type only: their
     messages carry the URL, which may hold a secret."""
-    pool = pool_for(session)
-    if pool.direct(url):
+    client = client_for(session)
+    if client.direct(url):
         try:
-            resp = pool.post(url, body, {"Content-Type": "application/json", **headers}, timeout)
-        except urllib3.exceptions.NewConnectionError:  # before TimeoutError: urllib3 derives it from that
-            return DeliveryResult.retry(f"{label}: connection failed")
-        except urllib3.exceptions.TimeoutError:
+            answer = client.post(url, body, {"Content-Type": "application/json", **headers}, timeout)
+        except TimeoutError:
             return DeliveryResult.retry(f"{label}: no answer within {timeout:g} s")
-        except (urllib3.exceptions.ProtocolError, urllib3.exceptions.SSLError, urllib3.exceptions.ProxyError,
-                OSError):
+        except ConnectionError:
             return DeliveryResult.retry(f"{label}: connection failed")
-        except (urllib3.exceptions.HTTPError, ValueError) as exc:
+        except ValueError as exc:
             return DeliveryResult.permanent(f"{label}: request error ({type(exc).__name__})")
-        return classify(resp.status, resp.headers.get("Retry-After")).prefixed(label)
+        if log.isEnabledFor(logging.DEBUG):  # the host only: paths and query strings may hold secrets
+            log.debug("POST to %s: HTTP %d", urlsplit(url).netloc.rpartition("@")[2], answer.status)
+        return classify(answer.status, answer.retry_after).prefixed(label)
     try:
         resp = session.post(url, data=body, headers={"Content-Type": "application/json", **headers},
                             timeout=timeout, allow_redirects=False)
