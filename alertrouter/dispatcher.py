@@ -48,11 +48,12 @@ def backoff(policy: RetryPolicy, attempts_done: int, retry_after: float | None, 
 class Dispatcher:
     def __init__(self, app, *, owner: str | None = None, lease_seconds: float = 30.0, batch: int = 64,
                  workers: int = 8, clock: Callable[[], float] = time.time,
-                 rand: Callable[[], float] = random.random):
+                 rand: Callable[[], float] = random.random, linger: float = 0.0):
         self.app = app
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.lease_seconds = lease_seconds
         self.batch = batch
+        self.linger = linger
         self.clock = clock
         self.rand = rand
         self.on_retry_scheduled: Callable[[Notification, float], None] | None = None
@@ -197,7 +198,12 @@ class Dispatcher:
     def _loop(self, poll_seconds: float) -> None:
         while not self._stop.is_set():
             try:
-                if self.run_once():
+                sent = self.run_once()
+                if sent:
+                    if sent < self.batch and self.linger:
+                        # a trickle: let intake add a few more (and run alone, with the interpreter to
+                        # itself) before the next pass; a full batch means a backlog: go on at once
+                        self._stop.wait(self.linger)
                     continue
                 due = self.app.store.next_due()
                 wait = poll_seconds if due is None else min(poll_seconds, max(0.01, due - self.clock()))

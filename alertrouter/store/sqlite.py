@@ -179,6 +179,9 @@ class SqliteStore:
                 return []
             due += f" AND id IN ({', '.join('?' * len(ids))})"
             params += ids
+        # a read first: most passes find nothing due, and a read takes no write lock
+        if not self._conn().execute(f"SELECT 1 FROM notifications WHERE {due} LIMIT 1", params).fetchone():
+            return []
         with self._tx() as c:
             rows = c.execute(
                 f"UPDATE notifications SET lease_owner = ?, lease_until = ? WHERE id IN "
