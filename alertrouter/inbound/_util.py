@@ -17,20 +17,28 @@ _ARM = re.compile(
 
 
 class CIDict:
-    """Read-only, case-insensitive view of a mapping (Azure sends camelCase and PascalCase)."""
+    """Read-only, case-insensitive view of a mapping (Azure sends camelCase and PascalCase). The
+    exact spelling asked for is tried first; the lower-cased index is built only when it misses."""
 
     __slots__ = ("_d", "_lower")
 
     def __init__(self, d: Mapping[str, Any] | None):
-        self._d = d or {}
-        self._lower = {k.lower(): k for k in self._d} if isinstance(self._d, Mapping) else {}
+        self._d = d if isinstance(d, Mapping) else {}
+        self._lower: dict[str, str] | None = None
+
+    def _real(self, key: str) -> str | None:
+        if key in self._d:
+            return key
+        if self._lower is None:
+            self._lower = {k.lower(): k for k in self._d if isinstance(k, str)}
+        return self._lower.get(key.lower())
 
     def get(self, key: str, default: Any = None) -> Any:
-        real = self._lower.get(key.lower())
+        real = self._real(key)
         return self._d[real] if real is not None else default
 
     def has(self, key: str) -> bool:
-        return key.lower() in self._lower
+        return self._real(key) is not None
 
 
 def arm_parts(resource_id: str | None) -> dict[str, str]:
@@ -86,6 +94,8 @@ def _trim_fraction(text: str) -> str:
 
 def to_str(value: Any) -> str:
     """Label values are strings: JSON for containers, lower-case for booleans."""
+    if type(value) is str:  # the common case, first
+        return value
     if value is None:
         return ""
     if isinstance(value, bool):
