@@ -69,27 +69,14 @@ def route(payload: str, config: str, as_json: bool, data_dir: str) -> None:
         sys.exit(2)
     import time as _time
 
+    from .explain import explain
     from .pipeline import Pipeline
     from .routing.router import Router
     from .store.sqlite import SqliteStore
 
-    router = Router(loaded)
     db = Path(data_dir) / "alertrouter.db"
     pipeline = Pipeline(loaded, SqliteStore(db) if db.exists() else SqliteStore(":memory:"))
-    out = []
-    for ev in parsed.events:
-        d = router.route(ev, explain=True)
-        decisions = pipeline.decide(ev, d.targets, _time.time(), apply=False)
-        out.append({
-            "id": ev.id, "source": ev.source, "kind": ev.kind, "severity": ev.severity.value,
-            "title": ev.title, "summary": ev.summary, "time": ev.time.isoformat(), "fingerprint": ev.fingerprint,
-            "labels": ev.labels, "routes": d.routes, "roles": d.roles, "channels": d.channels,
-            "targets": [{"route": t.route, "role": t.role, "channel": t.channel,
-                         **({"instead_of": t.fallback_from} if t.fallback_from else {}),
-                         "action": dec.action, **({"reason": dec.reason} if dec.reason else {})}
-                        for t, dec in zip(d.targets, decisions)],
-            "trail": d.trail,
-        })
+    out = explain(Router(loaded), pipeline, parsed.events, _time.time())
     if as_json:
         doc: dict = {"events": out}
         if parsed.handshake is not None:
