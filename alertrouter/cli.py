@@ -174,6 +174,7 @@ def serve(config: str, host: str, port: int, data_dir: str) -> None:
     pending = app.store.counts().get("pending", 0)
     click.echo(f"alertrouter: listening on http://{host}:{port} (config {config}, data {data_dir})", err=True)
     click.echo("  POST /api/eventgrid  POST /api/alerts  GET /api/health", err=True)
+    click.echo(f"  console: http://{host}:{port}/", err=True)
     if pending:
         click.echo(f"  resuming {pending} pending notification(s)", err=True)
     if auth.open:
@@ -185,7 +186,7 @@ def serve(config: str, host: str, port: int, data_dir: str) -> None:
     if digests is not None:
         digests.start()
     try:
-        run(app, dispatcher, host, port, max_body=settings.max_body_bytes, auth=auth)
+        run(app, dispatcher, host, port, max_body=settings.max_body_bytes, auth=auth, settings=settings)
     finally:
         if digests is not None:
             digests.stop()
