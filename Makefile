@@ -29,6 +29,7 @@ test: $(STAMP) node_modules/.installed $(CHROMIUM)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/throughput.py
 	$(BIN)/python benchmarks/routing_core.py
+	$(BIN)/python benchmarks/console_events.py
 
 check: $(STAMP)
 	$(BIN)/alertrouter check routing.yaml

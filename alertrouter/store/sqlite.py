@@ -345,7 +345,6 @@ class SqliteStore:
             self._all.clear()
         self._local = threading.local()
 
-
     # --- the operator console ---
 
     def _migrate(self) -> None:
