@@ -15,8 +15,8 @@ MASK = "<redacted>"
 
 _SECRET_WORDS = {
     "key", "apikey", "token", "password", "passwd", "pwd", "secret", "signature", "sig", "credential",
-    "credentials", "authorization", "auth", "cookie", "sas", "connectionstring", "webhook", "webhookurl",
-    "privatekey", "clientsecret", "accesskey", "accountkey", "code",
+    "credentials", "authorization", "cookie", "sas", "connectionstring", "webhook", "webhookurl",
+    "privatekey", "clientsecret", "accesskey", "accountkey",
 }
 _URL = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]*://)([^\s/?#@\"'<>]*@)?([^\s/?#\"'<>]*)([^\s?#\"'<>]*)(\?[^\s#\"'<>]*)?(#[^\s\"'<>]*)?")
 _CRED = re.compile(r"\b(Bearer|Basic|SharedAccessSignature)\s+[A-Za-z0-9._~+/=%:-]+", re.IGNORECASE)

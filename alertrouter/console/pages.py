@@ -16,6 +16,7 @@ the local server and an Azure Functions HTTP function serve the same thing.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
@@ -63,6 +64,18 @@ class Console:
             (f"{b}/static/console/{{name}}", ["GET"], self.static),
         ]
 
+    def dispatch(self, req: Request) -> Response:
+        """One entry point for hosts without a router of their own (the Functions HTTP function):
+        `req.path` is the URL path."""
+        path = req.path.rstrip("/") or "/"
+        static = f"{self.base}/static/console/"
+        if req.path.startswith(static) and req.method.upper() in ("GET", "HEAD"):
+            return self.static(replace(req, params={"name": req.path[len(static):]}))
+        for route, methods, handler in self.routes():
+            if (route.rstrip("/") or "/") == path and req.method.upper() in methods:
+                return handler(req)
+        return self._page(req, "error.html", 404, message="No such page.")
+
     # --- plumbing ---
 
     def _page(self, req: Request, template: str, status: int = 200, **ctx) -> Response:
@@ -72,7 +85,7 @@ class Console:
             session = self.security.new_session()
         body = self.env.get_template(template).render(
             csrf=self.security.csrf_token(session), who=self.security.identity(req) or "", page=template,
-            cards=template in ("event.html", "routing.html"), **ctx)
+            cards=template in ("event.html", "routing.html"), easy_auth=self.security.easy_auth, **ctx)
         headers = {**SECURITY_HEADERS, "Content-Type": "text/html; charset=utf-8"}
         if fresh:
             headers["Set-Cookie"] = self.security.set_cookie(session)
@@ -85,7 +98,8 @@ class Console:
         return Response(303, b"", headers)
 
     def _denied(self, req: Request) -> Response:
-        return self._page(req, "login.html", 401, next=req.path, error="", key_login=self.security.auth.key is not None)
+        return self._page(req, "login.html", 401, next=views.safe_next(req.path, self.base), error="",
+                          key_login=self.security.auth.key is not None)
 
     def _change(self, req: Request) -> tuple[dict[str, str] | None, Response | None]:
         """The form of a POST that may change something, or the refusal."""

@@ -4,7 +4,7 @@
   told it sits behind it (`ALERTROUTER_CONSOLE__EASY_AUTH`); the console's signed session cookie
   (set by signing in with the operator key); the operator key (`x-functions-key`) or an Entra
   bearer token on the request itself; with no key and no tenant configured (`serve` on loopback
-  only), everyone is the local operator.
+  only), everyone is the local operator — except in Azure (`allow_open=False`), where nobody is.
 - Reads need an identity unless the server listens on loopback (`open_reads`).
 - Every change is a POST that needs an identity and a CSRF token: an HMAC of the session id in
   the cookie (SameSite=Strict, HttpOnly), checked in constant time; a cross-origin `Origin` is
@@ -52,13 +52,14 @@ class Session:
 
 class ConsoleSecurity:
     def __init__(self, auth: Authenticator, secret: bytes, open_reads: bool, easy_auth: bool = False,
-                 easy_auth_role: str = "", secure_cookie: bool = False, clock=time.time):
+                 easy_auth_role: str = "", secure_cookie: bool = False, allow_open: bool = True, clock=time.time):
         self.auth = auth
         self.secret = hashlib.sha256(b"alertrouter-console\x00" + secret).digest()
         self.open_reads = open_reads
         self.easy_auth = easy_auth
         self.easy_auth_role = easy_auth_role
         self.secure_cookie = secure_cookie
+        self.allow_open = allow_open  # False in Azure: nothing configured must never mean "everyone"
         self.clock = clock
 
     # --- the cookie: a session id (for CSRF) and, once signed in, who ---
@@ -98,7 +99,7 @@ class ConsoleSecurity:
         if s is not None and s.who:
             return s.who
         if self.auth.open:
-            return "local operator"
+            return "local operator" if self.allow_open else None
         if KeyCheck.presented(req) or EntraValidator.bearer(req) is not None:
             result = self.auth.check(req)
             if result.ok:

@@ -184,7 +184,13 @@ def try_payload(app: App, payload: str) -> tuple[dict | None, str]:
     for ev, info in zip(parsed.events, explained):
         items = []
         for channel in dict.fromkeys(t["instead_of"] if "instead_of" in t else t["channel"] for t in info["targets"]):
-            for p in previews(app.loaded, [ev], channel, None):
+            try:
+                found = previews(app.loaded, [ev], channel, None)
+            except Exception as exc:  # a channel that cannot be built here: say so, keep the rest
+                found = []
+                items.append(TriedPreview(f"{channel}: no preview ({type(exc).__name__})", "", "", "",
+                                          mask_text(str(exc))[:300], ""))
+            for p in found:
                 body = mask(p.body)
                 card = teams_card(body)
                 items.append(TriedPreview(p.label, "teams" if card else "", json.dumps(body, indent=2, ensure_ascii=False),

@@ -220,3 +220,38 @@ def test_easy_auth_identity_when_enabled(console_env, role_required, roles, allo
         assert (r.status_code == 200) is allowed
         if allowed:
             assert "ana@contoso.com" in r.text
+
+
+def test_status_names_each_channels_last_success_and_failure(open_server, receiver):
+    post_alert(open_server, alert(8, severity="Sev3"))  # Teams: 202
+    post_alert(open_server, alert(9, severity="Sev1"))  # the pager hook: 500, dead at once
+    store = open_server.app.store
+    wait_until(lambda: store.counts()["sent"] >= 1 and store.counts()["dead"] >= 1, what="one sent, one dead")
+    page = requests.get(open_server.url + "/status", timeout=10).text
+    rows = {m.group(1): m.group(0) for m in re.finditer(r"<tr><td>([a-z-]+)</td>.*?</tr>", page, re.S)}
+    assert set(rows) == {"ops-teams", "pager-hook", "mail", "log"}
+    assert "never" not in rows["ops-teams"].split("</td>")[3] and "HTTP 500" in rows["pager-hook"]
+    assert "alertrouter 0.1.0" in page and "sqlite" in page and "pending" in page
+    assert "127.0.0.1:%d" % receiver.port not in page
+
+
+def test_routing_tree_and_the_payload_box(open_server):
+    import json
+
+    from tests.conftest import load_fixture
+
+    s = requests.Session()
+    page = s.get(open_server.url + "/routing", timeout=10)
+    tree = page.text.split('<ol class="tree">')[1].split("</ol>")[0]
+    assert [m for m in re.findall(r"<strong>([a-z-]+)</strong>", tree)] == [
+        "pages", "on-call", "runs", "data-scientist", "default", "data-scientist"]
+    assert "kind=alert.fired, severity at_least error" in tree
+    tried = s.post(open_server.url + "/routing/try", data={"csrf": csrf_of(page.text), "payload": json.dumps(
+        load_fixture("aml-runstatuschanged-failed.eventgrid.json"))}, timeout=10)
+    assert tried.status_code == 200
+    result = tried.text.split('<article class="tried">')[1]
+    assert "runs: match" in result and "pages: no match" in result
+    assert 'class="card-preview" data-card="' in result and "automl-local-regression" in result
+    assert open_server.app.store.counts()["events"] == 0  # nothing was taken in
+    bad = s.post(open_server.url + "/routing/try", data={"csrf": csrf_of(page.text), "payload": "{oops"}, timeout=10)
+    assert bad.status_code == 400 and "malformed JSON" in bad.text
