@@ -130,7 +130,8 @@ class ConsoleSecurity:
         if s is None:
             return False
         origin = req.header("origin")
-        if origin and origin != "null" and urlsplit(origin).netloc != req.header("host"):
+        hosts = {req.header(h) for h in ("host", "x-forwarded-host", "x-original-host")} - {""}
+        if origin and origin != "null" and urlsplit(origin).netloc not in hosts:
             return False
         return hmac.compare_digest(form.get("csrf", ""), self.csrf_token(s))
 

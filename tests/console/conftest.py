@@ -80,6 +80,14 @@ def keyed_server(console_env):
         yield s
 
 
+def pytest_terminal_summary(terminalreporter, config):
+    """Say where the browser tests' screenshots are (the run's basetemp)."""
+    factory = getattr(config, "_tmp_path_factory", None)
+    shots = factory.getbasetemp() / "screenshots" if factory is not None else None
+    if shots is not None and shots.is_dir():
+        terminalreporter.write_line(f"console screenshots: {shots}")
+
+
 def alert(n: int, rule: str = "cpu-high", resource: str = "vm-7", severity: str = "Sev1",
           description: str = "CPU over 90%") -> dict:
     """An Azure Monitor metric alert (common schema) of its own id."""
