@@ -113,6 +113,7 @@ def serve(app: App, dispatcher: Dispatcher, host: str = "127.0.0.1", port: int =
 
     from .console import LOOPBACK
 
-    console = build_console(app, auth, settings=settings, open_reads=host in LOOPBACK)
+    private = settings is not None and settings.console.private_reads
+    console = build_console(app, auth, settings=settings, open_reads=host in LOOPBACK and not private)
     uvicorn.run(create_app(app, dispatcher, max_body, auth, console), host=host, port=port, log_level=log_level, access_log=False,
                 http="httptools", timeout_keep_alive=30, timeout_graceful_shutdown=30)

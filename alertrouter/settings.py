@@ -58,6 +58,8 @@ class ConsoleSettings(BaseModel):
     easy_auth_role: str = Field("", description="App role a signed-in user must hold; empty = any user the "
                                                 "app registration lets in")
     secure_cookie: bool = Field(False, description="Mark the console cookie Secure (served over HTTPS)")
+    private_reads: bool = Field(False, description="Pages need an identity even on a loopback bind (behind a "
+                                                   "reverse proxy on the same machine)")
 
 
 class Settings(BaseSettings):
