@@ -51,6 +51,17 @@ class Trail:
     raw: str
     routes: list[RouteStep]
     notifications: list[NotificationView]
+    silence_matchers: str = ""  # a starting point for "silence events like this one"
+
+
+# Labels that name "the same thing" well enough to silence it, most specific first.
+SILENCE_KEYS = ("alert_rule", "resource", "experiment", "model_name", "service_name", "drift_name", "workspace")
+
+
+def silence_matchers(event: Event) -> str:
+    keys = [k for k in SILENCE_KEYS if event.labels.get(k)][:2]
+    lines = [f"{k}={event.labels[k]}" for k in keys] or [f"kind={event.kind}"]
+    return "\n".join(lines)
 
 
 def route_steps(trail_lines: list[str]) -> list[RouteStep]:
@@ -86,7 +97,8 @@ def build_trail(app: App, event: Event) -> Trail:
         fill_preview(app, event, n, view)
         views.append(view)
     return Trail(event, json.dumps(mask(event.brief()), indent=2, ensure_ascii=False),
-                 json.dumps(mask(event.raw), indent=2, ensure_ascii=False), route_steps(decision.trail), views)
+                 json.dumps(mask(event.raw), indent=2, ensure_ascii=False), route_steps(decision.trail), views,
+                 silence_matchers(event))
 
 
 def rendered_for(app: App, event: Event, n: Notification):

@@ -110,6 +110,24 @@ def test_a_silence_made_in_the_form_holds_a_matching_alert(keyed_server, page):
     assert page.problems == []
 
 
+def test_silence_from_the_event_page(open_server, page):
+    post_alert(open_server, alert(5, rule="cpu-high", resource="vm-5", severity="Sev3"))
+    page.goto(open_server.url + "/")
+    page.locator("table.list tbody tr").get_by_role("link").click()
+    page.get_by_role("button", name="Silence events like this for 1 h…").click()
+    assert page.get_by_label("Matchers").input_value() == "alert_rule=cpu-high\nresource=vm-5"
+    assert "Fired: cpu-high on vm-5" in page.locator("ul.affected").inner_text()
+    page.get_by_label("Author").fill("ana")
+    page.get_by_label("Comment").fill("known, fixing")
+    page.get_by_role("button", name="Preview: what would it silence?").click()
+    page.get_by_role("button", name="Create silence").click()
+    page.wait_for_url(re.compile(r".*/silences\?created=s_[0-9a-f]+"))
+    [(_, doc, _)] = open_server.app.store.state_list("silence")
+    assert doc["matchers"] == {"alert_rule": "cpu-high", "resource": "vm-5"}
+    assert doc["ends_at"] - doc["starts_at"] == 3600
+    assert page.problems == []
+
+
 def test_redrive_a_dead_notification_and_see_it_sent(keyed_server, receiver, page):
     answer = {"status": 500}
 
