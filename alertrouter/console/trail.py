@@ -8,6 +8,7 @@ would render them, without the acknowledge link (a live credential), with secret
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from ..model import Event
 from ..routing.router import Target
 from ..store.base import Attempt, Notification
 from ..preview import _mask as _replace  # the channel's resolved secrets → <redacted>
-from .mask import mask, mask_text
+from .mask import MASK, mask, mask_text
 
 SILENCE_ID = re.compile(r"\bs_[0-9a-f]{12}\b")
 
@@ -125,7 +126,8 @@ def fill_preview(app: App, event: Event, n: Notification, view: NotificationView
 
 def email_html(app: App, event: Event, n: Notification) -> str:
     _, _, _, parts = rendered_for(app, event, n)
-    return mask_text(parts.get("html", ""))
+    # "<redacted>" would be parsed as a tag there and vanish: in HTML it is written as text
+    return mask_text(parts.get("html", "")).replace(MASK, html.escape(MASK))
 
 
 def teams_card(body) -> dict | None:
