@@ -17,12 +17,19 @@ node_modules/.installed: package.json package-lock.json
 run: $(STAMP)
 	$(BIN)/alertrouter serve --config routing.yaml --host 127.0.0.1 --port 7071 --data-dir .data
 
-test: $(STAMP) node_modules/.installed
+# The console's browser tests drive Debian's Chromium (Playwright cannot download browsers here).
+CHROMIUM := /usr/bin/chromium
+
+$(CHROMIUM):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+test: $(STAMP) node_modules/.installed $(CHROMIUM)
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/throughput.py
 	$(BIN)/python benchmarks/routing_core.py
+	$(BIN)/python benchmarks/console_events.py
 
 check: $(STAMP)
 	$(BIN)/alertrouter check routing.yaml

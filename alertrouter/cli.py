@@ -69,27 +69,14 @@ def route(payload: str, config: str, as_json: bool, data_dir: str) -> None:
         sys.exit(2)
     import time as _time
 
+    from .explain import explain
     from .pipeline import Pipeline
     from .routing.router import Router
     from .store.sqlite import SqliteStore
 
-    router = Router(loaded)
     db = Path(data_dir) / "alertrouter.db"
     pipeline = Pipeline(loaded, SqliteStore(db) if db.exists() else SqliteStore(":memory:"))
-    out = []
-    for ev in parsed.events:
-        d = router.route(ev, explain=True)
-        decisions = pipeline.decide(ev, d.targets, _time.time(), apply=False)
-        out.append({
-            "id": ev.id, "source": ev.source, "kind": ev.kind, "severity": ev.severity.value,
-            "title": ev.title, "summary": ev.summary, "time": ev.time.isoformat(), "fingerprint": ev.fingerprint,
-            "labels": ev.labels, "routes": d.routes, "roles": d.roles, "channels": d.channels,
-            "targets": [{"route": t.route, "role": t.role, "channel": t.channel,
-                         **({"instead_of": t.fallback_from} if t.fallback_from else {}),
-                         "action": dec.action, **({"reason": dec.reason} if dec.reason else {})}
-                        for t, dec in zip(d.targets, decisions)],
-            "trail": d.trail,
-        })
+    out = explain(Router(loaded), pipeline, parsed.events, _time.time())
     if as_json:
         doc: dict = {"events": out}
         if parsed.handshake is not None:
@@ -187,6 +174,7 @@ def serve(config: str, host: str, port: int, data_dir: str) -> None:
     pending = app.store.counts().get("pending", 0)
     click.echo(f"alertrouter: listening on http://{host}:{port} (config {config}, data {data_dir})", err=True)
     click.echo("  POST /api/eventgrid  POST /api/alerts  GET /api/health", err=True)
+    click.echo(f"  console: http://{host}:{port}/", err=True)
     if pending:
         click.echo(f"  resuming {pending} pending notification(s)", err=True)
     if auth.open:
@@ -198,7 +186,7 @@ def serve(config: str, host: str, port: int, data_dir: str) -> None:
     if digests is not None:
         digests.start()
     try:
-        run(app, dispatcher, host, port, max_body=settings.max_body_bytes, auth=auth)
+        run(app, dispatcher, host, port, max_body=settings.max_body_bytes, auth=auth, settings=settings)
     finally:
         if digests is not None:
             digests.stop()

@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from .app import App
 from .auth import Authenticator
+from .console import Console, build_console
 from .inbound import MAX_BODY_BYTES
 from .dispatcher import Dispatcher
 from .http_api import HttpApi, Request, Response, error
@@ -35,10 +36,12 @@ async def _read_body(request: StarletteRequest, limit: int) -> bytes | None:
 
 
 def create_app(app: App, dispatcher: Dispatcher | None = None, max_body: int | None = None,
-               auth: Authenticator | None = None) -> Starlette:
-    """The Starlette app on the Functions routes. With a dispatcher, it starts with the server, is woken
-    by every intake, and on shutdown stops claiming, lets sends under way finish and releases the rest."""
+               auth: Authenticator | None = None, console: Console | None = None) -> Starlette:
+    """The Starlette app on the Functions routes, and the operator console at /. With a dispatcher, it
+    starts with the server, is woken by every intake, and on shutdown stops claiming, lets sends under
+    way finish and releases the rest."""
     api = HttpApi(app, max_body or MAX_BODY_BYTES, auth)
+    console = console or build_console(app, api.auth)
     if dispatcher is not None:
         app.listeners.append(dispatcher.wake)
 
@@ -83,6 +86,7 @@ def create_app(app: App, dispatcher: Dispatcher | None = None, max_body: int | N
         Route("/runtime/webhooks/EventGrid", endpoint(api.eventgrid_runtime), methods=["POST"]),
         Route("/runtime/webhooks/eventgrid", endpoint(api.eventgrid_runtime), methods=["POST"]),
     ]
+    routes += [Route(path, endpoint(handler), methods=methods) for path, methods, handler in console.routes()]
     @contextlib.asynccontextmanager
     async def lifespan(_):
         if dispatcher is not None:
@@ -104,8 +108,12 @@ def _to_starlette(resp: Response) -> StarletteResponse:
 
 
 def serve(app: App, dispatcher: Dispatcher, host: str = "127.0.0.1", port: int = 7071, log_level: str = "info",
-          max_body: int | None = None, auth: Authenticator | None = None) -> None:
+          max_body: int | None = None, auth: Authenticator | None = None, settings=None) -> None:
     import uvicorn
 
-    uvicorn.run(create_app(app, dispatcher, max_body, auth), host=host, port=port, log_level=log_level, access_log=False,
+    from .console import LOOPBACK
+
+    private = settings is not None and settings.console.private_reads
+    console = build_console(app, auth, settings=settings, open_reads=host in LOOPBACK and not private)
+    uvicorn.run(create_app(app, dispatcher, max_body, auth, console), host=host, port=port, log_level=log_level, access_log=False,
                 http="httptools", timeout_keep_alive=30, timeout_graceful_shutdown=30)

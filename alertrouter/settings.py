@@ -48,6 +48,20 @@ class DispatchSettings(BaseModel):
                              "this long for more before the next, so a trickle of events is sent in batches")
 
 
+class ConsoleSettings(BaseModel):
+    """The operator console (pages at / on the local server, /api/console in Azure)."""
+
+    secret: str = Field("", description="Signs console sessions and CSRF tokens (a secret); empty: derived "
+                                        "from the API key or the acknowledge secret, else random per process")
+    easy_auth: bool = Field(False, description="Trust App Service authentication's X-MS-CLIENT-PRINCIPAL headers "
+                                               "(only behind Easy Auth, which sets and strips them)")
+    easy_auth_role: str = Field("", description="App role a signed-in user must hold; empty = any user the "
+                                                "app registration lets in")
+    secure_cookie: bool = Field(False, description="Mark the console cookie Secure (served over HTTPS)")
+    private_reads: bool = Field(False, description="Pages need an identity even on a loopback bind (behind a "
+                                                   "reverse proxy on the same machine)")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ALERTROUTER_", env_nested_delimiter="__", extra="ignore")
 
@@ -64,6 +78,7 @@ class Settings(BaseSettings):
     ack_secret: str = Field("", description="Signs acknowledge links (a secret); empty: no links "
                                             "(the local server keeps one in its data dir)")
     public_url: str = Field("http://127.0.0.1:7071", description="Base URL of this router, for acknowledge links")
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     log_format: Literal["text", "json"] = Field("text", description="json: one object per line with the ids")
 
 

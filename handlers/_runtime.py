@@ -19,11 +19,13 @@ from alertrouter.settings import Settings
 _lock = threading.Lock()
 _api: HttpApi | None = None
 _dispatcher: Dispatcher | None = None
+_console = None
+CONSOLE_BASE = "/api/console"
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def _build() -> None:
-    global _api, _dispatcher
+    global _api, _dispatcher, _console
     settings = Settings()
     store = None
     if settings.store == "azure":
@@ -43,6 +45,10 @@ def _build() -> None:
     auth = Authenticator.from_settings(settings)
     _api, _dispatcher = HttpApi(app, settings.max_body_bytes, Authenticator(entra=auth.entra, sources=auth.sources)), \
         dispatcher
+    from alertrouter.console import build_console
+
+    # Reads and changes need an identity: Easy Auth's principal or an Entra bearer token; never open.
+    _console = build_console(app, _api.auth, settings=settings, base=CONSOLE_BASE, allow_open=False)
 
 
 def api() -> HttpApi:
@@ -53,6 +59,12 @@ def api() -> HttpApi:
     return _api
 
 
+def console():
+    """The operator console (alertrouter.console.Console) of this worker."""
+    api()
+    return _console
+
+
 def dispatcher() -> Dispatcher:
     api()
     return _dispatcher
@@ -60,8 +72,8 @@ def dispatcher() -> Dispatcher:
 
 def reset() -> None:
     """Forget the cached App (tests that change settings)."""
-    global _api, _dispatcher
+    global _api, _dispatcher, _console
     with _lock:
         if _dispatcher is not None:
             _dispatcher.stop(5)
-        _api, _dispatcher = None, None
+        _api, _dispatcher, _console = None, None, None

@@ -77,13 +77,13 @@ def free_port() -> int:
 class RunningServer:
     """The local server with its dispatcher, on a loopback port, in a background thread."""
 
-    def __init__(self, app: App, auth=None, **dispatcher_options):
+    def __init__(self, app: App, auth=None, console=None, **dispatcher_options):
         self.app = app
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         options = {"lease_seconds": 5.0, "workers": 4, **dispatcher_options}
         self.dispatcher = Dispatcher(app, **options)
-        config = uvicorn.Config(create_app(app, self.dispatcher, auth=auth), host="127.0.0.1", port=self.port,
+        config = uvicorn.Config(create_app(app, self.dispatcher, auth=auth, console=console), host="127.0.0.1", port=self.port,
                                 log_level="warning", http="httptools", lifespan="on")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

@@ -83,7 +83,8 @@ from azure.data.tables import TableServiceClient, UpdateMode
 from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64EncodePolicy
 
 from ..model import Event
-from .base import Attempt, IngestOutcome, Notification, Status
+from .base import (Attempt, ChannelActivity, EventFilter, EventPage, IngestOutcome, Notification, Status,
+                   page_cursor, parse_cursor)
 
 log = logging.getLogger("alertrouter.store.azure")
 
@@ -642,6 +643,68 @@ class AzureStore:
                     client.close()
                 except Exception:  # closing is best effort
                     pass
+
+    # --- the operator console (filtered scans: correct, not indexed like SQLite) ---
+
+    def list_events(self, filters: EventFilter, cursor: str = "", limit: int = 50) -> EventPage:
+        """Newest first. Source, kind, severity and the time range are filtered by the service, the
+        role through one scan of the outbox, labels on the event bodies, newest first, until the
+        page is full."""
+        query, params = ["RowKey eq @b"], {"b": BODY}
+        for name in ("source", "kind", "severity"):
+            if getattr(filters, name):
+                query.append(f"{name} eq @{name}")
+                params[name] = getattr(filters, name)
+        if filters.since is not None:
+            query.append("received_at ge @since")
+            params["since"] = float(filters.since)
+        if filters.until is not None:
+            query.append("received_at lt @until")
+            params["until"] = float(filters.until)
+        after = parse_cursor(cursor)
+        if after is not None:
+            query.append("received_at le @after")
+            params["after"] = float(after[0])
+        rows = self.events.query_entities(" and ".join(query), parameters=params,
+                                          select=["PartitionKey", "id", "received_at"])
+        keys = sorted(((float(e["received_at"]), e["id"], e["PartitionKey"]) for e in rows), reverse=True)
+        if after is not None:
+            keys = [k for k in keys if (k[0], k[1]) < after]
+        if filters.role:
+            with_role = {e["event_id"] for e in self.notifications.query_entities(
+                "role eq @r", parameters={"r": filters.role}, select=["event_id"])}
+            keys = [k for k in keys if k[1] in with_role]
+        found: list[tuple[Event, float]] = []
+        more = False
+        for at, eid, pk in keys:
+            record = self._entity(self.events, pk, BODY)
+            if record is None:
+                continue
+            event = self._event_of(record)
+            if any(event.labels.get(k) != v for k, v in filters.labels):
+                continue
+            if len(found) == limit:
+                more = True
+                break
+            found.append((event, at))
+        return EventPage(found, page_cursor(found[-1][1], found[-1][0].id) if more and found else "")
+
+    def channel_activity(self) -> dict[str, ChannelActivity]:
+        """Per channel, the last delivered attempt and the last failed one: a scan of the attempts."""
+        channel_of = {e["id"]: e["channel"] for e in self.notifications.list_entities(select=["id", "channel"])}
+        out: dict[str, ChannelActivity] = {}
+        for a in self.attempts.list_entities(select=["notification_id", "at", "status", "detail"]):
+            channel = channel_of.get(a.get("notification_id", ""))
+            status = a.get("status")
+            if channel is None or status not in ("delivered", "retry", "failed"):
+                continue
+            act = out.setdefault(channel, ChannelActivity(channel))
+            at = float(a["at"])
+            if status == "delivered":
+                act.last_success = max(at, act.last_success or at)
+            elif act.last_failure is None or at > act.last_failure:
+                act.last_failure, act.last_failure_detail = at, a.get("detail", "")
+        return out
 
     # --- helpers ---
 

@@ -59,6 +59,79 @@ class IngestOutcome:
     notifications: list[Notification] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class EventFilter:
+    """What the console's event list asks for; every field that is set must hold.
+
+    `labels` are (key, value) pairs, all required; `role` means "a notification of the event went
+    (or was held) for that role"; `since`/`until` bound the time the event was taken in
+    (received_at, epoch seconds, until exclusive)."""
+
+    source: str = ""
+    kind: str = ""
+    severity: str = ""
+    role: str = ""
+    labels: tuple[tuple[str, str], ...] = ()
+    since: float | None = None
+    until: float | None = None
+
+    def matches(self, event: Event, received_at: float, roles: Iterable[str] = ()) -> bool:
+        """The filter in Python (stores that cannot index every field filter with this)."""
+        if self.source and event.source != self.source:
+            return False
+        if self.kind and event.kind != self.kind:
+            return False
+        if self.severity and event.severity.value != self.severity:
+            return False
+        if self.role and self.role not in set(roles):
+            return False
+        if any(event.labels.get(k) != v for k, v in self.labels):
+            return False
+        if self.since is not None and received_at < self.since:
+            return False
+        return self.until is None or received_at < self.until
+
+
+@dataclass
+class EventPage:
+    """One page of events, newest first (by received_at, then id); `next_cursor` continues after
+    the last one, "" when there is no more."""
+
+    events: list[tuple[Event, float]]  # (event, received_at)
+    next_cursor: str = ""
+
+
+def page_cursor(received_at: float, event_id: str) -> str:
+    """An opaque cursor: the (received_at, id) of the last event shown."""
+    import base64
+
+    return base64.urlsafe_b64encode(f"{received_at!r}|{event_id}".encode()).decode().rstrip("=")
+
+
+def parse_cursor(cursor: str) -> tuple[float, str] | None:
+    """(received_at, id) from `page_cursor`, or None for an empty or unreadable cursor."""
+    import base64
+
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        at, _, eid = raw.partition("|")
+        return float(at), eid
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+@dataclass
+class ChannelActivity:
+    """A channel's last delivery and last failed attempt (epoch seconds), for the status page."""
+
+    channel: str
+    last_success: float | None = None
+    last_failure: float | None = None
+    last_failure_detail: str = ""
+
+
 class Store(Protocol):
     def ingest(self, items: list[tuple[Event, list[Notification]]], now: float) -> list[IngestOutcome]: ...
 
@@ -107,3 +180,11 @@ class Store(Protocol):
     def transaction(self) -> ContextManager: ...  # groups writes where the store can (SQLite); else a no-op
 
     def close(self) -> None: ...
+
+    # --- for the operator console ---
+
+    def list_events(self, filters: EventFilter, cursor: str = "", limit: int = 50) -> EventPage: ...
+
+    def notifications_for(self, event_id: str) -> list[Notification]: ...
+
+    def channel_activity(self) -> dict[str, ChannelActivity]: ...

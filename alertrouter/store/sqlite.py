@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Iterable
 
 from ..model import Event
-from .base import Attempt, IngestOutcome, Notification, Status
+from .base import (Attempt, ChannelActivity, EventFilter, EventPage, IngestOutcome, Notification, Status,
+                   page_cursor, parse_cursor)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -66,7 +67,21 @@ CREATE TABLE IF NOT EXISTS attempts (
     retry_after REAL,
     PRIMARY KEY (notification_id, number, at)
 );
+-- the console's event list: one row per (field or label, value) of each event, newest first per value
+CREATE TABLE IF NOT EXISTS event_index (
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    received_at REAL NOT NULL,
+    event_id TEXT NOT NULL,
+    PRIMARY KEY (key, value, received_at, event_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS events_received_id ON events(received_at, id);
+CREATE INDEX IF NOT EXISTS attempts_at ON attempts(at);
 """
+SCHEMA_VERSION = 1  # PRAGMA user_version: 1 = event_index filled for every stored event
+
+# Filters in the order they drive the event-list query: the most selective first.
+_INDEX_ORDER = ("label", "role", "kind", "source", "severity")
 
 _N_COLS = ("id", "event_id", "route", "role", "channel", "fallback_from", "status", "attempts", "created_at",
            "updated_at", "next_attempt_at", "lease_owner", "lease_until", "last_detail")
@@ -86,6 +101,7 @@ class SqliteStore:
         self._all_lock = threading.Lock()
         self._write = threading.RLock()
         self._conn().executescript(SCHEMA)
+        self._migrate()
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -143,6 +159,7 @@ class SqliteStore:
                 if cur.rowcount != 1:
                     out.append(IngestOutcome(new=False))
                     continue
+                self._index_event(c, event, notifications, now)  # console event-list index rows
                 created = []
                 for n in notifications:
                     n.created_at = n.updated_at = now
@@ -274,6 +291,8 @@ class SqliteStore:
                 c.execute("DELETE FROM notifications WHERE id = ?", (nid,))
             c.execute("DELETE FROM events WHERE received_at < ? AND id NOT IN (SELECT event_id FROM notifications)",
                       (older_than,))
+            c.execute("DELETE FROM event_index WHERE received_at < ? AND event_id NOT IN (SELECT id FROM events)",
+                      (older_than,))
         return len(ids)
 
     def next_due(self) -> float | None:
@@ -325,6 +344,104 @@ class SqliteStore:
                     pass
             self._all.clear()
         self._local = threading.local()
+
+    # --- the operator console ---
+
+    def _migrate(self) -> None:
+        """Fill the event-list index for events stored before it existed (once per file)."""
+        c = self._conn()
+        if c.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
+            return
+        with self._tx() as c:
+            if c.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
+                return
+            roles: dict[str, set[str]] = {}
+            for eid, role in c.execute("SELECT event_id, role FROM notifications"):
+                roles.setdefault(eid, set()).add(role)
+            for eid, received_at, body in c.execute("SELECT id, received_at, body FROM events").fetchall():
+                event = Event.model_validate_json(body)
+                c.executemany("INSERT OR IGNORE INTO event_index (key, value, received_at, event_id) "
+                              "VALUES (?, ?, ?, ?)", _index_rows(event, roles.get(eid, ()), received_at))
+            c.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    @staticmethod
+    def _index_event(c: sqlite3.Connection, event: Event, notifications: list[Notification], now: float) -> None:
+        c.executemany("INSERT OR IGNORE INTO event_index (key, value, received_at, event_id) VALUES (?, ?, ?, ?)",
+                      _index_rows(event, {n.role for n in notifications}, now))
+
+    def list_events(self, filters: EventFilter, cursor: str = "", limit: int = 50) -> EventPage:
+        """Newest first. The most selective filter drives an index scan; each other one is a
+        primary-key probe of the same index for the same event."""
+        conds = _index_conditions(filters)
+        params: list = []
+        if conds:
+            (k0, v0), rest = conds[0], conds[1:]
+            sql = "SELECT i0.received_at, i0.event_id FROM event_index i0 WHERE i0.key = ? AND i0.value = ?"
+            params += [k0, v0]
+            for j, (k, v) in enumerate(rest, 1):
+                sql += (f" AND EXISTS (SELECT 1 FROM event_index i{j} WHERE i{j}.key = ? AND i{j}.value = ?"
+                        f" AND i{j}.received_at = i0.received_at AND i{j}.event_id = i0.event_id)")
+                params += [k, v]
+            at, eid = "i0.received_at", "i0.event_id"
+        else:
+            sql, at, eid = "SELECT received_at, id FROM events WHERE 1", "received_at", "id"
+        if filters.since is not None:
+            sql += f" AND {at} >= ?"
+            params.append(filters.since)
+        if filters.until is not None:
+            sql += f" AND {at} < ?"
+            params.append(filters.until)
+        after = parse_cursor(cursor)
+        if after is not None:
+            sql += f" AND ({at}, {eid}) < (?, ?)"
+            params += list(after)
+        sql += f" ORDER BY {at} DESC, {eid} DESC LIMIT ?"
+        params.append(max(1, limit) + 1)
+        c = self._conn()
+        keys = c.execute(sql, params).fetchall()
+        more, keys = len(keys) > limit, keys[:limit]
+        bodies = {}
+        ids = [k[1] for k in keys]
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            bodies.update(c.execute(f"SELECT id, body FROM events WHERE id IN ({', '.join('?' * len(chunk))})",
+                                    chunk).fetchall())
+        events = [(Event.model_validate_json(bodies[eid]), at) for at, eid in keys if eid in bodies]
+        return EventPage(events, page_cursor(*keys[-1]) if more and keys else "")
+
+    def channel_activity(self) -> dict[str, ChannelActivity]:
+        """Per channel, the last delivered attempt and the last failed one (with its detail)."""
+        c = self._conn()
+        out: dict[str, ChannelActivity] = {}
+        rows = c.execute("SELECT n.channel, CASE a.status WHEN 'delivered' THEN 'ok' ELSE 'failed' END AS outcome, "
+                         "MAX(a.at) FROM attempts a JOIN notifications n ON n.id = a.notification_id "
+                         "WHERE a.status IN ('delivered', 'retry', 'failed') GROUP BY n.channel, outcome").fetchall()
+        for channel, outcome, at in rows:
+            act = out.setdefault(channel, ChannelActivity(channel))
+            if outcome == "ok":
+                act.last_success = at
+            else:
+                act.last_failure = at
+                row = c.execute("SELECT a.detail FROM attempts a JOIN notifications n ON n.id = a.notification_id "
+                                "WHERE n.channel = ? AND a.at = ? AND a.status IN ('retry', 'failed') LIMIT 1",
+                                (channel, at)).fetchone()
+                act.last_failure_detail = row[0] if row else ""
+        return out
+
+
+def _index_rows(event: Event, roles, received_at: float) -> list[tuple[str, str, float, str]]:
+    rows = [("source", event.source, received_at, event.id), ("kind", event.kind, received_at, event.id),
+            ("severity", event.severity.value, received_at, event.id)]
+    rows += [("role", r, received_at, event.id) for r in sorted(set(roles))]
+    rows += [(f"label:{k}", v, received_at, event.id) for k, v in event.labels.items()]
+    return rows
+
+
+def _index_conditions(f: EventFilter) -> list[tuple[str, str]]:
+    found = {"label": [(f"label:{k}", v) for k, v in f.labels], "role": [("role", f.role)] if f.role else [],
+             "kind": [("kind", f.kind)] if f.kind else [], "source": [("source", f.source)] if f.source else [],
+             "severity": [("severity", f.severity)] if f.severity else []}
+    return [c for name in _INDEX_ORDER for c in found[name]]
 
 
 def utc_from_epoch(ts: float) -> datetime:

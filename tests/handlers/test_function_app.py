@@ -55,6 +55,11 @@ def test_functions_and_bindings(indexed):
              "route": "health"},
             {"direction": "OUT", "type": "http", "name": "$return"},
         ],
+        "console": [
+            {"direction": "IN", "type": "httpTrigger", "name": "req", "methods": ["GET", "POST"],
+             "authLevel": "ANONYMOUS", "route": "console/{*path}"},
+            {"direction": "OUT", "type": "http", "name": "$return"},
+        ],
     }
     assert all(json.loads(f.get_function_json())["scriptFile"] == "function_app.py" for f in indexed.values())
 
