@@ -75,12 +75,16 @@ class Dispatcher:
         if ids is None and self.clock() - self._last_tick >= 1.0:
             self._last_tick = self.clock()
             self.app.tick()
-        claimed = self.app.store.claim(self.clock(), self.batch, self.lease_seconds, self.owner, ids)
+        store = self.app.store
+        claimed = store.claim(self.clock(), self.batch, self.lease_seconds, self.owner, ids)
         if not claimed:
+            if ids is None:
+                store.flush_index()
             return 0
         tried = [t for t in self._send_all(claimed) if t is not None]
-        with self.app.store.transaction():  # one commit for the pass's results (SQLite)
+        with store.transaction():  # one commit for the pass's results and the event list's index (SQLite)
             recorded = [(t, self._finish(*t[:4])) for t in tried]
+            store.flush_index()
         for (n, _, started, now, changed), outcome in recorded:
             if outcome is not None:
                 self._after(n, *outcome, started, now, changed)

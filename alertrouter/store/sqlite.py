@@ -75,6 +75,14 @@ CREATE TABLE IF NOT EXISTS event_index (
     event_id TEXT NOT NULL,
     PRIMARY KEY (key, value, received_at, event_id)
 ) WITHOUT ROWID;
+-- the same rows as intake writes them: appended in arrival order (a page or two a request, where
+-- event_index would take one per key and value), moved into event_index in batches by flush_index
+CREATE TABLE IF NOT EXISTS event_index_new (
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    received_at REAL NOT NULL,
+    event_id TEXT NOT NULL
+);
 CREATE INDEX IF NOT EXISTS events_received_id ON events(received_at, id);
 CREATE INDEX IF NOT EXISTS attempts_at ON attempts(at);
 """
@@ -283,6 +291,7 @@ class SqliteStore:
     def purge(self, older_than: float) -> int:
         """Delete sent, dead and held notifications (and their history) last updated before `older_than`,
         and events older than that with no notification left."""
+        self.flush_index()
         with self._tx() as c:
             ids = [r[0] for r in c.execute("SELECT id FROM notifications WHERE status IN ('sent', 'dead', 'held') "
                                            "AND updated_at < ?", (older_than,))]
@@ -366,12 +375,25 @@ class SqliteStore:
 
     @staticmethod
     def _index_event(c: sqlite3.Connection, event: Event, notifications: list[Notification], now: float) -> None:
-        c.executemany("INSERT OR IGNORE INTO event_index (key, value, received_at, event_id) VALUES (?, ?, ?, ?)",
+        c.executemany("INSERT INTO event_index_new (key, value, received_at, event_id) VALUES (?, ?, ?, ?)",
                       _index_rows(event, {n.role for n in notifications}, now))
+
+    def flush_index(self) -> int:
+        """Move the index rows intake appended into the event-list index, in key order; returns how
+        many. The dispatcher does it in each pass's transaction, the event list before it reads."""
+        top = self._conn().execute("SELECT MAX(rowid) FROM event_index_new").fetchone()[0]
+        if top is None:
+            return 0
+        with self._tx() as c:
+            c.execute("INSERT OR IGNORE INTO event_index (key, value, received_at, event_id) SELECT key, value, "
+                      "received_at, event_id FROM event_index_new WHERE rowid <= ? "
+                      "ORDER BY key, value, received_at, event_id", (top,))
+            return c.execute("DELETE FROM event_index_new WHERE rowid <= ?", (top,)).rowcount
 
     def list_events(self, filters: EventFilter, cursor: str = "", limit: int = 50) -> EventPage:
         """Newest first. The most selective filter drives an index scan; each other one is a
         primary-key probe of the same index for the same event."""
+        self.flush_index()
         conds = _index_conditions(filters)
         params: list = []
         if conds:

@@ -77,3 +77,19 @@ def test_channel_activity_last_success_and_failure(store):
         (T0 + 3, T0 + 1, "HTTP 503")
     assert (act["mail"].last_success, act["mail"].last_failure, act["mail"].last_failure_detail) == \
         (None, T0 + 4, "HTTP 403: Mail.Send missing")
+
+
+def test_sqlite_index_rows_wait_in_arrival_order_until_flushed(sqlite_store):
+    """Intake appends the event list's index rows; a flush (each dispatcher pass, or the list itself
+    before it reads) moves them into the index once, and purge sees them too."""
+    fill(sqlite_store)
+    c = sqlite_store._conn()
+    waiting = c.execute("SELECT COUNT(*) FROM event_index_new").fetchone()[0]
+    assert waiting > 0 and c.execute("SELECT COUNT(*) FROM event_index").fetchone()[0] == 0
+    assert sqlite_store.flush_index() == waiting
+    assert sqlite_store.flush_index() == 0
+    indexed = c.execute("SELECT COUNT(*) FROM event_index").fetchone()[0]
+    assert indexed == waiting
+    sqlite_store.ingest([(event("late"), [note("late", "qa")])], 100.0)
+    assert ids(sqlite_store.list_events(EventFilter(role="qa")))[0] == "late"  # the list flushed first
+    assert c.execute("SELECT COUNT(*) FROM event_index_new").fetchone()[0] == 0
