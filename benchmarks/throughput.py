@@ -30,7 +30,9 @@ import http.client
 import json
 import multiprocessing as mp
 import os
+import queue
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -231,14 +233,24 @@ def send_all(target: str, workload: str, n: int, conns: int, port: int) -> tuple
              for i in range(conns)]
     for p in procs:
         p.start()
+    def receive(what: str, seconds: float):
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            try:
+                return out.get(timeout=0.5)
+            except queue.Empty:
+                dead = [p.exitcode for p in procs if p.exitcode not in (None, 0)]
+                if dead:
+                    raise RuntimeError(f"{target} {workload}: a sender failed (exit {dead[0]})") from None
+        raise RuntimeError(f"{target} {workload}: the senders took more than {seconds:.0f} s to be {what}")
+
     for _ in procs:
-        msg = out.get(timeout=120)
-        assert msg[0] == "ready", msg
+        receive("ready", 120)
     go.set()
     sent: dict[str, float] = {}
     starts, ends, lasts, errors = [], [], [], []
     for _ in procs:
-        _, _, s, t_start, t_end, last, errs = out.get(timeout=600)
+        _, _, s, t_start, t_end, last, errs = receive("done", 600)
         sent.update(s)
         starts.append(t_start)
         ends.append(t_end)
@@ -305,6 +317,50 @@ def find_alertmanager(option: str | None) -> str | None:
     return shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
 
 
+# --- optional profile of the router with py-spy (not a dependency: install it yourself) ---
+
+def py_spy() -> str | None:
+    return shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
+
+
+def start_profile(pid: int, out: Path) -> subprocess.Popen:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return subprocess.Popen([py_spy(), "record", "-p", str(pid), "-o", str(out), "-f", "raw", "--nolineno",
+                             "--gil", "--rate", "200"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_profile(spy: subprocess.Popen) -> None:
+    spy.send_signal(signal.SIGINT)  # py-spy writes its file on interrupt
+    try:
+        spy.wait(30)
+    except subprocess.TimeoutExpired:
+        spy.kill()
+
+
+def self_time(collapsed: Path, top: int = 10) -> list[tuple[str, float]]:
+    """The functions with the most self time (leaf samples) in py-spy's raw (collapsed) output."""
+    leaves: dict[str, int] = {}
+    total = 0
+    for line in collapsed.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack:
+            continue
+        leaf = stack.rsplit(";", 1)[-1]
+        leaves[leaf] = leaves.get(leaf, 0) + int(count)
+        total += int(count)
+    ranked = sorted(leaves.items(), key=lambda kv: -kv[1])[:top]
+    return [(name, round(100 * c / total, 1)) for name, c in ranked]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (all its threads)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
 def peak_rss_mb(pid: int) -> float:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -323,19 +379,22 @@ def pct(values: list[float], p: float) -> float:
 
 
 def run(target: str, workload: str, n: int, conns: int = 1, store: str = "sqlite", timeout: float = 120,
-        alertmanager: str | None = None) -> dict:
+        alertmanager: str | None = None, profile: Path | None = None) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="alertrouter-bench-"))
     rport = free_port()
     receiver = MP.Process(target=_receiver, args=(rport,), daemon=True)
     receiver.start()
     stats_url = f"http://127.0.0.1:{rport}/stats"
-    server = None
+    server = spy = None
     try:
         wait_until(stats_url, "receiver")
         if target == "alertmanager":
             server, port = start_alertmanager(alertmanager or "prometheus-alertmanager", tmp, workload, rport)
         else:
             server, port = start_ours(tmp, workload, rport, store)
+        if profile is not None and target == "ours":
+            spy = start_profile(server.pid, profile / f"{target}-{workload}-x{conns}.txt")
+        cpu0 = cpu_seconds(server.pid)
         sent, t0, t_end, last_post = send_all(target, workload, n, conns, port)
         deadline = time.time() + timeout
         while time.time() < deadline:
@@ -347,8 +406,11 @@ def run(target: str, workload: str, n: int, conns: int = 1, store: str = "sqlite
                 break  # every alert counted, or no new notice for longer than the timers allow
             time.sleep(0.1)
         rss = peak_rss_mb(server.pid)
+        cpu = cpu_seconds(server.pid) - cpu0
         got = requests.get(f"http://127.0.0.1:{rport}/dump", timeout=30).json()
     finally:
+        if spy is not None:
+            stop_profile(spy)
         if server is not None:
             server.terminate()
             try:
@@ -360,7 +422,8 @@ def run(target: str, workload: str, n: int, conns: int = 1, store: str = "sqlite
         shutil.rmtree(tmp, ignore_errors=True)
     first, notices = got["first"], got["notices"]
     row = {"target": target, "workload": workload, "connections": conns, "n": n,
-           "events_in_per_s": round(n / (t_end - t0), 1), "notifications": got["requests"]}
+           "events_in_per_s": round(n / (t_end - t0), 1), "notifications": got["requests"],
+           "cpu_ms_per_alert": round(cpu * 1000 / n, 3)}
     if workload == "storm":
         largest: dict[str, int] = {}
         for group, size, _ in notices:
@@ -372,6 +435,7 @@ def run(target: str, workload: str, n: int, conns: int = 1, store: str = "sqlite
         last_notice = max(complete.values(), default=float("nan"))
         accounted = sum(largest.values())
         row.update(groups=len(largest), accounted=accounted, all_accounted="yes" if accounted == n else "NO",
+                   first_notice_s=round(min(t for _, _, t in notices) - t0, 2) if notices else float("nan"),
                    last_post_to_last_notice_s=round(last_notice - last_post, 2) if accounted == n else float("nan"),
                    peak_rss_mb=round(rss, 1))
         return row
@@ -396,8 +460,7 @@ def table(rows: list[dict], cols: list[str]) -> str:
 
 RUN_COLS = ["target", "workload", "connections", "n", "delivered", "events_in_per_s", "delivered_per_s",
             "notifications", "p50_ms", "p95_ms", "p99_ms", "groups", "accounted", "all_accounted",
-            "last_post_to_last_notice_s",
-            "peak_rss_mb"]
+            "first_notice_s", "last_post_to_last_notice_s", "cpu_ms_per_alert", "peak_rss_mb"]
 
 
 def label(r: dict) -> str:
@@ -406,7 +469,8 @@ def label(r: dict) -> str:
 
 def comparison(rows: list[dict]) -> list[dict]:
     """Ours against Alertmanager, per workload: throughput (delivered/s; events in/s for storm),
-    latency (p99; last POST to last notice for storm) and peak RSS, with ratio = ours / theirs."""
+    latency (p99; last POST to last notice for storm), peak RSS and the server's CPU time per
+    alert, with ratio = ours / theirs."""
     def ratio(a, b):
         return round(a / b, 2) if a == a and b == b and b else float("nan")
 
@@ -423,7 +487,8 @@ def comparison(rows: list[dict]) -> list[dict]:
                     "ours_latency_ms": round(ours[lat] * scale, 1), "am_latency_ms": round(am[lat] * scale, 1),
                     "ratio_latency": ratio(ours[lat], am[lat]),
                     "ours_rss_mb": ours["peak_rss_mb"], "am_rss_mb": am["peak_rss_mb"],
-                    "ratio_rss": ratio(ours["peak_rss_mb"], am["peak_rss_mb"])})
+                    "ratio_rss": ratio(ours["peak_rss_mb"], am["peak_rss_mb"]),
+                    "ratio_cpu_per_alert": ratio(ours["cpu_ms_per_alert"], am["cpu_ms_per_alert"])})
     return out
 
 
@@ -437,8 +502,13 @@ def main() -> None:
     ap.add_argument("--alertmanager", default=None, help="the Alertmanager binary (default: found on PATH)")
     ap.add_argument("--store", choices=["sqlite", "azure"], default="sqlite")
     ap.add_argument("--timeout", type=float, default=120, help="seconds to wait for deliveries, per run")
+    ap.add_argument("--profile", type=Path, default=None, metavar="DIR",
+                    help="record the router with py-spy into DIR and print its top self-time functions "
+                         "(the figures of a profiled run are slowed by the sampling)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
+    if args.profile is not None and py_spy() is None:
+        ap.error("--profile needs py-spy (pip install py-spy)")
     if args.n < 1 or args.n > 100_000:
         ap.error("--n must be between 1 and 100,000")
     conns = [int(c) for c in args.connections.split(",")]
@@ -455,7 +525,12 @@ def main() -> None:
             print(f"alertmanager: not installed (no {where}); skipping the side-by-side runs",
                   file=sys.stderr if args.json else sys.stdout, flush=True)
             targets.remove("alertmanager")
-    rows = [run(t, w, args.n, c, args.store, args.timeout, am) for w, c in plan for t in targets]
+    rows = [run(t, w, args.n, c, args.store, args.timeout, am, args.profile) for w, c in plan for t in targets]
+    if args.profile is not None:
+        for path in [args.profile / f"ours-{w}-x{c}.txt" for w, c in plan if "ours" in targets]:
+            print(f"\n{path.name}: top self time (% of samples)", file=sys.stderr if args.json else sys.stdout)
+            for name, share in self_time(path):
+                print(f"  {share:5.1f}%  {name}", file=sys.stderr if args.json else sys.stdout)
     if args.json:
         print(json.dumps(rows))
         return
@@ -463,7 +538,7 @@ def main() -> None:
     side = comparison(rows)
     if side:
         print("\nours / Alertmanager, same run (throughput: delivered/s, storm events in/s; latency: p99, "
-              "storm last POST to last notice; ratio = ours / Alertmanager)")
+              "storm last POST to last notice; CPU: the server's CPU time per alert; ratio = ours / Alertmanager)")
         print(table(side, list(side[0])))
 
 

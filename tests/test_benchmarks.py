@@ -37,6 +37,7 @@ def test_storm_workload_notices_account_for_every_alert():
     [row], _ = throughput("--workload", "storm", "--target", "ours")
     assert (row["workload"], row["groups"], row["accounted"]) == ("storm", 1, N)
     assert 1 <= row["notifications"] < N
+    assert row["all_accounted"] == "yes"
 
 
 def test_alertmanager_absent_is_skipped_with_a_line():
@@ -68,3 +69,14 @@ def test_console_events_benchmark_runs():
     assert out.returncode == 0, out.stderr
     rows = json.loads(out.stdout)
     assert [r["rows"] for r in rows] == [50, 6, 10, 1, 0, 50]
+
+
+def test_profile_self_time_ranks_leaf_frames(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("throughput", ROOT / "benchmarks" / "throughput.py")
+    throughput_module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(throughput_module)
+    raw = tmp_path / "raw.txt"
+    raw.write_text("main (a.py);f (a.py);g (b.py) 3\nmain (a.py);g (b.py) 1\nmain (a.py);f (a.py) 6\n")
+    assert throughput_module.self_time(raw, top=2) == [("f (a.py)", 60.0), ("g (b.py)", 40.0)]
