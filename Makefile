@@ -26,8 +26,10 @@ $(CHROMIUM):
 test: $(STAMP) node_modules/.installed $(CHROMIUM)
 	$(BIN)/python -m pytest -q
 
+BENCH_N ?= 2000
+
 bench: $(STAMP)
-	$(BIN)/python benchmarks/throughput.py
+	$(BIN)/python benchmarks/throughput.py --n $(BENCH_N) --workload all --connections 1,8 --target both
 	$(BIN)/python benchmarks/routing_core.py
 	$(BIN)/python benchmarks/console_events.py
 

@@ -1,23 +1,38 @@
 """End-to-end throughput: N events in over HTTP to `alertrouter serve` (a real process), every
-notification out to a fast loopback webhook receiver.
+notification out to a fast loopback webhook receiver; the same workloads against Prometheus
+Alertmanager in the same run where it is installed.
 
-    python benchmarks/throughput.py [--n 2000] [--workload single|burst|all] [--json]
+    python benchmarks/throughput.py [--n 2000] [--workload single|burst|storm|all]
+                                    [--connections 1,8] [--target ours|alertmanager|both] [--json]
 
 single: Azure Monitor alerts (common schema, distinct alert ids), one per POST to /api/alerts, as
-        Action Groups send them, over one keep-alive connection.
-burst:  Azure ML run events in Event Grid batches of 100 to /api/eventgrid.
+        Action Groups send them, over 1 (or 8) keep-alive connections, each a closed loop.
+burst:  Azure ML run events in Event Grid batches of 100 to /api/eventgrid, one connection.
+storm:  Azure Monitor alerts from ONE alert rule on N distinct resources, one per POST, with a
+        route grouping on the rule (group_wait 1s, group_interval 1s): a few notices, the last of
+        which must count every alert.
 
-Prints events in/s (intake), notifications out/s (first POST to last delivery), intake-to-delivery
-latency p50/p95/p99 and the router's peak RSS. The receiver is uvicorn with a raw ASGI app in a
-process of its own (a backlog that never refuses connections).
+Alertmanager gets the equivalent alerts on its v2 API (one per POST for single, 100 per POST for
+burst, one alertname on N resources for storm), `group_by: ['...']` and `group_wait: 0s` for
+single and burst, `group_by: [alertname]` with the storm timers for storm.
+
+Each run prints events in/s (intake), delivered/s (first POST to last delivery), intake-to-delivery
+latency p50/p95/p99 and the peak RSS of the server under test; storm also prints the notices, the
+alerts they account for and the time from the last POST to the last notice. The senders (one
+process per connection) and the receiver (uvicorn with a raw ASGI app, backlog 4096) each run in a
+process of their own; everything stays on 127.0.0.1.
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import multiprocessing as mp
 import os
+import queue
+import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -29,13 +44,40 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
-CONFIG = """
+MP = mp.get_context("spawn")  # children share nothing with the parent (no inherited threads or GIL)
+
+STORM_WAIT, STORM_INTERVAL = "1s", "1s"
+STORM_SETTLE = 6.0  # seconds without a new notice after which a storm run stops waiting (> wait + interval + tick)
+OURS_CONFIG = """
 channels:
   hook: {type: webhook, url: "${BENCH_HOOK_URL}"}
 roles:
   ops: {channels: [hook]}
 routes:
   - {name: all, match: {}, roles: [ops]}
+"""
+OURS_STORM_CONFIG = f"""
+channels:
+  hook: {{type: webhook, url: "${{BENCH_HOOK_URL}}"}}
+roles:
+  ops: {{channels: [hook]}}
+routes:
+  - {{name: storm, match: {{}}, roles: [ops], group_by: [alert_rule], group_wait: {STORM_WAIT},
+     group_interval: {STORM_INTERVAL}, repeat_interval: 24h}}
+"""
+# group_interval only paces a group's *later* notices; with group_wait 0s every alert is sent at
+# once. 10s keeps it small without making Alertmanager re-check every one of N groups each second.
+AM_CONFIG = """
+route:
+  receiver: hook
+  group_by: {group_by}
+  group_wait: {wait}
+  group_interval: {interval}
+  repeat_interval: 24h
+receivers:
+  - name: hook
+    webhook_configs:
+      - {{url: "http://127.0.0.1:{port}/am", send_resolved: false}}
 """
 
 
@@ -45,12 +87,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-# --- the receiver: records (key, arrival time) per delivery ---
+# --- the receiver: first arrival per alert key, and every grouped notice ---
 
-def _receiver(port: int, out_path: str, ready) -> None:
+def _receiver(port: int) -> None:
     import uvicorn
 
-    seen: list[tuple[str, float]] = []
+    first: dict[str, float] = {}  # alert key -> first arrival
+    notices: list[tuple[str, int, float]] = []  # (group, alerts it accounts for, arrival)
+    largest: dict[str, int] = {}  # group -> most alerts any of its notices accounted for
+    requests_seen = [0]
 
     async def app(scope, receive, send):
         if scope["type"] == "lifespan":
@@ -59,7 +104,6 @@ def _receiver(port: int, out_path: str, ready) -> None:
                 if msg["type"] == "lifespan.startup":
                     await send({"type": "lifespan.startup.complete"})
                 elif msg["type"] == "lifespan.shutdown":
-                    Path(out_path).write_text(json.dumps(seen))
                     await send({"type": "lifespan.shutdown.complete"})
                     return
         body = b""
@@ -68,35 +112,58 @@ def _receiver(port: int, out_path: str, ready) -> None:
             body += msg.get("body", b"")
             if not msg.get("more_body"):
                 break
-        if scope["path"] == "/dump":
-            Path(out_path).write_text(json.dumps(seen))
+        now = time.time()
+        out = b""
+        path = scope["path"]
+        if path == "/stats":  # small, polled while the run goes on
+            out = json.dumps({"requests": requests_seen[0], "delivered": len(first),
+                              "accounted": sum(largest.values()), "notices": len(notices),
+                              "last_notice": notices[-1][2] if notices else 0.0}).encode()
+        elif path == "/dump":
+            out = json.dumps({"requests": requests_seen[0], "first": first, "notices": notices}).encode()
         else:
-            labels = json.loads(body)["data"]["labels"]
-            seen.append((labels.get("alert_id") or labels.get("run_id"), time.time()))
-        await send({"type": "http.response.start", "status": 202, "headers": [(b"content-length", b"0")]})
-        await send({"type": "http.response.body", "body": b""})
+            requests_seen[0] += 1
+            doc = json.loads(body)
+            if path == "/am":  # Alertmanager's webhook: one notification holds the group's alerts
+                alerts = doc["alerts"]
+                for a in alerts:
+                    first.setdefault(a["labels"]["id"], now)
+                group, size = doc["groupKey"], len(alerts)
+            else:  # ours: one notification per event, or a group's notice carrying its size
+                labels = doc["data"]["labels"]
+                if "group" in labels:
+                    group, size = labels["group"], int(labels["group_size"])
+                else:
+                    first.setdefault(labels.get("alert_id") or labels.get("run_id"), now)
+                    group, size = "", 0
+            if group:
+                notices.append((group, size, now))
+                largest[group] = max(largest.get(group, 0), size)
+        await send({"type": "http.response.start", "status": 200 if out else 202,
+                    "headers": [(b"content-length", str(len(out)).encode()), (b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": out})
 
-    ready.set()
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="error", access_log=False, http="httptools",
                 backlog=4096)
 
 
-def count_delivered(port: int, out_path: str) -> list:
-    requests.post(f"http://127.0.0.1:{port}/dump", data=b"{}", timeout=10)
-    return json.loads(Path(out_path).read_text())
+# --- workloads: (alert keys, body bytes, path, headers) per POST ---
 
-
-# --- workloads: (key, body bytes, path, headers) per POST ---
-
-def single_alerts(n: int):
+def _monitor_alerts(n: int, storm: bool):
     base = json.loads((FIXTURES / "monitor" / "monitor-metric-static-fired.test-action.json").read_text())
+    ess = base["data"]["essentials"]
+    rg = "/subscriptions/s/resourcegroups/bench/providers/microsoft.storage/storageaccounts/"
     for i in range(n):
         key = f"/subscriptions/s/providers/Microsoft.AlertsManagement/alerts/bench-{i}"
-        base["data"]["essentials"]["alertId"] = key
+        ess["alertId"] = key
+        if storm:  # one rule, many resources: what a bad deployment or a region incident looks like
+            ess["alertRule"] = "bench-storm-rule"
+            ess["alertTargetIDs"] = [f"{rg}res{i}"]
+            ess["configurationItems"] = [f"res{i}"]
         yield [key], json.dumps(base).encode(), "/api/alerts", {"Content-Type": "application/json"}
 
 
-def burst_runs(n: int, batch: int = 100):
+def _aml_batches(n: int, batch: int = 100):
     [proto] = json.loads((FIXTURES / "aml" / "aml-runstatuschanged-failed.eventgrid.json").read_text())
     for start in range(0, n, batch):
         events, keys = [], []
@@ -110,7 +177,188 @@ def burst_runs(n: int, batch: int = 100):
             "Content-Type": "application/json", "aeg-event-type": "Notification"}
 
 
-WORKLOADS = {"single": single_alerts, "burst": burst_runs}
+def _am_alerts(n: int, per_post: int, storm: bool):
+    """The equivalent alerts for Alertmanager's v2 API (a JSON list per POST); the `id` label keeps
+    them distinct (Alertmanager merges alerts with equal label sets)."""
+    for start in range(0, n, per_post):
+        alerts, keys = [], []
+        for i in range(start, min(n, start + per_post)):
+            key = f"bench-{i}"
+            keys.append(key)
+            alerts.append({"labels": {"alertname": "bench-storm-rule" if storm else f"bench-rule-{i % 10}",
+                                      "id": key, "severity": "warning", "resource": f"res{i}"},
+                           "annotations": {"summary": f"Fired: bench rule on res{i}",
+                                           "description": "Alertruledescription"}})
+        yield keys, json.dumps(alerts).encode(), "/api/v2/alerts", {"Content-Type": "application/json"}
+
+
+def posts(target: str, workload: str, n: int):
+    if target == "alertmanager":
+        return _am_alerts(n, 100 if workload == "burst" else 1, workload == "storm")
+    if workload == "burst":
+        return _aml_batches(n)
+    return _monitor_alerts(n, workload == "storm")
+
+
+# --- the senders: one process per keep-alive connection, each a closed loop ---
+
+def _sender(target: str, workload: str, n: int, conn: int, conns: int, port: int, go, out) -> None:
+    mine = list(posts(target, workload, n))[conn::conns]  # built before the clock starts
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    c.connect()
+    sent: dict[str, float] = {}
+    errors: list[str] = []
+    out.put(("ready", conn))
+    go.wait()
+    t_start = last_send = time.time()
+    for keys, body, path, headers in mine:
+        last_send = time.time()
+        c.request("POST", path, body, headers)
+        r = c.getresponse()
+        answer = r.read()
+        if r.status >= 300:
+            errors.append(f"{r.status} {answer[:200]!r}")
+            if len(errors) > 5:
+                break
+        for k in keys:
+            sent[k] = last_send
+    out.put(("done", conn, sent, t_start, time.time(), last_send, errors))
+    c.close()
+
+
+def send_all(target: str, workload: str, n: int, conns: int, port: int) -> tuple[dict, float, float, float]:
+    """Run the senders; returns (send time per key, first send, last answer, last send)."""
+    go, out = MP.Event(), MP.Queue()
+    procs = [MP.Process(target=_sender, args=(target, workload, n, i, conns, port, go, out), daemon=True)
+             for i in range(conns)]
+    for p in procs:
+        p.start()
+    def receive(what: str, seconds: float):
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            try:
+                return out.get(timeout=0.5)
+            except queue.Empty:
+                dead = [p.exitcode for p in procs if p.exitcode not in (None, 0)]
+                if dead:
+                    raise RuntimeError(f"{target} {workload}: a sender failed (exit {dead[0]})") from None
+        raise RuntimeError(f"{target} {workload}: the senders took more than {seconds:.0f} s to be {what}")
+
+    for _ in procs:
+        receive("ready", 120)
+    go.set()
+    sent: dict[str, float] = {}
+    starts, ends, lasts, errors = [], [], [], []
+    for _ in procs:
+        _, _, s, t_start, t_end, last, errs = receive("done", 600)
+        sent.update(s)
+        starts.append(t_start)
+        ends.append(t_end)
+        lasts.append(last)
+        errors += errs
+    for p in procs:
+        p.join(10)
+    if errors:
+        raise RuntimeError(f"{target} {workload}: {len(errors)} POST(s) refused, first: {errors[0]}")
+    return sent, min(starts), max(ends), max(lasts)
+
+
+# --- the servers under test ---
+
+def wait_until(url: str, what: str, proc: subprocess.Popen | None = None, seconds: float = 20) -> None:
+    deadline = time.time() + seconds
+    while True:
+        try:
+            if requests.get(url, timeout=1).ok:
+                return
+        except requests.ConnectionError:
+            pass
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode}")
+        if time.time() > deadline:
+            raise RuntimeError(f"{what} did not start")
+        time.sleep(0.05)
+
+
+def start_ours(tmp: Path, workload: str, rport: int, store: str) -> tuple[subprocess.Popen, int]:
+    (tmp / "routing.yaml").write_text(OURS_STORM_CONFIG if workload == "storm" else OURS_CONFIG)
+    port = free_port()
+    env = {**os.environ, "BENCH_HOOK_URL": f"http://127.0.0.1:{rport}/hook", "ALERTROUTER_STORE": store}
+    proc = subprocess.Popen([sys.executable, "-m", "alertrouter.cli", "serve", "--config", str(tmp / "routing.yaml"),
+                             "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(tmp / "data")],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_until(f"http://127.0.0.1:{port}/api/health", "alertrouter serve", proc)
+    return proc, port
+
+
+def start_alertmanager(binary: str, tmp: Path, workload: str, rport: int) -> tuple[subprocess.Popen, int]:
+    if workload == "storm":
+        cfg = AM_CONFIG.format(group_by="[alertname]", wait=STORM_WAIT, interval=STORM_INTERVAL, port=rport)
+    else:
+        cfg = AM_CONFIG.format(group_by="['...']", wait="0s", interval="10s", port=rport)
+    (tmp / "alertmanager.yml").write_text(cfg)
+    port = free_port()
+    log = (tmp / "alertmanager.log").open("wb")
+    proc = subprocess.Popen([binary, f"--config.file={tmp / 'alertmanager.yml'}", f"--storage.path={tmp / 'am'}",
+                             f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=",
+                             "--log.level=warn"],  # no cluster: nothing listens beyond loopback
+                            stdout=subprocess.DEVNULL, stderr=log)
+    try:
+        wait_until(f"http://127.0.0.1:{port}/-/ready", "alertmanager", proc)
+    except RuntimeError as exc:
+        proc.kill()
+        raise RuntimeError(f"{exc}: {(tmp / 'alertmanager.log').read_text()[-500:]}") from None
+    return proc, port
+
+
+def find_alertmanager(option: str | None) -> str | None:
+    if option:
+        return option if shutil.which(option) else None
+    return shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+
+
+# --- optional profile of the router with py-spy (not a dependency: install it yourself) ---
+
+def py_spy() -> str | None:
+    return shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
+
+
+def start_profile(pid: int, out: Path) -> subprocess.Popen:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return subprocess.Popen([py_spy(), "record", "-p", str(pid), "-o", str(out), "-f", "raw", "--nolineno",
+                             "--gil", "--rate", "200"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_profile(spy: subprocess.Popen) -> None:
+    spy.send_signal(signal.SIGINT)  # py-spy writes its file on interrupt
+    try:
+        spy.wait(30)
+    except subprocess.TimeoutExpired:
+        spy.kill()
+
+
+def self_time(collapsed: Path, top: int = 10) -> list[tuple[str, float]]:
+    """The functions with the most self time (leaf samples) in py-spy's raw (collapsed) output."""
+    leaves: dict[str, int] = {}
+    total = 0
+    for line in collapsed.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack:
+            continue
+        leaf = stack.rsplit(";", 1)[-1]
+        leaves[leaf] = leaves.get(leaf, 0) + int(count)
+        total += int(count)
+    ranked = sorted(leaves.items(), key=lambda kv: -kv[1])[:top]
+    return [(name, round(100 * c / total, 1)) for name, c in ranked]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (all its threads)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return float("nan")
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -130,81 +378,168 @@ def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
-def run(workload: str, n: int, store: str = "sqlite", timeout: float = 300) -> dict:
+def run(target: str, workload: str, n: int, conns: int = 1, store: str = "sqlite", timeout: float = 120,
+        alertmanager: str | None = None, profile: Path | None = None) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="alertrouter-bench-"))
-    (tmp / "routing.yaml").write_text(CONFIG)
-    rport, aport = free_port(), free_port()
-    out_path = str(tmp / "seen.json")
-    ready = mp.Event()
-    receiver = mp.Process(target=_receiver, args=(rport, out_path, ready), daemon=True)
+    rport = free_port()
+    receiver = MP.Process(target=_receiver, args=(rport,), daemon=True)
     receiver.start()
-    ready.wait(10)
-    env = {**os.environ, "BENCH_HOOK_URL": f"http://127.0.0.1:{rport}/hook", "ALERTROUTER_STORE": store}
-    router = subprocess.Popen([sys.executable, "-m", "alertrouter.cli", "serve", "--config", str(tmp / "routing.yaml"),
-                               "--port", str(aport), "--data-dir", str(tmp / "data")],
-                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{aport}"
+    stats_url = f"http://127.0.0.1:{rport}/stats"
+    server = spy = None
     try:
-        deadline = time.time() + 20
-        while True:
-            try:
-                if requests.get(base + "/api/health", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                if time.time() > deadline:
-                    raise RuntimeError("router did not start")
-                time.sleep(0.05)
-        session = requests.Session()
-        sent: dict[str, float] = {}
-        t0 = time.time()
-        for keys, body, path, headers in WORKLOADS[workload](n):
-            now = time.time()
-            for k in keys:
-                sent[k] = now
-            r = session.post(base + path, data=body, headers=headers, timeout=30)
-            r.raise_for_status()
-        t_in = time.time() - t0
-        seen: list = []
+        wait_until(stats_url, "receiver")
+        if target == "alertmanager":
+            server, port = start_alertmanager(alertmanager or "prometheus-alertmanager", tmp, workload, rport)
+        else:
+            server, port = start_ours(tmp, workload, rport, store)
+        if profile is not None and target == "ours":
+            spy = start_profile(server.pid, profile / f"{target}-{workload}-x{conns}.txt")
+        cpu0 = cpu_seconds(server.pid)
+        sent, t0, t_end, last_post = send_all(target, workload, n, conns, port)
         deadline = time.time() + timeout
         while time.time() < deadline:
-            seen = count_delivered(rport, out_path)
-            if len(seen) >= n:
+            stats = requests.get(stats_url, timeout=10).json()
+            if workload != "storm" and stats["delivered"] >= n:
                 break
+            if workload == "storm" and (stats["accounted"] >= n or
+                                        time.time() - max(last_post, stats["last_notice"]) > STORM_SETTLE):
+                break  # every alert counted, or no new notice for longer than the timers allow
             time.sleep(0.1)
-        rss = peak_rss_mb(router.pid)
+        rss = peak_rss_mb(server.pid)
+        cpu = cpu_seconds(server.pid) - cpu0
+        got = requests.get(f"http://127.0.0.1:{rport}/dump", timeout=30).json()
     finally:
-        router.terminate()
-        router.wait(30)
+        if spy is not None:
+            stop_profile(spy)
+        if server is not None:
+            server.terminate()
+            try:
+                server.wait(30)
+            except subprocess.TimeoutExpired:
+                server.kill()
         receiver.terminate()
-    latencies = [(t - sent[k]) * 1000 for k, t in seen if k in sent]
-    last = max((t for _, t in seen), default=t0)
-    return {
-        "workload": workload, "store": store, "n": n, "delivered": len(seen),
-        "events_in_per_s": round(n / t_in, 1),
-        "notifications_out_per_s": round(len(seen) / (last - t0), 1) if seen else 0.0,
-        "p50_ms": round(pct(latencies, 50), 1), "p95_ms": round(pct(latencies, 95), 1),
-        "p99_ms": round(pct(latencies, 99), 1), "peak_rss_mb": round(rss, 1),
-    }
+        receiver.join(10)
+        shutil.rmtree(tmp, ignore_errors=True)
+    first, notices = got["first"], got["notices"]
+    row = {"target": target, "workload": workload, "connections": conns, "n": n,
+           "events_in_per_s": round(n / (t_end - t0), 1), "notifications": got["requests"],
+           "cpu_ms_per_alert": round(cpu * 1000 / n, 3)}
+    if workload == "storm":
+        largest: dict[str, int] = {}
+        for group, size, _ in notices:
+            largest[group] = max(largest.get(group, 0), size)
+        complete: dict[str, float] = {}  # group -> when a notice first counted all its alerts
+        for group, size, t in notices:
+            if size == largest[group]:
+                complete.setdefault(group, t)
+        last_notice = max(complete.values(), default=float("nan"))
+        accounted = sum(largest.values())
+        row.update(groups=len(largest), accounted=accounted, all_accounted="yes" if accounted == n else "NO",
+                   first_notice_s=round(min(t for _, _, t in notices) - t0, 2) if notices else float("nan"),
+                   last_post_to_last_notice_s=round(last_notice - last_post, 2) if accounted == n else float("nan"),
+                   peak_rss_mb=round(rss, 1))
+        return row
+    latencies = [(t - sent[k]) * 1000 for k, t in first.items() if k in sent]
+    last = max(first.values(), default=t0)
+    row.update(delivered=len(first),
+               delivered_per_s=round(len(first) / (last - t0), 1) if first else 0.0,
+               p50_ms=round(pct(latencies, 50), 1), p95_ms=round(pct(latencies, 95), 1),
+               p99_ms=round(pct(latencies, 99), 1), peak_rss_mb=round(rss, 1))
+    return row
 
 
-def table(rows: list[dict]) -> str:
-    cols = ["workload", "store", "n", "delivered", "events_in_per_s", "notifications_out_per_s", "p50_ms", "p95_ms",
-            "p99_ms", "peak_rss_mb"]
-    widths = [max(len(c), *(len(str(r[c])) for r in rows)) for c in cols]
-    line = lambda vals: "  ".join(str(v).rjust(w) for v, w in zip(vals, widths))  # noqa: E731
-    return "\n".join([line(cols), line("-" * w for w in widths), *(line(r[c] for c in cols) for r in rows)])
+# --- output ---
+
+def table(rows: list[dict], cols: list[str]) -> str:
+    cols = [c for c in cols if any(c in r for r in rows)]
+    cells = [[str(r.get(c, "")) for c in cols] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
+    line = lambda vals: "  ".join(v.rjust(w) for v, w in zip(vals, widths))  # noqa: E731
+    return "\n".join([line(cols), line(["-" * w for w in widths]), *(line(row) for row in cells)])
+
+
+RUN_COLS = ["target", "workload", "connections", "n", "delivered", "events_in_per_s", "delivered_per_s",
+            "notifications", "p50_ms", "p95_ms", "p99_ms", "groups", "accounted", "all_accounted",
+            "first_notice_s", "last_post_to_last_notice_s", "cpu_ms_per_alert", "peak_rss_mb"]
+
+
+def label(r: dict) -> str:
+    return r["workload"] + (f" x{r['connections']}" if r["workload"] == "single" else "")
+
+
+def comparison(rows: list[dict]) -> list[dict]:
+    """Ours against Alertmanager, per workload: throughput (delivered/s; events in/s for storm),
+    latency (p99; last POST to last notice for storm), peak RSS and the server's CPU time per
+    alert, with ratio = ours / theirs."""
+    def ratio(a, b):
+        return round(a / b, 2) if a == a and b == b and b else float("nan")
+
+    out = []
+    for ours in (r for r in rows if r["target"] == "ours"):
+        am = next((r for r in rows if r["target"] == "alertmanager" and label(r) == label(ours)), None)
+        if am is None:
+            continue
+        tp = "events_in_per_s" if ours["workload"] == "storm" else "delivered_per_s"
+        lat = "last_post_to_last_notice_s" if ours["workload"] == "storm" else "p99_ms"
+        scale = 1000 if ours["workload"] == "storm" else 1  # latency in ms throughout
+        out.append({"workload": label(ours), "n": ours["n"],
+                    "ours_per_s": ours[tp], "am_per_s": am[tp], "ratio_per_s": ratio(ours[tp], am[tp]),
+                    "ours_latency_ms": round(ours[lat] * scale, 1), "am_latency_ms": round(am[lat] * scale, 1),
+                    "ratio_latency": ratio(ours[lat], am[lat]),
+                    "ours_rss_mb": ours["peak_rss_mb"], "am_rss_mb": am["peak_rss_mb"],
+                    "ratio_rss": ratio(ours["peak_rss_mb"], am["peak_rss_mb"]),
+                    "ratio_cpu_per_alert": ratio(ours["cpu_ms_per_alert"], am["cpu_ms_per_alert"])})
+    return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=2000)
-    ap.add_argument("--workload", choices=[*WORKLOADS, "all"], default="all")
+    ap.add_argument("--workload", choices=["single", "burst", "storm", "all"], default="all")
+    ap.add_argument("--connections", default="1,8",
+                    help="keep-alive connections for single, e.g. 1, 8 or 1,8 (burst and storm use 1)")
+    ap.add_argument("--target", choices=["ours", "alertmanager", "both"], default="both")
+    ap.add_argument("--alertmanager", default=None, help="the Alertmanager binary (default: found on PATH)")
     ap.add_argument("--store", choices=["sqlite", "azure"], default="sqlite")
+    ap.add_argument("--timeout", type=float, default=120, help="seconds to wait for deliveries, per run")
+    ap.add_argument("--profile", type=Path, default=None, metavar="DIR",
+                    help="record the router with py-spy into DIR and print its top self-time functions "
+                         "(the figures of a profiled run are slowed by the sampling)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    names = list(WORKLOADS) if args.workload == "all" else [args.workload]
-    rows = [run(w, args.n, args.store) for w in names]
-    print(json.dumps(rows) if args.json else table(rows))
+    if args.profile is not None and py_spy() is None:
+        ap.error("--profile needs py-spy (pip install py-spy)")
+    if args.n < 1 or args.n > 100_000:
+        ap.error("--n must be between 1 and 100,000")
+    conns = [int(c) for c in args.connections.split(",")]
+    if any(c < 1 or c > 64 for c in conns):
+        ap.error("--connections must be between 1 and 64")
+    workloads = ["single", "burst", "storm"] if args.workload == "all" else [args.workload]
+    plan = [(w, c) for w in workloads for c in (conns if w == "single" else [1])]
+    targets = ["ours", "alertmanager"] if args.target == "both" else [args.target]
+    am = None
+    if "alertmanager" in targets:
+        am = find_alertmanager(args.alertmanager)
+        if am is None:
+            where = args.alertmanager or "prometheus-alertmanager on PATH"
+            print(f"alertmanager: not installed (no {where}); skipping the side-by-side runs",
+                  file=sys.stderr if args.json else sys.stdout, flush=True)
+            targets.remove("alertmanager")
+    rows = [run(t, w, args.n, c, args.store, args.timeout, am, args.profile) for w, c in plan for t in targets]
+    if args.profile is not None:
+        for path in [args.profile / f"ours-{w}-x{c}.txt" for w, c in plan if "ours" in targets]:
+            print(f"\n{path.name}: top self time (% of samples)", file=sys.stderr if args.json else sys.stdout)
+            for name, share in self_time(path):
+                print(f"  {share:5.1f}%  {name}", file=sys.stderr if args.json else sys.stdout)
+    if args.json:
+        print(json.dumps(rows))
+        return
+    print(table(rows, RUN_COLS))
+    side = comparison(rows)
+    if side:
+        print("\nours / Alertmanager, same run (throughput: delivered/s, storm events in/s; latency: p99, "
+              "storm last POST to last notice; CPU: the server's CPU time per alert; ratio = ours / Alertmanager)")
+        print(table(side, list(side[0])))
 
 
 if __name__ == "__main__":

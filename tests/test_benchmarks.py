@@ -3,18 +3,57 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT
 
+N = 30
+ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
 
-def test_throughput_benchmark_runs():
-    out = subprocess.run([sys.executable, "benchmarks/throughput.py", "--n", "30", "--json"], cwd=ROOT,
-                         capture_output=True, text=True, timeout=120)
+
+def throughput(*args: str) -> tuple[list[dict], str]:
+    out = subprocess.run([sys.executable, "benchmarks/throughput.py", "--n", str(N), "--json", "--timeout", "30",
+                          *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    rows = json.loads(out.stdout)
-    assert [(r["workload"], r["n"], r["delivered"]) for r in rows] == [("single", 30, 30), ("burst", 30, 30)]
+    return json.loads(out.stdout), out.stderr
+
+
+def test_single_workload_one_and_eight_connections():
+    rows, _ = throughput("--workload", "single", "--connections", "1,8", "--target", "ours")
+    assert [(r["workload"], r["connections"], r["delivered"], r["notifications"]) for r in rows] == [
+        ("single", 1, N, N), ("single", 8, N, N)]
+
+
+def test_burst_workload():
+    rows, _ = throughput("--workload", "burst", "--target", "ours")
+    assert [(r["workload"], r["delivered"], r["notifications"]) for r in rows] == [("burst", N, N)]
+
+
+def test_storm_workload_notices_account_for_every_alert():
+    [row], _ = throughput("--workload", "storm", "--target", "ours")
+    assert (row["workload"], row["groups"], row["accounted"]) == ("storm", 1, N)
+    assert 1 <= row["notifications"] < N
+    assert row["all_accounted"] == "yes"
+
+
+def test_alertmanager_absent_is_skipped_with_a_line():
+    rows, err = throughput("--workload", "single", "--connections", "1", "--alertmanager", "/nonexistent/alertmanager")
+    assert "alertmanager: not installed" in err
+    assert [(r["target"], r["delivered"]) for r in rows] == [("ours", N)]
+
+
+@pytest.mark.skipif(ALERTMANAGER is None, reason="prometheus-alertmanager is not installed")
+def test_alertmanager_side_by_side():
+    rows, _ = throughput("--target", "alertmanager", "--connections", "1,8")
+    got = {(r["workload"], r["connections"]): r for r in rows}
+    assert sorted(got) == [("burst", 1), ("single", 1), ("single", 8), ("storm", 1)]
+    for key in [("burst", 1), ("single", 1), ("single", 8)]:
+        assert got[key]["delivered"] == N
+    assert (got["storm", 1]["groups"], got["storm", 1]["accounted"]) == (1, N)
 
 
 def test_routing_core_benchmark_runs():
@@ -30,3 +69,14 @@ def test_console_events_benchmark_runs():
     assert out.returncode == 0, out.stderr
     rows = json.loads(out.stdout)
     assert [r["rows"] for r in rows] == [50, 6, 10, 1, 0, 50]
+
+
+def test_profile_self_time_ranks_leaf_frames(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("throughput", ROOT / "benchmarks" / "throughput.py")
+    throughput_module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(throughput_module)
+    raw = tmp_path / "raw.txt"
+    raw.write_text("main (a.py);f (a.py);g (b.py) 3\nmain (a.py);g (b.py) 1\nmain (a.py);f (a.py) 6\n")
+    assert throughput_module.self_time(raw, top=2) == [("f (a.py)", 60.0), ("g (b.py)", 40.0)]
