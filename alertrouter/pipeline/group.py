@@ -3,9 +3,12 @@ per (route, role, channel, group_by values); the group is notified `group_wait` 
 member, then at most every `group_interval` when it changed, again every `repeat_interval` while
 still firing, and once more when all its alerts resolved.
 
-Group state lives in the store (kind "group"); `due()` and `flush()` run from the dispatcher's
-loop or the Functions timer, and the compare-and-set on the group document makes one instance
-win each flush.
+State lives in the store: one small document per member (kind `group-member-<hash of the group>`,
+by fingerprint: firing or resolved, as of which event) and one per group (kind "group": its
+target, labels and schedule). Taking in an event writes its member and, only when the schedule
+must move, the group; so a storm of any size costs the same per event. A flush reads the group's
+members to count them. `due()` and `flush()` run from the dispatcher's loop or the Functions timer,
+and the compare-and-set on the group document makes one instance win each flush.
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ from ..model import Event, Severity
 from ..routing.router import Target
 
 KIND = "group"
-MAX_MEMBERS = 500  # members kept in full; beyond, only counted
+MEMBER_KIND = "group-member-"
 SHOWN = 5  # members listed in the notification's summary
+DETAILS = 50  # members named in its details
 
 
 def group_key(target: Target, labels: dict[str, str]) -> str:
@@ -31,38 +35,75 @@ def group_labels(event: Event, by: list[str]) -> dict[str, str]:
     return {k: event.match_value(k) or "" for k in by}
 
 
+def member_kind(key: str) -> str:
+    """The state kind holding one group's members (a name any store's keys can hold)."""
+    return MEMBER_KIND + hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
 def add(store, key: str, target: Target, labels: dict, event: Event, wait: float, interval: float,
         now: float) -> None:
-    """Add or update the event's member (by fingerprint); schedule the group's next notice."""
+    """Record the event's member (by fingerprint); schedule the group's next notice."""
     member = {"title": event.title[:160], "severity": event.severity.value, "time": event.time.timestamp(),
               "firing": event.kind != "alert.resolved", "source": event.source, "event_id": event.id}
+    kind = member_kind(key)
+    while True:
+        found = store.state_get(kind, event.fingerprint)
+        if found is None:
+            if store.state_put(kind, event.fingerprint, member, None, now):
+                changed = True
+                break
+            continue
+        old, version = found
+        if old["time"] > member["time"] or old == member:
+            return  # an older event than the one already counted, or the same one again
+        if store.state_put(kind, event.fingerprint, member, version, now):
+            changed = old["firing"] != member["firing"]
+            break
     while True:
         found = store.state_get(KIND, key)
         if found is None:
             doc = {"route": target.route, "role": target.role, "channel": target.channel,
-                   "fallback_from": target.fallback_from, "labels": labels, "members": {}, "extra": 0,
-                   "created": now, "next_flush": now + wait, "last_flush": None, "sent_state": "", "seq": 0}
-            version = None
-        else:
-            doc, version = found
-        old = doc["members"].get(event.fingerprint)
-        if old is not None and old["time"] > member["time"]:
-            return  # an older event than the one already counted
-        changed = old is None or old["firing"] != member["firing"]
-        if old is None and len(doc["members"]) >= MAX_MEMBERS:
-            doc["extra"] += 1
-        else:
-            doc["members"][event.fingerprint] = member
-        if changed and doc["last_flush"] is not None:  # notify the change after group_interval
+                   "fallback_from": target.fallback_from, "labels": labels, "created": now,
+                   "next_flush": now + wait, "last_flush": None, "sent_state": "", "seq": 0}
+            if store.state_put(KIND, key, doc, None, now):
+                return
+            continue
+        doc, version = found
+        if not changed or doc["last_flush"] is None:  # unchanged, or still in group_wait: already due
+            if doc["next_flush"] is not None:
+                return
+            soon = now + wait
+        else:  # notify the change after group_interval
             soon = max(now, doc["last_flush"] + interval)
-            doc["next_flush"] = soon if doc["next_flush"] is None else min(doc["next_flush"], soon)
-        if store.state_put(KIND, key, doc, version, now):
+            if doc["next_flush"] is not None and doc["next_flush"] <= soon:
+                return
+        if store.state_put(KIND, key, {**doc, "next_flush": soon}, version, now):
             return
 
 
-def _state(doc: dict) -> str:
-    return hashlib.sha256(json.dumps({k: m["firing"] for k, m in doc["members"].items()},
+def members_of(store, key: str, doc: dict, now: float) -> dict[str, dict]:
+    """The group's members by fingerprint. A group document written before members had documents of
+    their own keeps them inline: those are written out here (once), and the inline copy is dropped
+    by the flush that follows."""
+    kind = member_kind(key)
+    members = {fp: m for fp, m, _ in store.state_list(kind)}
+    for fp, m in (doc.get("members") or {}).items():
+        if fp not in members:
+            store.state_put(kind, fp, m, None, now)
+            members[fp] = m
+    return members
+
+
+def _state(members: dict) -> str:
+    return hashlib.sha256(json.dumps({k: m["firing"] for k, m in members.items()},
                                      sort_keys=True).encode()).hexdigest()
+
+
+def _delete(store, key: str, members: dict) -> None:
+    kind = member_kind(key)
+    for fp in members:
+        store.state_delete(kind, fp)
+    store.state_delete(KIND, key)
 
 
 def due(store, now: float) -> list[tuple[str, dict, int]]:
@@ -72,34 +113,36 @@ def due(store, now: float) -> list[tuple[str, dict, int]]:
 def flush(store, key: str, doc: dict, version: int, repeat: float, now: float) -> Event | None:
     """Claim this flush (compare-and-set) and return the group's notice, or None when another
     instance flushed it or nothing changed. A fully resolved group is deleted after its notice."""
-    firing = {k: m for k, m in doc["members"].items() if m["firing"]}
+    members = members_of(store, key, doc, now)
+    firing = {k: m for k, m in members.items() if m["firing"]}
     if not firing and doc["last_flush"] is None:  # fired and resolved inside group_wait: nobody hears of it
         if store.state_put(KIND, key, {**doc, "next_flush": None}, version, now):
-            store.state_delete(KIND, key)
+            _delete(store, key, members)
         return None
-    changed = _state(doc) != doc["sent_state"]
+    state = _state(members)
+    changed = state != doc["sent_state"]
     repeat_due = bool(firing) and doc["last_flush"] is not None and now - doc["last_flush"] >= repeat
-    new = dict(doc)
+    new = {k: v for k, v in doc.items() if k != "members"}
     new["next_flush"] = now + repeat if firing else None
     if not changed and not repeat_due:
         store.state_put(KIND, key, new, version, now)
         return None
-    new.update(last_flush=now, sent_state=_state(doc), seq=doc["seq"] + 1)
+    new.update(last_flush=now, sent_state=state, seq=doc["seq"] + 1)
     if not store.state_put(KIND, key, new, version, now):
         return None
     if not firing:
         found = store.state_get(KIND, key)
         if found and found[1] == version + 1:
-            store.state_delete(KIND, key)
-    return notice(key, doc, new["seq"], now)
+            _delete(store, key, members)
+    return notice(key, doc, members, new["seq"], now)
 
 
-def notice(key: str, doc: dict, seq: int, now: float) -> Event:
-    members = sorted(doc["members"].values(), key=lambda m: m["time"])
+def notice(key: str, doc: dict, members_by_fp: dict[str, dict], seq: int, now: float) -> Event:
+    members = sorted(members_by_fp.values(), key=lambda m: m["time"])
     firing = [m for m in members if m["firing"]]
     resolved = [m for m in members if not m["firing"]]
     shown = (firing or resolved)[:SHOWN]
-    total = len(members) + doc["extra"]
+    total = len(members)
     worst = min((Severity(m["severity"]) for m in (firing or members)), key=lambda s: s.rank)
     what = ", ".join(f"{k}={v}" for k, v in doc["labels"].items() if v) or doc["route"]
     if firing:
@@ -114,5 +157,5 @@ def notice(key: str, doc: dict, seq: int, now: float) -> Event:
         summary="\n".join(lines), time=datetime.fromtimestamp(now, timezone.utc), fingerprint=f"group:{key}",
         labels={**{k: v for k, v in doc["labels"].items() if v}, "group_size": str(total),
                 "firing": str(len(firing)), "resolved": str(len(resolved)), "group": key},
-        details={f"member.{i + 1}": m["title"] for i, m in enumerate(members[:50])},
+        details={f"member.{i + 1}": m["title"] for i, m in enumerate(members[:DETAILS])},
     )

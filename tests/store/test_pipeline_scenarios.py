@@ -12,7 +12,7 @@ import pytest
 from alertrouter.app import App
 from alertrouter.config.load import loads
 from alertrouter.inbound import parse_payload
-from alertrouter.pipeline import escalate, silences
+from alertrouter.pipeline import escalate, group, silences
 from tests.conftest import load_fixture
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc).timestamp()  # Monday 13:00 in Berlin
@@ -238,3 +238,46 @@ def _target(n):
     from alertrouter.routing.router import Target
 
     return Target(n.route, n.role, n.channel, n.fallback_from)
+
+
+def test_a_storm_of_any_size_is_counted_whole(app, request):
+    """Every member counts, however many: the notice, its labels and the resolution (members are
+    documents of their own, not a list inside the group's)."""
+    n = 30 if "azure" in request.node.name else 700
+    app.ingest([alert(i, rule="storm-rule", resource=f"vm-{i}") for i in range(n)])
+    app.test_clock.t += 30
+    assert app.tick() == 1
+    first = app.store.get_event(outbox(app, "pending")[-1].event_id)
+    assert first.title == f"{n} firing: alert_rule=storm-rule" and first.labels["group_size"] == str(n)
+    assert len([k for k in first.details if k.startswith("member.")]) == min(n, 50)
+    app.test_clock.t += 10
+    app.ingest([alert(i, rule="storm-rule", resource=f"vm-{i}", resolved=True) for i in range(n // 2)])
+    app.test_clock.t += 300
+    assert app.tick() == 1
+    half = app.store.get_event(outbox(app, "pending")[-1].event_id)
+    assert half.title == f"{n - n // 2} firing, {n // 2} resolved: alert_rule=storm-rule"
+    app.ingest([alert(i, rule="storm-rule", resource=f"vm-{i}", resolved=True) for i in range(n // 2, n)])
+    app.test_clock.t += 300
+    assert app.tick() == 1
+    last = app.store.get_event(outbox(app, "pending")[-1].event_id)
+    assert (last.kind, last.title) == ("alert.resolved", f"All {n} resolved: alert_rule=storm-rule")
+    assert app.store.state_list("group") == []  # a resolved group leaves nothing behind
+    [(key, *_)] = {(n.last_detail.removeprefix("grouped into "),) for n in outbox(app, "held")}
+    assert app.store.state_list(group.member_kind(key)) == []
+
+
+def test_a_group_document_with_inline_members_is_carried_over(app):
+    """Groups stored before members had documents of their own keep counting their members."""
+    app.ingest([alert(1, rule="storm-rule", resource="vm-new")])
+    [(key, doc, version)] = app.store.state_list("group")
+    legacy = {"fp-old-1": {"title": "old one", "severity": "error", "time": T0 - 60, "firing": True,
+                           "source": "azure-monitor", "event_id": "e-old-1"},
+              "fp-old-2": {"title": "old two", "severity": "warning", "time": T0 - 50, "firing": False,
+                           "source": "azure-monitor", "event_id": "e-old-2"}}
+    assert app.store.state_put("group", key, {**doc, "members": legacy, "extra": 0}, version, T0)
+    app.test_clock.t += 30
+    assert app.tick() == 1
+    notice = app.store.get_event(outbox(app, "pending")[-1].event_id)
+    assert notice.title == "2 firing, 1 resolved: alert_rule=storm-rule"
+    assert "members" not in app.store.state_get("group", key)[0]
+    assert len(app.store.state_list(group.member_kind(key))) == 3
