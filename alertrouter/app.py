@@ -110,7 +110,7 @@ class App:
             self.ingest(follow)
         return result
 
-    RECENT = 1024  # events kept in memory after intake, so their deliveries need not read them back
+    RECENT = 2048  # events kept in memory after intake, so their deliveries need not read them back
 
     def _remember(self, event: Event) -> None:
         with self._recent_lock:

@@ -41,6 +41,10 @@ class JsonFormatter(logging.Formatter):
 
 
 def setup(fmt: str = "text", level: int = logging.INFO) -> None:
+    # Neither format prints where a call was made, nor thread or process names: the logging docs'
+    # "Optimization" settings skip gathering them for every record (intake logs a line an event).
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger()

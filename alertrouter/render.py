@@ -137,6 +137,7 @@ class Renderer:
         self._envs: dict[tuple[str, ...], SandboxedEnvironment] = {}
         # (template folders, channel kind, event kind, part) → the template found, or None: chosen once
         self._chosen: dict[tuple, jinja2.Template | None] = {}
+        self._globals: dict[jinja2.Template, dict] = {}
 
     def _env(self, overrides: tuple[str, ...]) -> SandboxedEnvironment:
         env = self._envs.get(overrides)
@@ -169,6 +170,14 @@ class Renderer:
         self._chosen[key] = tpl
         return tpl
 
+    def _run(self, tpl: jinja2.Template, view: dict[str, Any]) -> str:
+        """What `tpl.render(**view)` returns, without rebuilding the template's globals (a ChainMap
+        that `render` walks into a new dict every time) for each notification."""
+        base = self._globals.get(tpl)
+        if base is None:
+            base = self._globals[tpl] = dict(tpl.globals)
+        return "".join(tpl.root_render_func(tpl.new_context({**base, **view}, shared=True)))
+
     def render(self, event: Event, *, notification_id: str = "", route: str, role: str, channel: str,
                channel_kind: str, parts: Iterable[str], visibility: str = "full",
                template_dirs: Iterable[str] = (), recipients: dict[str, list[str]] | None = None,
@@ -183,7 +192,7 @@ class Renderer:
                 rendered[part] = plain(view, part)
                 continue
             try:
-                rendered[part] = tpl.render(**view).strip()
+                rendered[part] = self._run(tpl, view).strip()
             except Exception as exc:  # a broken template must not swallow a page
                 errors[part] = f"{tpl.name}: {type(exc).__name__}: {exc}"
                 log.warning("template %s failed (%s: %s); sending the plain rendering", tpl.name,

@@ -319,7 +319,7 @@ class SqliteStore:
         return (json.loads(row[0]), row[1]) if row else None
 
     def state_put(self, kind: str, key: str, value: dict, expected: int | None, now: float) -> bool:
-        body = json.dumps(value, sort_keys=True)
+        body = json.dumps(value, separators=(",", ":"))
         with self._tx() as c:
             if expected is None:
                 cur = c.execute("INSERT OR IGNORE INTO state (kind, key, value, version, updated_at) VALUES (?, ?, ?, 1, ?)",
