@@ -109,7 +109,7 @@ def to_str(value: Any) -> str:
 
 def maybe_json(value: Any) -> Any:
     """A string that holds JSON (AML runProperties, activity-log claims) becomes the value; else unchanged."""
-    if isinstance(value, str) and value[:1] in "{[":
+    if isinstance(value, str) and value[:1] in ("{", "["):  # (an empty string is no JSON: not tried)
         try:
             return json.loads(value)
         except ValueError:
