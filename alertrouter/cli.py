@@ -169,8 +169,13 @@ def serve(config: str, host: str, port: int, data_dir: str) -> None:
               public_url=settings.public_url if settings.public_url != "http://127.0.0.1:7071"
               else f"http://{host}:{port}")
     d = settings.dispatch
-    dispatcher = Dispatcher(app, lease_seconds=d.lease_seconds, batch=d.batch, workers=d.workers,
-                            linger=d.linger_ms / 1000)
+    if d.process:
+        from .delivery_process import DeliveryProcess
+
+        dispatcher = DeliveryProcess(config, data_dir, app.pipeline.ack_secret, app.pipeline.public_url, app.metrics)
+    else:
+        dispatcher = Dispatcher(app, lease_seconds=d.lease_seconds, batch=d.batch, workers=d.workers,
+                                linger=d.linger_ms / 1000)
     pending = app.store.counts().get("pending", 0)
     click.echo(f"alertrouter: listening on http://{host}:{port} (config {config}, data {data_dir})", err=True)
     click.echo("  POST /api/eventgrid  POST /api/alerts  GET /api/health", err=True)

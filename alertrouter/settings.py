@@ -44,6 +44,8 @@ class DispatchSettings(BaseModel):
     workers: int = Field(8, ge=1, le=64, description="Concurrent sends per process")
     batch: int = Field(64, ge=1, le=1000, description="Notifications claimed per pass")
     poll_seconds: float = Field(1.0, gt=0, description="Longest sleep between passes when idle")
+    process: bool = Field(False, description="alertrouter serve: deliver from a process of its own beside the "
+                          "server (intake and delivery then use two cores)")
     linger_ms: float = Field(5.0, ge=0, le=1000, description="After a pass that found less than a batch, wait "
                              "this long for more before the next, so a trickle of events is sent in batches")
 

@@ -33,6 +33,11 @@ def test_burst_workload():
     assert [(r["workload"], r["delivered"], r["notifications"]) for r in rows] == [("burst", N, N)]
 
 
+def test_burst_with_delivery_in_a_process_of_its_own():
+    [row], _ = throughput("--workload", "burst", "--target", "ours", "--delivery-process")
+    assert row["delivered"] == N and row["cpu_ms_per_alert"] > 0  # the child's CPU counted too
+
+
 def test_storm_workload_notices_account_for_every_alert():
     [row], _ = throughput("--workload", "storm", "--target", "ours")
     assert (row["workload"], row["groups"], row["accounted"]) == ("storm", 1, N)

@@ -7,7 +7,9 @@ seconds (REAL) so they sort and compare exactly.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import sqlite3
 import threading
 from contextlib import contextmanager
@@ -108,6 +110,9 @@ class SqliteStore:
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
         self._write = threading.RLock()
+        # writers in other processes (the delivery process, the CLI) queue on this lock file rather than
+        # in SQLite's busy handler, which sleeps in steps of up to 100 ms
+        self._lock_fd: int | None = None
         self._conn().executescript(SCHEMA)
         self._migrate()
 
@@ -136,16 +141,22 @@ class SqliteStore:
                 self._local.depth -= 1
             return
         with self._write:
-            c.execute("BEGIN IMMEDIATE")
-            self._local.depth = 1
+            if self._lock_fd is None:
+                self._lock_fd = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)  # other processes on this file: woken at once on release
             try:
-                yield c
-            except BaseException:
+                c.execute("BEGIN IMMEDIATE")
+                self._local.depth = 1
+                try:
+                    yield c
+                except BaseException:
+                    self._local.depth = 0
+                    c.execute("ROLLBACK")
+                    raise
                 self._local.depth = 0
-                c.execute("ROLLBACK")
-                raise
-            self._local.depth = 0
-            c.execute("COMMIT")
+                c.execute("COMMIT")
+            finally:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
     def transaction(self):
         """Group several writes (and the reads between them) into one transaction."""
@@ -353,6 +364,10 @@ class SqliteStore:
                     pass
             self._all.clear()
         self._local = threading.local()
+        with self._write:
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)
+                self._lock_fd = None
 
     # --- the operator console ---
 
