@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check bench clean
+.PHONY: run test check bench bench-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/throughput.py --n $(BENCH_N) --workload all --connections 1,8 --target both
 	$(BIN)/python benchmarks/routing_core.py
 	$(BIN)/python benchmarks/console_events.py
+
+# Debian's Alertmanager, for the side-by-side runs of `make bench` (skipped when it is absent)
+bench-deps:
+	command -v prometheus-alertmanager >/dev/null || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus-alertmanager)
 
 check: $(STAMP)
 	$(BIN)/alertrouter check routing.yaml
