@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from dataclasses import dataclass, field
@@ -47,7 +48,10 @@ class Preview:
         for part, ext in (("html", "html"), ("text", "txt")):
             if part in self.parts:
                 path = out / f"{self.slug}.{ext}"
-                path.write_text(self.parts[part] + "\n", encoding="utf-8")
+                text = self.parts[part]
+                if ext == "html":  # shown as text, not read by the browser as an unknown tag
+                    text = text.replace(MASK, html.escape(MASK))
+                path.write_text(text + "\n", encoding="utf-8")
                 written.append(path)
         return written
 

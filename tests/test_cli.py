@@ -100,3 +100,27 @@ def test_send_to_nothing_says_so():
     r = run("send", fixture_path("monitor-budget-fired.test-action.json"), "--url", "http://127.0.0.1:9")
     assert r.exit_code == 1
     assert "cannot reach the router at http://127.0.0.1:9" in r.stderr
+
+
+def test_render_out_writes_masked_secrets_into_html_as_text(tmp_path):
+    """A secret that made it into a rendered part is masked; in the .html file the mask is escaped, so
+    a browser shows "<redacted>" instead of swallowing it as an unknown tag."""
+    secret = "Experiment-Pa55word"
+    (tmp_path / "routing.yaml").write_text(f"""
+channels:
+  mail: {{type: smtp, host: 127.0.0.1, port: 2525, sender: alerts@contoso.com, to: [ml@contoso.com],
+          password: "${{SMTP_PASSWORD}}"}}
+roles:
+  ds: {{channels: [mail]}}
+routes:
+  - {{name: all, match: {{}}, roles: [ds]}}
+""")
+    payload = json.loads(next(ROOT.glob("tests/fixtures/aml/aml-runstatuschanged-failed.eventgrid.json")).read_text())
+    payload[0]["data"]["experimentName"] = secret
+    (tmp_path / "payload.json").write_text(json.dumps(payload))
+    result = run("render", str(tmp_path / "payload.json"), "--channel", "mail", "--config",
+                 str(tmp_path / "routing.yaml"), "--out", str(tmp_path / "out"), env={"SMTP_PASSWORD": secret})
+    assert result.exit_code == 0, result.output
+    [page] = (tmp_path / "out").glob("*.html")
+    text = page.read_text()
+    assert secret not in text and "&lt;redacted&gt;" in text and "<redacted>" not in text
