@@ -115,14 +115,6 @@ class Dispatcher:
             out.extend(f.result())
         return out
 
-    def _deliver(self, n: Notification) -> None:
-        """Send one claimed notification and record the result."""
-        tried = self._attempt(n)
-        if tried is not None:
-            outcome = self._finish(*tried[:4])
-            if outcome is not None:
-                self._after(tried[0], *outcome, *tried[2:])
-
     def _attempt(self, n: Notification) -> tuple[Notification, DeliveryResult, float, float, Event | None] | None:
         """Send one claimed notification and update its channel's health (so the next send of the pass
         already knows a channel that just went down): (it, the result, when the send started, when it
@@ -130,6 +122,11 @@ class Dispatcher:
         down, or its channel is down)."""
         store = self.app.store
         if self._stop.is_set():  # shutting down: hand it back untouched, the next start sends it
+            store.release([n.id], self.owner)
+            return None
+        if n.lease_until and self.clock() + self._send_budget(n.channel) > n.lease_until:
+            # a long pass (a slow receiver): a send started now could outlast the lease, and another
+            # sender could take it meanwhile and send it twice; handed back, the next pass sends it
             store.release([n.id], self.owner)
             return None
         wait = self.app.health.wait(n.channel, self.clock())
@@ -212,6 +209,11 @@ class Dispatcher:
         if n.fallback_from and result.status == "delivered":
             result = DeliveryResult.ok(f"{result.detail} (instead of {n.fallback_from}: its environment variables are not set)")
         return result
+
+    def _send_budget(self, channel: str) -> float:
+        """Lease time a send must still have when it starts: the channel's timeout, at most half a lease."""
+        cfg = self.app.loaded.config.channels.get(channel)
+        return min(getattr(cfg, "timeout_seconds", 10.0), self.lease_seconds / 2)
 
     def _policy(self, channel: str) -> RetryPolicy:
         cfg = self.app.loaded.config.channels.get(channel)

@@ -259,3 +259,19 @@ def test_a_fast_channel_is_sent_to_in_order_from_the_dispatcher_thread(tmp_path,
     assert d.run_once() == 8
     assert state["peak"] == 1 and threads == {threading.current_thread().name}
     assert app.store.counts()["sent"] == 10
+
+
+def test_a_long_pass_hands_back_what_its_lease_would_not_cover(tmp_path, timed):
+    """With a slow receiver a pass can outlast its leases; a notification whose lease has less time
+    left than its channel's timeout is handed back unsent (no attempt spent), and a later pass sends
+    it: every alert arrives once."""
+    url, state = timed(0.25)
+    app = make_app(tmp_path, url)  # the channel's timeout: 0.3 s
+    app.ingest(alerts(8))
+    d = Dispatcher(app, workers=1, batch=8, lease_seconds=1.0)
+    assert d.run_once() == 8
+    first = app.store.counts()["sent"]
+    assert 1 <= first < 8
+    assert {n.attempts for n in app.store.list("pending", limit=20)} == {0}  # handed back, not failed
+    drain(d)
+    assert app.store.counts()["sent"] == 8 and state["seen"] == 8
