@@ -53,6 +53,8 @@ class Trail:
     routes: list[RouteStep]
     notifications: list[NotificationView]
     silence_matchers: str = ""  # a starting point for "silence events like this one"
+    duplicates: int = 0  # redeliveries of this event after it was taken in (acknowledged, dropped)
+    duplicate_times: list[float] = field(default_factory=list)  # the latest ones, newest first
 
 
 # Labels that name "the same thing" well enough to silence it, most specific first.
@@ -97,9 +99,10 @@ def build_trail(app: App, event: Event) -> Trail:
                                 app.store.history(n.id))
         fill_preview(app, event, n, view)
         views.append(view)
+    duplicates, times = app.store.duplicates_of(event.id)
     return Trail(event, json.dumps(mask(event.brief()), indent=2, ensure_ascii=False),
                  json.dumps(mask(event.raw), indent=2, ensure_ascii=False), route_steps(decision.trail), views,
-                 silence_matchers(event))
+                 silence_matchers(event), duplicates, times)
 
 
 def rendered_for(app: App, event: Event, n: Notification):

@@ -68,6 +68,7 @@ import math
 import random
 import re
 import threading
+import uuid
 from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import datetime, timezone
 from typing import Iterable
@@ -90,6 +91,7 @@ log = logging.getLogger("alertrouter.store.azure")
 
 MARKER = "event"  # "taken in": written last
 BODY = "body"  # the event itself: written first
+DUPLICATE, DUPLICATE_END = "dup-", "dup."  # one row per redelivery after the event was taken in
 NOTIFICATION_RK = "n"
 CHUNK_BYTES = 64_000  # one binary property (limit 64 KiB)
 MAX_BODY_BYTES = 14 * CHUNK_BYTES  # the entity limit is 1 MiB: leave room for the other properties
@@ -261,6 +263,7 @@ class AzureStore:
     def _ingest_one(self, event: Event, notifications: list[Notification], now: float) -> IngestOutcome:
         epk = _h(event.id)
         if self._entity(self.events, epk, MARKER, select=["RowKey"]) is not None:
+            self._duplicate(epk, now)
             return IngestOutcome(new=False)
         unique: dict[str, Notification] = {}
         for n in notifications:  # an id given twice is one notification (the first), as in SQLite
@@ -288,8 +291,21 @@ class AzureStore:
             self.events.create_entity({"PartitionKey": epk, "RowKey": MARKER, "id": _clip(event.id),
                                        "received_at": float(now)})
         except ResourceExistsError:
+            self._duplicate(epk, now)
             return IngestOutcome(new=False)  # another instance took this event in a moment ago
         return IngestOutcome(new=True, notifications=outbox)
+
+    def _duplicate(self, epk: str, now: float) -> None:
+        """A redelivery, as a row of its own in the event's partition (no read-modify-write to race on)."""
+        self.events.upsert_entity({"PartitionKey": epk, "RowKey": f"{DUPLICATE}{now:017.6f}-{uuid.uuid4().hex[:8]}",
+                                   "at": float(now)})
+
+    def duplicates_of(self, event_id: str, limit: int = 20) -> tuple[int, list[float]]:
+        rows = self.events.query_entities("PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi",
+                                          parameters={"pk": _h(event_id), "lo": DUPLICATE, "hi": DUPLICATE_END},
+                                          select=["at"])
+        times = sorted((float(r["at"]) for r in rows), reverse=True)
+        return len(times), times[:limit]
 
     def _put_new(self, n: Notification) -> Notification:
         """Create the notification; if it is there already (left by an interrupted earlier ingest
@@ -555,6 +571,10 @@ class AzureStore:
             if not left:  # the run-start row, the marker, then the record itself
                 self._delete(self.events, record.get("first_pk", ""), record.get("first_rk", ""))
                 self._delete(self.events, record["PartitionKey"], MARKER)
+                for dup in self.events.query_entities("PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi",
+                                                      parameters={"pk": record["PartitionKey"], "lo": DUPLICATE,
+                                                                  "hi": DUPLICATE_END}, select=["RowKey"]):
+                    self._delete(self.events, record["PartitionKey"], dup["RowKey"])
                 self._delete(self.events, record["PartitionKey"], BODY)
         return count
 

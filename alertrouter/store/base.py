@@ -177,6 +177,8 @@ class Store(Protocol):
 
     def counts(self) -> dict[str, int]: ...
 
+    def duplicates_of(self, event_id: str, limit: int = 20) -> tuple[int, list[float]]: ...  # redeliveries
+
     def flush_index(self) -> int: ...  # make the event list's index current (SQLite); else a no-op
 
     def transaction(self) -> ContextManager: ...  # groups writes where the store can (SQLite); else a no-op

@@ -77,6 +77,12 @@ CREATE TABLE IF NOT EXISTS event_index (
     event_id TEXT NOT NULL,
     PRIMARY KEY (key, value, received_at, event_id)
 ) WITHOUT ROWID;
+-- redeliveries of an event already taken in: acknowledged and dropped, kept for the console's trail
+CREATE TABLE IF NOT EXISTS duplicates (
+    event_id TEXT NOT NULL,
+    at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS duplicates_event ON duplicates(event_id, at);
 -- the same rows as intake writes them: appended in arrival order (a page or two a request, where
 -- event_index would take one per key and value), moved into event_index in batches by flush_index
 CREATE TABLE IF NOT EXISTS event_index_new (
@@ -176,6 +182,7 @@ class SqliteStore:
                      event.fingerprint, event.model_dump_json()),
                 )
                 if cur.rowcount != 1:
+                    c.execute("INSERT INTO duplicates (event_id, at) VALUES (?, ?)", (event.id, now))
                     out.append(IngestOutcome(new=False))
                     continue
                 self._index_event(c, event, notifications, now)  # console event-list index rows
@@ -313,6 +320,7 @@ class SqliteStore:
                       (older_than,))
             c.execute("DELETE FROM event_index WHERE received_at < ? AND event_id NOT IN (SELECT id FROM events)",
                       (older_than,))
+            c.execute("DELETE FROM duplicates WHERE event_id NOT IN (SELECT id FROM events)")
         return len(ids)
 
     def next_due(self) -> float | None:
@@ -392,6 +400,14 @@ class SqliteStore:
     def _index_event(c: sqlite3.Connection, event: Event, notifications: list[Notification], now: float) -> None:
         c.executemany("INSERT INTO event_index_new (key, value, received_at, event_id) VALUES (?, ?, ?, ?)",
                       _index_rows(event, {n.role for n in notifications}, now))
+
+    def duplicates_of(self, event_id: str, limit: int = 20) -> tuple[int, list[float]]:
+        """How often the event was redelivered after it was taken in, and the latest `limit` times."""
+        c = self._conn()
+        count = c.execute("SELECT COUNT(*) FROM duplicates WHERE event_id = ?", (event_id,)).fetchone()[0]
+        times = [r[0] for r in c.execute("SELECT at FROM duplicates WHERE event_id = ? ORDER BY at DESC LIMIT ?",
+                                         (event_id, limit))]
+        return count, times
 
     def flush_index(self) -> int:
         """Move the index rows intake appended into the event-list index, in key order; returns how

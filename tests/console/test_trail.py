@@ -64,3 +64,18 @@ def test_each_stage_is_named_on_the_event_page(tmp_path):
         assert grouped.startswith("grouping: grouped into ")
         [deferred] = decided(server, 4)
         assert re.match(r"window: deferred until \d{4}-\d\d-\d\dT.* \(always\)", deferred), deferred
+
+
+def test_redeliveries_are_named_as_deduplicated(tmp_path):
+    app = App(loads(STAGES_CONFIG, str(tmp_path / "routing.yaml"), env={}), tmp_path / "data")
+    with RunningServer(app) as server:
+        doc = alert(5, rule="disk", resource="vm-5")
+        first = post_alert(server, doc)
+        again = [post_alert(server, doc) for _ in range(2)]
+        assert first["accepted"] == 1 and [a["duplicates"] for a in again] == [1, 1]
+        from alertrouter.store.base import EventFilter
+
+        [event] = [e for e, _ in app.store.list_events(EventFilter()).events]
+        page = requests.get(server.url + "/event", params={"id": event.id}, timeout=10).text
+        assert "Deduplicated: redelivered 2 times after it was taken in" in page
+        assert len(app.store.notifications_for(event.id)) == 1

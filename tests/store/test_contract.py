@@ -224,3 +224,13 @@ def test_sqlite_writers_on_many_threads_share_the_file(sqlite_store):
     for t in threads:
         t.join()
     assert sqlite_store.counts()["pending"] == 80 and len(sqlite_store.state_list("alert")) == 80
+
+
+def test_redeliveries_are_counted_per_event(store):
+    store.ingest([(event("d1"), notes("d1"))], 10.0)
+    assert store.duplicates_of("d1") == (0, [])
+    store.ingest([(event("d1"), notes("d1"))], 11.0)
+    store.ingest([(event("d1"), notes("d1")), (event("d2"), notes("d2"))], 12.0)
+    assert store.duplicates_of("d1") == (2, [12.0, 11.0])
+    assert store.duplicates_of("d2") == (0, [])
+    assert store.duplicates_of("d1", limit=1) == (2, [12.0])
