@@ -109,7 +109,7 @@ class KeepAlive:
     def __init__(self, user_agent: str = "alertrouter"):
         self.user_agent = user_agent
         ca = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or certifi.where()
-        self._tls = ssl.create_default_context(cafile=ca)
+        self._tls = ssl.create_default_context(capath=ca) if os.path.isdir(ca) else ssl.create_default_context(cafile=ca)
         self._idle: dict[tuple[str, str, int], list[socket.socket]] = {}
         self._lock = threading.Lock()
         self._direct: dict[tuple[str, str], bool] = {}
