@@ -33,7 +33,7 @@ CREATE TABLE IF NOT EXISTS events (
     body TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_fingerprint_kind ON events(fingerprint, kind);
-CREATE INDEX IF NOT EXISTS events_received ON events(received_at);
+DROP INDEX IF EXISTS events_received;  -- events_received_id (received_at, id) below serves its queries
 CREATE TABLE IF NOT EXISTS notifications (
     id TEXT PRIMARY KEY,
     event_id TEXT NOT NULL,
