@@ -43,7 +43,7 @@ RESTRICTED_LABELS = frozenset({
 SEVERITY_SEV = {"critical": "Sev0", "error": "Sev1", "warning": "Sev2", "informational": "Sev3", "verbose": "Sev4"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Rendered:
     """One notification, rendered for one role on one channel; what a channel sends from."""
 

@@ -31,7 +31,7 @@ from .http import client_for
 log = logging.getLogger("alertrouter.http")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DeliveryResult:
     status: Literal["delivered", "retry", "failed"]
     detail: str = ""

@@ -29,7 +29,7 @@ RUN_ENDINGS = frozenset({"run.completed", "run.failed", "run.canceled"})
 LIFECYCLE_KIND = "run-end"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Decision:
     target: Target
     action: str  # send | defer | hold | group

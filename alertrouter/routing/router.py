@@ -25,7 +25,7 @@ OWNER_ROUTE = "run-owners"
 log = logging.getLogger("alertrouter.routing")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CompiledRoute:
     name: str
     roles: tuple[str, ...]
@@ -41,7 +41,7 @@ class CompiledRoute:
         return None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Target:
     route: str
     role: str
