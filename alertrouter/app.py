@@ -86,12 +86,16 @@ class App:
         if not events:
             return result
         with self.store.transaction(), self.pipeline.batch():  # one commit for the request
+            stages = []
             for event in events:
                 decisions = self.pipeline.decide(event, self.router.route(event).targets, now)
                 items.append((event, [_notification(event, d) for d in decisions]))
+                stages.append([(d.stage, d.target.route) for d in decisions if d.stage])
             outcomes = self.store.ingest(items, now)
-        for (event, _), outcome in zip(items, outcomes):
+        for (event, _), outcome, held in zip(items, outcomes, stages):
             if outcome.new:
+                for stage, route in held:
+                    self.metrics.held.labels(stage, route).inc()
                 self._remember(event)
                 result.accepted.append(event.id)
                 result.notifications.extend(outcome.notifications)

@@ -40,6 +40,31 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(doc, ensure_ascii=False)
 
 
+class IdsInMessage(logging.Filter):
+    """For hosts that ship the message text without our formatter (the Functions worker sends it to
+    Application Insights as a trace): the ids are appended to the message itself, once."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        ids = " ".join(f"{k}={getattr(record, k)}" for k in IDS if getattr(record, k, None))
+        if ids and not getattr(record, "ids_in_message", False):
+            record.msg, record.args = f"{record.getMessage()} [{ids}]", ()
+            record.ids_in_message = True
+        return True
+
+
+def ids_in_messages(on: bool = True) -> None:
+    """Put the ids into the message of every record of the router's loggers (logger filters do not
+    apply to child loggers' records, so each one gets the filter); `on=False` takes them off."""
+    f = IdsInMessage()
+    for name in ["alertrouter", *list(logging.root.manager.loggerDict)]:
+        if name == "alertrouter" or name.startswith("alertrouter."):
+            logger = logging.getLogger(name)
+            for old in [x for x in logger.filters if isinstance(x, IdsInMessage)]:
+                logger.removeFilter(old)
+            if on:
+                logger.addFilter(f)
+
+
 def setup(fmt: str = "text", level: int = logging.INFO) -> None:
     # Neither format prints where a call was made, nor thread or process names: the logging docs'
     # "Optimization" settings skip gathering them for every record (intake logs a line an event).

@@ -34,6 +34,8 @@ class Metrics:
                                 registry=r)
         self.dropped = Counter("alertrouter_dropped_events", "Events acknowledged and not routed", ["reason"],
                                registry=r)
+        self.held = Counter("alertrouter_held_notifications", "Notifications a stage held back or deferred",
+                            ["stage", "route"], registry=r)
         self.notifications = Counter("alertrouter_notifications", "Delivery attempts and dead letters by outcome",
                                      ["channel", "outcome"], registry=r)
         self.latency = Histogram("alertrouter_delivery_latency_seconds", "Intake to successful delivery",

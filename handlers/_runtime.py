@@ -7,6 +7,7 @@ invocation; with the Azure store, intake enqueues and the queue trigger delivers
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from alertrouter.app import App
 from alertrouter.auth import Authenticator
 from alertrouter.dispatcher import Dispatcher
 from alertrouter.http_api import HttpApi
+from alertrouter.logs import ids_in_messages
 from alertrouter.settings import Settings
 
 _lock = threading.Lock()
@@ -26,6 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _build() -> None:
     global _api, _dispatcher, _console
+    if os.environ.get("FUNCTIONS_WORKER_RUNTIME"):  # under the Functions host, whose logs ship the message
+        ids_in_messages()                           # text to Application Insights: the ids go into it
     settings = Settings()
     store = None
     if settings.store == "azure":
@@ -77,3 +81,4 @@ def reset() -> None:
         if _dispatcher is not None:
             _dispatcher.stop(5)
         _api, _dispatcher, _console = None, None, None
+        ids_in_messages(on=False)

@@ -60,3 +60,43 @@ def test_log_lines_carry_event_and_notification_ids():
     doc = json.loads(JsonFormatter().format(record))
     assert (doc["message"], doc["event_id"], doc["notification_id"], doc["level"]) == \
         ("notification n_1 delivered", "topic|e1", "n_1", "info")
+
+
+def test_held_back_counts_by_stage_and_route(server, httpserver):
+    alert = load_fixture("monitor-metric-static-fired.test-action.json")
+    rule = alert["data"]["essentials"]["alertRule"]
+    silence = requests.post(server.url + "/api/silences", timeout=5, data=json.dumps(
+        {"matchers": {"alert_rule": rule}, "duration": "1h", "created_by": "ana", "comment": "maintenance"}))
+    assert silence.status_code == 201, silence.text
+    for i in range(3):
+        alert["data"]["essentials"]["alertId"] += f"-{i}"
+        assert requests.post(server.url + "/api/alerts", data=json.dumps(alert), timeout=5).json()["notifications"] == 1
+    m = scrape(server)
+    assert m[("alertrouter_held_notifications_total", (("route", "all"), ("stage", "silence")))] == 3
+    assert not [k for k in m if k[0] == "alertrouter_notifications_total"]  # nothing was sent
+
+
+def test_under_the_functions_host_the_ids_are_in_the_message_text(functions_env, monkeypatch):
+    """The Functions worker ships the message text to Application Insights without our formatter:
+    there the ids are appended to the message itself, once, on every router logger."""
+    import logging
+
+    monkeypatch.setenv("FUNCTIONS_WORKER_RUNTIME", "python")
+    functions_env.api()  # builds the App as the first invocation does
+    seen = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            seen.append(record.getMessage())
+
+    handler = Keep()
+    logger = logging.getLogger("alertrouter.dispatch")
+    logger.addHandler(handler)
+    try:
+        logger.warning("notification %s: attempt failed", "n_1", extra={"event_id": "t|e1", "notification_id": "n_1"})
+        logging.getLogger("alertrouter.http").warning("no ids here")
+    finally:
+        logger.removeHandler(handler)
+    assert seen == ["notification n_1: attempt failed [event_id=t|e1 notification_id=n_1]"]
+    functions_env.reset()
+    assert not logging.getLogger("alertrouter.dispatch").filters  # off again once the App is gone

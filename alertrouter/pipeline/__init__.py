@@ -36,6 +36,7 @@ class Decision:
     reason: str = ""
     until: float = 0.0  # defer: when it may go
     group: str = ""
+    stage: str = ""  # the stage that held or deferred it: lifecycle, silence, inhibit, window, group, budget
 
 
 class Pipeline:
@@ -60,13 +61,16 @@ class Pipeline:
                     self._firing[event.fingerprint] = doc
                 else:
                     self._firing.pop(event.fingerprint, None)
-        held = (self._lifecycle(event, now, apply) or self._silenced(event, now)
-                or self.inhibitor.inhibiting(self._firing_alerts, event))
+        stage, held = "lifecycle", self._lifecycle(event, now, apply)
+        if not held:
+            stage, held = "silence", self._silenced(event, now)
+        if not held:
+            stage, held = "inhibit", self.inhibitor.inhibiting(self._firing_alerts, event)
         out = []
         at = datetime.fromtimestamp(now, timezone.utc)
         for t in targets:
             if held:
-                out.append(Decision(t, "hold", held))
+                out.append(Decision(t, "hold", held, stage=stage))
                 continue
             route = self.routes.get(t.route)
             if route is not None and route.group_by is not None:
@@ -74,7 +78,7 @@ class Pipeline:
                 key = group.group_key(t, labels)
                 if apply:
                     group.add(store, key, t, labels, event, route.group_wait, route.group_interval, now)
-                out.append(Decision(t, "group", f"grouped into {key}", group=key))
+                out.append(Decision(t, "group", f"grouped into {key}", group=key, stage="group"))
                 continue
             decision = self.window(t, at)
             if apply and decision.action == "send":
@@ -90,7 +94,7 @@ class Pipeline:
         limit = budget.per_minute(cfg)
         if limit is None or budget.is_page(event, cfg.type) or budget.take(self.store, d.target.channel, limit, now):
             return d
-        return Decision(d.target, "hold", budget.fold(self.store, d.target, event, now))
+        return Decision(d.target, "hold", budget.fold(self.store, d.target, event, now), stage="budget")
 
     def window(self, t: Target, at: datetime) -> Decision:
         """Send now, or wait for the role's and route's time windows."""
@@ -105,7 +109,8 @@ class Pipeline:
         if until is None:
             return Decision(t, "send")
         names = ", ".join(muted_names or active_names)
-        return Decision(t, "defer", f"deferred until {until.isoformat()} ({names})", until=until.timestamp())
+        return Decision(t, "defer", f"deferred until {until.isoformat()} ({names})", until=until.timestamp(),
+                        stage="window")
 
     def batch(self) -> "Pipeline":
         """Within `with pipeline.batch():`, firing alerts and silences are read once from the store
