@@ -44,7 +44,6 @@ class DeliveryProcess:
         self._ctx = mp.get_context("spawn")  # a clean interpreter: no threads or SQLite handles carried over
         self._proc = None
         self._wake = None  # the writing end of the wake pipe
-        self._wake_fd: int | None = None
         self._stopping = threading.Event()
         self._ready = threading.Event()
         self._lock = threading.Lock()
@@ -71,20 +70,19 @@ class DeliveryProcess:
         os.set_blocking(wake_w.fileno(), False)
         with self._lock:
             self._proc, old, self._wake = proc, self._wake, wake_w
-            self._wake_fd = wake_w.fileno()
         if old is not None:
             old.close()
         threading.Thread(target=self._relay, args=(metrics_r,), name="delivery-metrics", daemon=True).start()
         log.info("delivery process %d started", proc.pid)
 
     def wake(self, *_args) -> None:
-        fd = self._wake_fd
-        if fd is None:
+        wake = self._wake
+        if wake is None:
             return
         try:
-            os.write(fd, b"w")
-        except (BlockingIOError, BrokenPipeError, OSError):
-            pass  # full: the child has wake-ups enough; gone: the monitor starts another
+            os.write(wake.fileno(), b"w")
+        except OSError:
+            pass  # full: the child has wake-ups enough; closed or gone: stopping, or the monitor starts another
 
     def _relay(self, conn) -> None:
         """Apply the child's metric updates to this process's registry."""
@@ -118,7 +116,7 @@ class DeliveryProcess:
         """Close the wake pipe: the child finishes the sends under way, releases the rest and exits."""
         self._stopping.set()
         with self._lock:
-            wake, self._wake, self._wake_fd = self._wake, None, None
+            wake, self._wake = self._wake, None
         if wake is not None:
             wake.close()
         proc = self._proc

@@ -14,13 +14,18 @@ from datetime import datetime, timezone
 IDS = ("event_id", "notification_id")
 
 
+def _ids(record: logging.LogRecord) -> str:
+    """`event_id=… notification_id=…` for the ids the record carries ("" for none)."""
+    return " ".join(f"{k}={getattr(record, k)}" for k in IDS if getattr(record, k, None))
+
+
 class TextFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
-        ids = " ".join(f"{k}={getattr(record, k)}" for k in IDS if getattr(record, k, None))
+        ids = _ids(record)
         return f"{line} [{ids}]" if ids else line
 
 
@@ -45,7 +50,7 @@ class IdsInMessage(logging.Filter):
     Application Insights as a trace): the ids are appended to the message itself, once."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        ids = " ".join(f"{k}={getattr(record, k)}" for k in IDS if getattr(record, k, None))
+        ids = _ids(record)
         if ids and not getattr(record, "ids_in_message", False):
             record.msg, record.args = f"{record.getMessage()} [{ids}]", ()
             record.ids_in_message = True

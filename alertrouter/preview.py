@@ -49,22 +49,26 @@ class Preview:
             if part in self.parts:
                 path = out / f"{self.slug}.{ext}"
                 text = self.parts[part]
-                if ext == "html":  # shown as text, not read by the browser as an unknown tag
-                    text = text.replace(MASK, html.escape(MASK))
-                path.write_text(text + "\n", encoding="utf-8")
+                path.write_text((mask_as_html_text(text) if ext == "html" else text) + "\n", encoding="utf-8")
                 written.append(path)
         return written
 
 
-def _mask(obj, secrets: list[str]):
+def mask_as_html_text(html_text: str) -> str:
+    """In an HTML part, the mask written as text: "<redacted>" would be read as an unknown tag and vanish."""
+    return html_text.replace(MASK, html.escape(MASK))
+
+
+def mask_secrets(obj, secrets: list[str]):
+    """Every occurrence of the channel's resolved secrets replaced by MASK, in strings, dicts and lists."""
     if isinstance(obj, str):
         for s in secrets:
             obj = obj.replace(s, MASK)
         return obj
     if isinstance(obj, dict):
-        return {k: _mask(v, secrets) for k, v in obj.items()}
+        return {k: mask_secrets(v, secrets) for k, v in obj.items()}
     if isinstance(obj, list):
-        return [_mask(v, secrets) for v in obj]
+        return [mask_secrets(v, secrets) for v in obj]
     return obj
 
 
@@ -99,7 +103,7 @@ def previews(loaded: LoadedConfig, events: list[Event], channel_name: str, role:
             out.append(Preview(
                 label=f"{event.kind} [{event.severity.value}] for {t.role} via {channel_name} ({channel.kind}, "
                       f"route {t.route})",
-                slug=slug, body=_mask(channel.build(msg), secrets), parts=_mask(msg.parts, secrets),
+                slug=slug, body=mask_secrets(channel.build(msg), secrets), parts=mask_secrets(msg.parts, secrets),
                 template_errors=msg.template_errors,
             ))
     return out

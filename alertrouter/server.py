@@ -22,20 +22,6 @@ from .http_api import HttpApi, Request, Response, error
 log = logging.getLogger("alertrouter.server")
 
 
-async def _read_body(request: StarletteRequest, limit: int) -> bytes | None:
-    """The body, or None when it is over `limit` (checked before and while reading)."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        return None
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def create_app(app: App, dispatcher: Dispatcher | None = None, max_body: int | None = None,
                auth: Authenticator | None = None, console: Console | None = None):
     """The ASGI app on the Functions routes, and the operator console at /. With a dispatcher, it
@@ -46,22 +32,17 @@ def create_app(app: App, dispatcher: Dispatcher | None = None, max_body: int | N
     if dispatcher is not None:
         app.listeners.append(dispatcher.wake)
 
-    # Intake answers in a few hundred microseconds of CPU and never waits on the network unless Entra
-    # tokens are checked (a JWKS fetch), so it runs on the event loop: two thread hand-offs per
-    # request cost more than the work on two cores. Everything else runs in the thread pool.
-    inline_intake = api.auth.entra is None
+    def too_large(path: str) -> Response:
+        api.rejected(path.rsplit("/", 1)[-1].lower(), "too_large")
+        return error(413, f"request body is over the {api.max_body}-byte limit (1 MB)")
 
-    def endpoint(handler, inline: bool = False):
-        inline = inline and inline_intake
-
+    def endpoint(handler):
         async def call(request: StarletteRequest) -> StarletteResponse:
             body = b""
             if request.method in ("POST", "PUT"):
-                body = await _read_body(request, api.max_body)
+                body = await _receive_body(request.receive, request.headers.get("content-length", ""), api.max_body)
                 if body is None:
-                    api.rejected(request.url.path.rsplit("/", 1)[-1].lower(), "too_large")
-                    resp = error(413, f"request body is over the {api.max_body}-byte limit (1 MB)")
-                    return _to_starlette(resp)
+                    return _to_starlette(too_large(request.url.path))
             req = Request(
                 method=request.method,
                 path=request.url.path,
@@ -70,15 +51,13 @@ def create_app(app: App, dispatcher: Dispatcher | None = None, max_body: int | N
                 body=body,
                 params=dict(request.path_params),
             )
-            if inline:
-                return _to_starlette(handler(req))
             return _to_starlette(await run_in_threadpool(handler, req))
 
         return call
 
     routes = [
-        Route("/api/eventgrid", endpoint(api.eventgrid, inline=True), methods=["POST", "OPTIONS"]),
-        Route("/api/alerts", endpoint(api.alerts, inline=True), methods=["POST"]),
+        Route("/api/eventgrid", endpoint(api.eventgrid), methods=["POST", "OPTIONS"]),
+        Route("/api/alerts", endpoint(api.alerts), methods=["POST"]),
         Route("/api/health", endpoint(api.health), methods=["GET"]),
         Route("/metrics", endpoint(api.metrics), methods=["GET"]),
         Route("/api/ack", endpoint(api.ack), methods=["GET", "POST"]),
@@ -100,13 +79,15 @@ def create_app(app: App, dispatcher: Dispatcher | None = None, max_body: int | N
                 log.info("dispatcher stopped; pending notifications resume on the next start")
 
     routed = Starlette(routes=routes, lifespan=lifespan)
-    if not inline_intake:
+    # Intake answers in a few hundred microseconds of CPU and never waits on the network unless Entra
+    # tokens are checked (a JWKS fetch), so it is taken in on the event loop, straight from ASGI: two
+    # thread hand-offs a request, Starlette's routing and middleware cost more than the work on two cores.
+    if api.auth.entra is not None:
         return routed
     intake = {"/api/alerts": api.alerts, "/api/eventgrid": api.eventgrid}
 
     async def asgi(scope, receive, send):
-        """The two intake routes straight from ASGI (the request is taken in on the loop, no routing
-        or middleware: a sixth of intake's CPU); everything else, and every other method, through Starlette."""
+        """POST to the two intake routes here; everything else through Starlette."""
         handler = intake.get(scope["path"]) if scope["type"] == "http" and scope["method"] == "POST" else None
         if handler is None:
             await routed(scope, receive, send)
@@ -114,8 +95,7 @@ def create_app(app: App, dispatcher: Dispatcher | None = None, max_body: int | N
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         body = await _receive_body(receive, headers.get("content-length", ""), api.max_body)
         if body is None:
-            api.rejected(scope["path"].rsplit("/", 1)[-1].lower(), "too_large")
-            resp = error(413, f"request body is over the {api.max_body}-byte limit (1 MB)")
+            resp = too_large(scope["path"])
         else:
             query = dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True))
             resp = handler(Request(method="POST", path=scope["path"], headers=headers, query=query, body=body))

@@ -136,9 +136,8 @@ class KeepAlive:
         except ValueError:
             raise ValueError("the URL has an invalid port") from None
         host = parts.hostname
-        authority = host if port == (443 if secure else 80) else f"{host}:{port}"
-        if ":" in host and not host.startswith("["):
-            authority = f"[{host}]" + (f":{port}" if port != (443 if secure else 80) else "")
+        shown = f"[{host}]" if ":" in host else host  # an IPv6 address goes in brackets
+        authority = shown if port == (443 if secure else 80) else f"{shown}:{port}"
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         lines = [f"POST {target} HTTP/1.1", f"Host: {authority}", f"User-Agent: {self.user_agent}",
                  f"Content-Length: {len(body)}"]

@@ -8,7 +8,6 @@ would render them, without the acknowledge link (a live credential), with secret
 
 from __future__ import annotations
 
-import html
 import json
 import re
 from dataclasses import dataclass, field
@@ -17,8 +16,8 @@ from ..app import App, render_notification
 from ..model import Event
 from ..routing.router import Target
 from ..store.base import Attempt, Notification
-from ..preview import _mask as _replace  # the channel's resolved secrets → <redacted>
-from .mask import MASK, mask, mask_text
+from ..preview import mask_as_html_text, mask_secrets
+from .mask import mask, mask_text
 
 SILENCE_ID = re.compile(r"\bs_[0-9a-f]{12}\b")
 
@@ -111,7 +110,7 @@ def rendered_for(app: App, event: Event, n: Notification):
     channel = app.channel_for(target)
     msg = render_notification(app.loaded, app.renderer, app.store, event, target, channel)
     secrets = sorted((s for s in channel.secret_values() if s), key=len, reverse=True)
-    return channel, msg, _replace(mask(channel.build(msg)), secrets), _replace(msg.parts, secrets)
+    return channel, msg, mask_secrets(mask(channel.build(msg)), secrets), mask_secrets(msg.parts, secrets)
 
 
 def fill_preview(app: App, event: Event, n: Notification, view: NotificationView) -> None:
@@ -129,8 +128,7 @@ def fill_preview(app: App, event: Event, n: Notification, view: NotificationView
 
 def email_html(app: App, event: Event, n: Notification) -> str:
     _, _, _, parts = rendered_for(app, event, n)
-    # "<redacted>" would be parsed as a tag there and vanish: in HTML it is written as text
-    return mask_text(parts.get("html", "")).replace(MASK, html.escape(MASK))
+    return mask_as_html_text(mask_text(parts.get("html", "")))
 
 
 def teams_card(body) -> dict | None:

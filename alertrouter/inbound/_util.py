@@ -117,14 +117,6 @@ def maybe_json(value: Any) -> Any:
     return value
 
 
-def property_text(value: Any) -> str:
-    """A property's value as label text: JSON inside a string is read and written back canonically
-    (`to_str(maybe_json(value))`), with plain strings, the usual case, passed straight through."""
-    if type(value) is str and value[:1] not in ("{", "["):
-        return value
-    return to_str(maybe_json(value))
-
-
 def flat_tags(prefix: str, tags: Any) -> dict[str, str]:
     if not isinstance(tags, Mapping):
         return {}

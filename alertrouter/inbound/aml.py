@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from ..model import Event
 from . import severity as sev
-from ._util import CIDict, arm_parts, clip, flat_tags, property_text, to_str
+from ._util import CIDict, arm_parts, clip, flat_tags, maybe_json, to_str
 from .envelope import Envelope
 
 PREFIX = "microsoft.machinelearningservices."
@@ -52,7 +52,7 @@ def to_event(env: Envelope, received: datetime | None = None) -> Event:
             **flat_tags("tag.", data.get("runTags")),
         )
         for k, v in (data.get("runProperties") or {}).items():
-            details[f"property.{k}"] = property_text(v)
+            details[f"property.{k}"] = to_str(maybe_json(v))
         verb = {
             "run.started": "started",
             "run.completed": "completed",
@@ -70,7 +70,7 @@ def to_event(env: Envelope, received: datetime | None = None) -> Event:
         kind = "model.registered"
         labels.update(model_name=model, model_version=version, **flat_tags("tag.", data.get("modelTags")))
         for k, v in (data.get("modelProperties") or {}).items():
-            details[f"property.{k}"] = property_text(v)
+            details[f"property.{k}"] = to_str(maybe_json(v))
         title = f"Model {model} version {version} registered"
         summary = f"Model {model}:{version} was registered{where}."
         fingerprint = f"model:{ws}:{model}:{version}"
@@ -85,7 +85,7 @@ def to_event(env: Envelope, received: datetime | None = None) -> Event:
             **flat_tags("tag.", data.get("serviceTags")),
         )
         for k, v in (data.get("serviceProperties") or {}).items():
-            details[f"property.{k}"] = property_text(v)
+            details[f"property.{k}"] = to_str(maybe_json(v))
         models = ", ".join(m.strip() for m in model_ids.split(",") if m.strip()) or "no models"
         title = f"Service {service} deployed"
         summary = f"Endpoint {service}{where} now serves {models}."

@@ -15,7 +15,7 @@ from urllib.parse import quote
 from ..errors import UnsupportedSchema
 from ..model import Event
 from . import severity as sev
-from ._util import CIDict, arm_parts, clip, flat_tags, maybe_json, parse_time, property_text, to_str
+from ._util import CIDict, arm_parts, clip, flat_tags, maybe_json, parse_time, to_str
 
 def is_common(payload: Any) -> bool:
     return isinstance(payload, dict) and str(payload.get("schemaId", "")).lower() == "azuremonitorcommonalertschema"
@@ -203,7 +203,7 @@ def _read_activity(ctx: CIDict, labels: dict, details: dict, links: dict) -> tup
     props = CIDict(ctx.get("properties") if isinstance(ctx.get("properties"), dict) else {})
     for key in ("eventCategory", "policies", "activityLogEventDescription"):
         if props.get(key):
-            details[f"property.{key}"] = property_text(props.get(key))
+            details[f"property.{key}"] = to_str(maybe_json(props.get(key)))
     entity = to_str(props.get("entity")) or to_str(CIDict(ctx.get("authorization") or {}).get("scope"))
     if entity and not labels.get("resource_id"):
         labels["resource_id"] = entity

@@ -13,6 +13,7 @@ Guarantees every implementation gives:
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import ContextManager, Iterable, Literal, Protocol
@@ -75,22 +76,6 @@ class EventFilter:
     since: float | None = None
     until: float | None = None
 
-    def matches(self, event: Event, received_at: float, roles: Iterable[str] = ()) -> bool:
-        """The filter in Python (stores that cannot index every field filter with this)."""
-        if self.source and event.source != self.source:
-            return False
-        if self.kind and event.kind != self.kind:
-            return False
-        if self.severity and event.severity.value != self.severity:
-            return False
-        if self.role and self.role not in set(roles):
-            return False
-        if any(event.labels.get(k) != v for k, v in self.labels):
-            return False
-        if self.since is not None and received_at < self.since:
-            return False
-        return self.until is None or received_at < self.until
-
 
 @dataclass
 class EventPage:
@@ -103,15 +88,11 @@ class EventPage:
 
 def page_cursor(received_at: float, event_id: str) -> str:
     """An opaque cursor: the (received_at, id) of the last event shown."""
-    import base64
-
     return base64.urlsafe_b64encode(f"{received_at!r}|{event_id}".encode()).decode().rstrip("=")
 
 
 def parse_cursor(cursor: str) -> tuple[float, str] | None:
     """(received_at, id) from `page_cursor`, or None for an empty or unreadable cursor."""
-    import base64
-
     if not cursor:
         return None
     try:

@@ -156,12 +156,11 @@ class SqliteStore:
                 try:
                     yield c
                 except BaseException:
-                    self._local.depth = 0
                     c.execute("ROLLBACK")
                     raise
-                self._local.depth = 0
                 c.execute("COMMIT")
             finally:
+                self._local.depth = 0
                 fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
     def transaction(self):
