@@ -250,6 +250,8 @@ def _matchers(specs: tuple[str, ...]) -> dict:
     """label=value, label!=value, label=~regex, label!~regex → a routing.yaml-style match mapping."""
     import re as _re
 
+    from .pipeline import silences
+
     out: dict = {}
     for spec in specs:
         m = _re.fullmatch(r"([^=!~]+?)\s*(=~|!~|!=|=)\s*(.*)", spec)
@@ -257,7 +259,7 @@ def _matchers(specs: tuple[str, ...]) -> dict:
             raise click.BadParameter(f'"{spec}" is not a matcher like severity=critical, resource=~"vm-.*" '
                                      "or workspace!=sandbox", param_hint="--match")
         key, op, value = m[1].strip(), m[2], m[3].strip().strip('"')
-        out[key] = {"=": value, "!=": {"not": value}, "=~": {"regex": value}, "!~": {"not_regex": value}}[op]
+        out[key] = silences.matcher_spec(op, value)
     return out
 
 

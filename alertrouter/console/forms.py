@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from urllib.parse import parse_qsl
 
 from ..config.schema import parse_duration
+from ..pipeline.silences import matcher_spec
 
 _MATCHER = re.compile(r"^\s*([A-Za-z0-9_.:/-]+)\s*(=~|!~|!=|=)\s*(.*?)\s*$")
 
@@ -38,7 +39,7 @@ def parse_matchers(text: str) -> dict:
                             "label!~regex")
         key, op, value = m.groups()
         value = value.strip('"')
-        out[key] = {"=": value, "!=": {"not": value}, "=~": {"regex": value}, "!~": {"not_regex": value}}[op]
+        out[key] = matcher_spec(op, value)
     return out
 
 

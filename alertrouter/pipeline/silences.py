@@ -42,6 +42,12 @@ class Silence:
         return f"silenced by {self.id} ({self.comment}, by {self.created_by})"
 
 
+def matcher_spec(op: str, value: str):
+    """The routing.yaml-style spec of one matcher written Alertmanager's way, `label=value`,
+    `label!=value`, `label=~regex` or `label!~regex` (the CLI's --match, the console's form)."""
+    return {"=": value, "!=": {"not": value}, "=~": {"regex": value}, "!~": {"not_regex": value}}[op]
+
+
 def create(store, *, matchers: dict, starts_at: float, ends_at: float, created_by: str, comment: str,
            now: float) -> Silence:
     """Validate and store a silence; SilenceError says what is wrong."""
