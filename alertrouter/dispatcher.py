@@ -35,6 +35,7 @@ log = logging.getLogger("alertrouter.dispatch")
 MAX_RETRY_AFTER = 24 * 3600.0
 SLOW_SEND = 0.005  # seconds: a channel whose sends take longer (moving average) is sent to concurrently
 LANES_PER_CHANNEL = 4  # concurrent sends to one slow channel
+INDEX_FLUSH_EVENTS = 1000  # events indexed for the console's event list per flush, one a second at most
 
 
 def backoff(policy: RetryPolicy, attempts_done: int, retry_after: float | None, rand: float) -> float:
@@ -64,6 +65,7 @@ class Dispatcher:
         self.slow_send = SLOW_SEND
         self._wake = threading.Event()
         self._last_tick = 0.0
+        self._last_index = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -79,16 +81,23 @@ class Dispatcher:
         claimed = store.claim(self.clock(), self.batch, self.lease_seconds, self.owner, ids)
         if not claimed:
             if ids is None:
-                store.flush_index()
+                self._flush_index()
             return 0
         tried = [t for t in self._send_all(claimed) if t is not None]
-        with store.transaction():  # one commit for the pass's results and the event list's index (SQLite)
+        with store.transaction():  # one commit for the pass's results (and, once a second, the index)
             recorded = [(t, self._finish(*t[:4])) for t in tried]
-            store.flush_index()
+            self._flush_index()
         for (n, _, started, now, changed), outcome in recorded:
             if outcome is not None:
                 self._after(n, *outcome, started, now, changed)
         return len(claimed)
+
+    def _flush_index(self) -> None:
+        """Catch the console's event-list index up, at most once a second (the list itself catches
+        up fully before it reads, so it is never behind; this keeps that catch-up short)."""
+        if self.clock() - self._last_index >= 1.0:
+            self._last_index = self.clock()
+            self.app.store.flush_index(INDEX_FLUSH_EVENTS)
 
     def _send_all(self, claimed: list[Notification]) -> list:
         """Attempt every claimed notification. A channel that answers fast (its recent sends took under

@@ -649,8 +649,8 @@ class AzureStore:
             out[status] = statuses.count(status)
         return out
 
-    def flush_index(self) -> int:
-        """Nothing to move: the event list scans the events table."""
+    def flush_index(self, limit: int | None = None) -> int:
+        """Nothing to build: the event list scans the events table."""
         return 0
 
     def transaction(self):

@@ -160,7 +160,7 @@ class Store(Protocol):
 
     def duplicates_of(self, event_id: str, limit: int = 20) -> tuple[int, list[float]]: ...  # redeliveries
 
-    def flush_index(self) -> int: ...  # make the event list's index current (SQLite); else a no-op
+    def flush_index(self, limit: int | None = None) -> int: ...  # index events for the event list (SQLite)
 
     def transaction(self) -> ContextManager: ...  # groups writes where the store can (SQLite); else a no-op
 

@@ -79,17 +79,60 @@ def test_channel_activity_last_success_and_failure(store):
         (None, T0 + 4, "HTTP 403: Mail.Send missing")
 
 
-def test_sqlite_index_rows_wait_in_arrival_order_until_flushed(sqlite_store):
-    """Intake appends the event list's index rows; a flush (each dispatcher pass, or the list itself
-    before it reads) moves them into the index once, and purge sees them too."""
+def test_sqlite_index_is_built_from_the_stored_events_when_flushed(sqlite_store):
+    """Intake writes no index rows; a flush (the dispatcher's, at most once a second, or the list's
+    own before it reads) builds them from the events taken in since the last one: source, kind,
+    severity, the roles reached and every label."""
     fill(sqlite_store)
     c = sqlite_store._conn()
-    waiting = c.execute("SELECT COUNT(*) FROM event_index_new").fetchone()[0]
-    assert waiting > 0 and c.execute("SELECT COUNT(*) FROM event_index").fetchone()[0] == 0
-    assert sqlite_store.flush_index() == waiting
-    assert sqlite_store.flush_index() == 0
-    indexed = c.execute("SELECT COUNT(*) FROM event_index").fetchone()[0]
-    assert indexed == waiting
-    sqlite_store.ingest([(event("late"), [note("late", "qa")])], 100.0)
+    assert c.execute("SELECT COUNT(*) FROM event_index").fetchone()[0] == 0
+    assert sqlite_store.flush_index(limit=3) == 3  # the oldest three
+    assert {r[0] for r in c.execute("SELECT DISTINCT event_id FROM event_index")} == {"e0", "e1", "e2"}
+    assert sqlite_store.flush_index() == 7 and sqlite_store.flush_index() == 0
+    rows = set(c.execute("SELECT key, value, received_at FROM event_index WHERE event_id = 'e2'"))
+    assert rows == {("source", "azure-monitor", T0 + 2), ("kind", "alert.fired", T0 + 2), ("severity", "error", T0 + 2),
+                    ("role", "data-scientist", T0 + 2), ("label:experiment", "churn", T0 + 2),
+                    ("label:workspace", "ws1", T0 + 2)}
+    assert c.execute("SELECT COUNT(*) FROM event_index").fetchone()[0] == 10 * 6
+    sqlite_store.ingest([(event("late"), [note("late", "qa")])], T0 + 100)
     assert ids(sqlite_store.list_events(EventFilter(role="qa")))[0] == "late"  # the list flushed first
-    assert c.execute("SELECT COUNT(*) FROM event_index_new").fetchone()[0] == 0
+
+
+def test_sqlite_index_after_a_purge_of_everything(sqlite_store):
+    """Purging the newest events lets SQLite hand their rowids out again: the next events are still indexed."""
+    fill(sqlite_store)
+    sqlite_store.list_events(EventFilter())
+    for n in sqlite_store.claim(T0 + 20, 100, 30, "A"):
+        sqlite_store.finish(n, "A", Attempt(n.id, 1, T0 + 20, "delivered", "HTTP 200"), "sent", T0 + 20, T0 + 20)
+    sqlite_store.purge(T0 + 50)
+    assert ids(sqlite_store.list_events(EventFilter())) == []
+    sqlite_store.ingest([(event("again", experiment="churn"), [note("again", "qa")])], T0 + 60)
+    assert ids(sqlite_store.list_events(EventFilter(labels=(("experiment", "churn"),)))) == ["again"]
+
+
+def test_sqlite_file_of_the_previous_version_keeps_its_index(tmp_path):
+    """Version 1 files kept intake's rows in event_index_new until a flush: they are moved once, and
+    the events they cover are not indexed twice."""
+    import sqlite3
+
+    from alertrouter.store.sqlite import SqliteStore
+
+    path = tmp_path / "v1.db"
+    store = SqliteStore(path)
+    fill(store)
+    store.close()
+    with sqlite3.connect(path) as db:  # as version 1 left it: e0-e4 indexed, e5-e9 waiting
+        db.execute("CREATE TABLE event_index_new (key TEXT NOT NULL, value TEXT NOT NULL, "
+                   "received_at REAL NOT NULL, event_id TEXT NOT NULL)")
+        db.execute("INSERT INTO event_index_new SELECT 'role', role, 0, event_id FROM notifications "
+                   "WHERE event_id IN ('e5', 'e6', 'e7', 'e8', 'e9')")
+        db.execute("INSERT INTO event_index SELECT 'role', role, 0, event_id FROM notifications "
+                   "WHERE event_id IN ('e0', 'e1', 'e2', 'e3', 'e4')")
+        db.execute("DROP TABLE event_index_done")
+        db.execute("PRAGMA user_version = 1")
+    reopened = SqliteStore(path)
+    c = reopened._conn()
+    assert c.execute("SELECT COUNT(*) FROM sqlite_schema WHERE name = 'event_index_new'").fetchone()[0] == 0
+    assert reopened.flush_index() == 0  # every event was indexed already
+    assert sorted(r[0] for r in c.execute("SELECT event_id FROM event_index")) == [f"e{i}" for i in range(10)]
+    reopened.close()
