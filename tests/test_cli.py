@@ -49,6 +49,15 @@ def test_route_json_lists_routes_roles_channels():
     assert {"id", "title", "labels"} <= set(ev)
 
 
+def test_route_writes_nothing_where_it_runs(tmp_path, monkeypatch):
+    """Without a store file `route` consults an empty in-memory one: no lock file is left behind."""
+    monkeypatch.chdir(tmp_path)
+    r = run("route", fixture_path("aml-runstatuschanged-failed.eventgrid.json"), "--config", SHIPPED, "--data-dir",
+            str(tmp_path / "data"), "--json")
+    assert r.exit_code == 0, r.output
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_route_json_configured_channel():
     r = run("route", fixture_path("monitor-metric-static-fired.test-action.json"), "--config", SHIPPED, "--json",
             env={"SE_TEAMS_WEBHOOK_URL": "https://example.invalid/workflows/x?sig=y"})

@@ -6,6 +6,8 @@ released later: an expired silence does not flood anyone with stale notices.
 
 from __future__ import annotations
 
+import functools
+import json
 import uuid
 from dataclasses import dataclass
 
@@ -35,11 +37,16 @@ class Silence:
         return self.starts_at <= now < self.ends_at and self.expired_at is None
 
     def matches(self, event: Event) -> bool:
-        matchers, _ = compile_match(self.matchers)
+        matchers = _compiled(json.dumps(self.matchers, sort_keys=True))
         return all(m.test(event.match_value(m.key)) for m in matchers)
 
     def describe(self) -> str:
         return f"silenced by {self.id} ({self.comment}, by {self.created_by})"
+
+
+@functools.lru_cache(maxsize=1024)  # silences are read afresh for every request; their matchers rarely change
+def _compiled(spec: str) -> tuple:
+    return tuple(compile_match(json.loads(spec))[0])
 
 
 def matcher_spec(op: str, value: str):

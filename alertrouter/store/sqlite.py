@@ -110,6 +110,7 @@ class SqliteStore:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._shared = str(path) != ":memory:"  # a file other processes may open (an in-memory one needs no lock file)
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
@@ -145,9 +146,10 @@ class SqliteStore:
                 self._local.depth -= 1
             return
         with self._write:
-            if self._lock_fd is None:
+            if self._lock_fd is None and self._shared:
                 self._lock_fd = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)  # other processes on this file: woken at once on release
+            if self._lock_fd is not None:  # other processes on this file: woken at once on release
+                fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
             try:
                 c.execute("BEGIN IMMEDIATE")
                 self._local.depth = 1
@@ -159,7 +161,8 @@ class SqliteStore:
                 c.execute("COMMIT")
             finally:
                 self._local.depth = 0
-                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+                if self._lock_fd is not None:
+                    fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
     def transaction(self):
         """Group several writes (and the reads between them) into one transaction."""
