@@ -12,6 +12,7 @@ import logging
 from datetime import datetime, timezone
 
 IDS = ("event_id", "notification_id")
+AZURE_HTTP_LOGGER = "azure.core.pipeline.policies.http_logging_policy"
 
 
 def _ids(record: logging.LogRecord) -> str:
@@ -80,3 +81,6 @@ def setup(fmt: str = "text", level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # The Azure SDK logs every storage request with its headers at INFO: a dozen lines an event on
+    # the Azure store, and most of its CPU. Warnings and errors still show (host.json does the same).
+    logging.getLogger(AZURE_HTTP_LOGGER).setLevel(max(level, logging.WARNING))

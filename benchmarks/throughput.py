@@ -38,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import requests
@@ -284,6 +285,9 @@ def start_ours(tmp: Path, workload: str, rport: int, store: str) -> tuple[subpro
     (tmp / "routing.yaml").write_text(OURS_STORM_CONFIG if workload == "storm" else OURS_CONFIG)
     port = free_port()
     env = {**os.environ, "BENCH_HOOK_URL": f"http://127.0.0.1:{rport}/hook", "ALERTROUTER_STORE": store}
+    if store == "azure":  # tables and queue of its own: the alert ids repeat from run to run
+        tag = uuid.uuid4().hex[:10]
+        env.update(ALERTROUTER_AZURE__TABLE_PREFIX=f"bench{tag}", ALERTROUTER_AZURE__QUEUE_NAME=f"bench-{tag}")
     proc = subprocess.Popen([sys.executable, "-m", "alertrouter.cli", "serve", "--config", str(tmp / "routing.yaml"),
                              "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(tmp / "data")],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -65,14 +65,17 @@ import itertools
 import json
 import logging
 import math
+import os
 import random
 import re
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Iterable
 
+import requests
 from azure.core import MatchConditions
 from azure.core.exceptions import (
     HttpResponseError,
@@ -80,6 +83,7 @@ from azure.core.exceptions import (
     ResourceModifiedError,
     ResourceNotFoundError,
 )
+from azure.core.pipeline.transport import RequestsTransport
 from azure.data.tables import TableServiceClient, UpdateMode
 from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64EncodePolicy
 
@@ -217,13 +221,17 @@ class AzureStore:
         if not _QUEUE_RE.match(azure.queue_name):
             raise ValueError(f"queue name {azure.queue_name!r}: 3-63 lower-case letters, digits and single hyphens")
         codec = {"message_encode_policy": TextBase64EncodePolicy(), "message_decode_policy": TextBase64DecodePolicy()}
+
+        def options() -> dict:  # a transport of its own for each client
+            return {**_transport(), **client_options}
+
         if azure.connection_string:
             conn = azure.connection_string.strip()
             if conn.lower().rstrip(";") == "usedevelopmentstorage=true":
                 conn = DEVELOPMENT_STORAGE
             try:
-                tables = TableServiceClient.from_connection_string(conn, **client_options)
-                queue = QueueClient.from_connection_string(conn, azure.queue_name, **codec, **client_options)
+                tables = TableServiceClient.from_connection_string(conn, **options())
+                queue = QueueClient.from_connection_string(conn, azure.queue_name, **codec, **options())
             except (ValueError, TypeError, KeyError):
                 # never echo the string: it holds the account key
                 raise ValueError("ALERTROUTER_AZURE__CONNECTION_STRING is not a valid storage connection string") \
@@ -236,9 +244,9 @@ class AzureStore:
 
                 credential = DefaultAzureCredential()
             tables = TableServiceClient(endpoint=f"https://{azure.account_name}.table.core.windows.net",
-                                        credential=credential, **client_options)
+                                        credential=credential, **options())
             queue = QueueClient(account_url=f"https://{azure.account_name}.queue.core.windows.net",
-                                queue_name=azure.queue_name, credential=credential, **codec, **client_options)
+                                queue_name=azure.queue_name, credential=credential, **codec, **options())
         else:
             raise ValueError("the Azure store needs ALERTROUTER_AZURE__CONNECTION_STRING or "
                              "ALERTROUTER_AZURE__ACCOUNT_NAME (managed identity)")
@@ -766,3 +774,25 @@ class AzureStore:
         ops = [("delete", {"PartitionKey": r["PartitionKey"], "RowKey": r["RowKey"]}) for r in rows]
         for i in range(0, len(ops), BATCH):
             table.submit_transaction(ops[i:i + BATCH])
+
+
+ENVIRONMENT_SETTINGS = ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "requests_ca_bundle", "curl_ca_bundle",
+                        "netrc")
+
+
+def _transport() -> dict:
+    """Client options for the SDK's transport. `requests` reads proxies, CA bundles and .netrc from the
+    environment on every request (a sixth of a storage call's CPU, and a call costs 0.6-0.7 ms): where
+    none of them is set, nor a ~/.netrc, it is told not to look. Otherwise the SDK's default, unchanged."""
+    if any(k.lower() in ENVIRONMENT_SETTINGS for k in os.environ) or (Path.home() / ".netrc").exists():
+        return {}
+    return {"transport": _QuietTransport()}
+
+
+class _QuietTransport(RequestsTransport):
+    """The SDK's requests transport on a session that does not re-read the environment."""
+
+    def __init__(self) -> None:
+        session = requests.Session()
+        session.trust_env = False
+        super().__init__(session=session, session_owner=True)

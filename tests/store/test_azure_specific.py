@@ -255,3 +255,49 @@ def test_oldest_pending_and_next_due(azure_store):
     assert azure_store.next_due() == T0 + 10  # the other one; the claimed one is leased until T0 + 30
     azure_store.finish(n, "A", Attempt(n.id, 1, T0, "delivered", "ok"), "sent", T0, T0)
     assert azure_store.oldest_pending() == T0 + 10
+
+
+def test_the_router_logs_do_not_carry_a_line_per_storage_request(azure_store, capfd):
+    """The SDK logs each request (URL, every header) at INFO; with the router's logging set up only
+    the router's lines are written."""
+    from alertrouter import logs
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level, logging.getLogger(logs.AZURE_HTTP_LOGGER).level
+    try:
+        logs.setup("text", logging.INFO)
+        azure_store.ingest([(event("quiet"), notes("quiet", 1))], T0)
+        assert azure_store.get_event("quiet") is not None
+        logging.getLogger("alertrouter.test").info("router line")
+        err = capfd.readouterr().err
+    finally:
+        root.handlers[:], _, _ = saved
+        root.setLevel(saved[1])
+        logging.getLogger(logs.AZURE_HTTP_LOGGER).setLevel(saved[2])
+    assert "router line" in err
+    assert "Request URL" not in err and "Response status" not in err
+
+
+def test_the_sdk_reads_the_environment_per_request_only_where_it_holds_a_setting(azure_settings, monkeypatch,
+                                                                                 tmp_path):
+    """Without proxy, CA-bundle or .netrc settings the SDK's session is told not to re-read the
+    environment for each request; with one, the SDK's default transport reads it as before."""
+    import os
+
+    from alertrouter.store import azure as az
+
+    for k in list(os.environ):
+        if k.lower() in az.ENVIRONMENT_SETTINGS:
+            monkeypatch.delenv(k)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    quiet = az._transport()["transport"]
+    assert quiet.session.trust_env is False
+    store = AzureStore.from_settings(azure_settings, retry_total=1)  # and it works, on Azurite
+    store.ingest([(event("env"), notes("env", 1))], T0)
+    assert store.get_event("env") is not None
+    store.close()
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+    assert az._transport() == {}
+    monkeypatch.delenv("HTTPS_PROXY")
+    (tmp_path / ".netrc").write_text("machine example.invalid login a password b\n")
+    assert az._transport() == {}
