@@ -16,6 +16,7 @@ as a property:
                    PK h(event id)            RK "event"         the marker: the event was taken in
                    PK "first-" h(fp, kind)   RK utc time "-" h(event id)   run-start index: the first
                                                                 row of the partition is the earliest
+                                                                (FIRST_TIME_KINDS only: run.started, alert.fired)
     Notifications  PK h(notification id)     RK "n"             every Notification field
     Attempts       PK h(notification id)     RK at "-" number   one row per attempt (history)
 
@@ -26,11 +27,11 @@ Ingest order, per event (what makes it crash-safe without a transaction across p
 
     0. the marker exists → a redelivery: new=False, nothing written. The event record is built
        first, so an event too big to store is refused before any write.
-    1. the event record and the notification index rows (upsert; one partition, so entity-group
-       transactions of up to 100)
+    1. the event record and the notification index rows (upsert; up to 3 rows as concurrent single
+       requests, more as entity-group transactions of up to 100: one partition)
     2. every notification: create (put-if-absent; "already exists" = left by an earlier attempt
        that crashed, or written by an instance racing us: kept as is, never duplicated), and the
-       run-start index row (upsert) — concurrently, all finished before 3
+       run-start index row (upsert; run.started and alert.fired only) — concurrently, all finished before 3
     3. the marker, LAST (create; "already exists" = a racing instance took the event in first:
        new=False)
 
@@ -70,6 +71,7 @@ import random
 import re
 import threading
 import uuid
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import datetime, timezone
 from pathlib import Path
@@ -88,8 +90,8 @@ from azure.data.tables import TableServiceClient, UpdateMode
 from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64EncodePolicy
 
 from ..model import Event
-from .base import (Attempt, ChannelActivity, EventFilter, EventPage, IngestOutcome, Notification, Status,
-                   page_cursor, parse_cursor)
+from .base import (FIRST_TIME_KINDS, Attempt, ChannelActivity, EventFilter, EventPage, IngestOutcome, Notification,
+                   Status, page_cursor, parse_cursor)
 
 log = logging.getLogger("alertrouter.store.azure")
 
@@ -102,6 +104,7 @@ MAX_BODY_BYTES = 14 * CHUNK_BYTES  # the entity limit is 1 MiB: leave room for t
 MAX_TEXT = 16_000  # characters in a free-text property (64 KiB in UTF-16 even for astral characters)
 MAX_VISIBILITY = 7 * 24 * 3600 - 60  # a queue message is hidden at most 7 days (and less than its TTL)
 BATCH = 100  # entity-group transaction limit
+SEPARATE_UPSERTS = 3  # up to this many rows of one partition are cheaper as single requests than as a transaction
 _OPTIMISTIC_TRIES = 8
 PARALLEL_WRITES = 8  # concurrent writes of one event's notifications
 
@@ -209,6 +212,10 @@ class AzureStore:
                     pass
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
+        # (notification id, owner) -> (etag, attempts) of the entity as our claim left it, so finish
+        # can write its result conditionally without reading the entity back first
+        self._leases: OrderedDict[tuple[str, str], tuple[str, int]] = OrderedDict()
+        self._leases_lock = threading.Lock()
         self.events = tables.get_table_client(self.table_names["events"])
         self.notifications = tables.get_table_client(self.table_names["notifications"])
         self.attempts = tables.get_table_client(self.table_names["attempts"])
@@ -280,20 +287,27 @@ class AzureStore:
         first_pk = "first-" + _h(f"{event.fingerprint}\x1f{event.kind}")
         first_rk = f"{_utc_key(event.time)}-{epk}"
         record = self._record_entity(event, now, first_pk, first_rk)  # refuses an oversized event before any write
-        # 1. the event and its notification index, one partition: entity-group transactions
+        # 1. the event and its notification index, one partition. Upserts, so a retry after a crash
+        # rewrites them whole; nothing reads them before 3. A few go as separate concurrent requests
+        # (an entity-group transaction costs the SDK four plain requests' CPU), more in transactions.
         rows = [("upsert", record, {"mode": UpdateMode.REPLACE})]
-        rows += [("upsert", {"PartitionKey": epk, "RowKey": "n-" + _h(n.id), "notification_id": n.id})
+        rows += [("upsert", {"PartitionKey": epk, "RowKey": "n-" + _h(n.id), "notification_id": n.id}, {})
                  for n in notifications]
-        for i in range(0, len(rows), BATCH):
-            self.events.submit_transaction(rows[i:i + BATCH])
+        if len(rows) <= SEPARATE_UPSERTS:
+            self._parallel([lambda r=r: self.events.upsert_entity(r[1], **r[2]) for r in rows])
+        else:
+            for i in range(0, len(rows), BATCH):
+                self.events.submit_transaction(rows[i:i + BATCH])
         # 2. the notifications (put-if-absent) and the run-start row: independent writes, concurrently
         for n in notifications:
             n.created_at = n.updated_at = now
             n.next_attempt_at = n.next_attempt_at or now
         first = {"PartitionKey": first_pk, "RowKey": first_rk, "event_id": _clip(event.id),
                  "time": event.time.isoformat()}
-        writes = [lambda: self.events.upsert_entity(first)] + [lambda n=n: self._put_new(n) for n in notifications]
-        outbox = self._parallel(writes)[1:]
+        writes = [lambda n=n: self._put_new(n) for n in notifications]
+        if event.kind in FIRST_TIME_KINDS:  # the only kinds first_time is asked about
+            writes.append(lambda: self.events.upsert_entity(first))
+        outbox = self._parallel(writes)[:len(notifications)]
         # 3. the marker, last
         try:
             self.events.create_entity({"PartitionKey": epk, "RowKey": MARKER, "id": _clip(event.id),
@@ -377,6 +391,8 @@ class AzureStore:
 
     def first_time(self, fingerprint: str, kind: str) -> datetime | None:
         """When the earliest event of `kind` with this fingerprint happened (a run's start)."""
+        if kind not in FIRST_TIME_KINDS:
+            raise ValueError(f"first_time is kept for {', '.join(sorted(FIRST_TIME_KINDS))} events only, not {kind!r}")
         pk = "first-" + _h(f"{fingerprint}\x1f{kind}")
         rows = self.events.query_entities("PartitionKey eq @pk", parameters={"pk": pk}, results_per_page=1,
                                           select=["time"])
@@ -404,7 +420,7 @@ class AzureStore:
             if len(claimed) >= limit:
                 break
             try:
-                self.notifications.update_entity(
+                done = self.notifications.update_entity(
                     {"PartitionKey": e["PartitionKey"], "RowKey": e["RowKey"], "lease_owner": owner,
                      "lease_until": until},
                     mode=UpdateMode.MERGE, etag=e.metadata["etag"], match_condition=MatchConditions.IfNotModified)
@@ -416,8 +432,28 @@ class AzureStore:
                 raise
             n = _to_n(e)
             n.lease_owner, n.lease_until = owner, until
+            if isinstance(done, dict) and done.get("etag"):
+                self._remember_lease(n.id, owner, done["etag"], n.attempts)
             claimed.append(n)
         return sorted(claimed, key=lambda n: n.next_attempt_at)
+
+    LEASES_KEPT = 10_000  # claimed and not yet finished, per process (a pass claims at most a batch)
+
+    def _remember_lease(self, nid: str, owner: str, etag: str, attempts: int) -> None:
+        with self._leases_lock:
+            self._leases[(nid, owner)] = (etag, attempts)
+            while len(self._leases) > self.LEASES_KEPT:
+                self._leases.popitem(last=False)
+
+    def _take_lease(self, nid: str, owner: str) -> tuple[str, int] | None:
+        with self._leases_lock:
+            return self._leases.pop((nid, owner), None)
+
+    def _result_entity(self, n: Notification, attempts: int, attempt: Attempt, status: Status,
+                       next_attempt_at: float, now: float) -> dict:
+        return {"PartitionKey": _h(n.id), "RowKey": NOTIFICATION_RK, "status": status, "attempts": attempts + 1,
+                "updated_at": float(now), "next_attempt_at": float(next_attempt_at), "lease_owner": "",
+                "lease_until": 0.0, "last_detail": _clip(attempt.detail)}
 
     def finish(self, n: Notification, owner: str, attempt: Attempt, status: Status, next_attempt_at: float,
                now: float) -> bool:
@@ -425,16 +461,28 @@ class AzureStore:
         first (conditionally), then its history row is written."""
         if not owner:
             return False
+        lease = self._take_lease(n.id, owner)
+        if lease is not None:  # unchanged since our claim (same etag): still ours, no need to read it back
+            etag, attempts = lease
+            try:
+                self.notifications.update_entity(self._result_entity(n, attempts, attempt, status, next_attempt_at,
+                                                                     now),
+                                                 mode=UpdateMode.MERGE, etag=etag,
+                                                 match_condition=MatchConditions.IfNotModified)
+                self._record(attempt)
+                return True
+            except ResourceNotFoundError:
+                return False
+            except HttpResponseError as exc:
+                if not _conflict(exc):
+                    raise  # changed since (the lease ran out and was taken, or released): read it below
         for _ in range(_OPTIMISTIC_TRIES):
             e = self._entity(self.notifications, _h(n.id), NOTIFICATION_RK)
             if e is None or e.get("lease_owner") != owner:
                 return False
             try:
                 self.notifications.update_entity(
-                    {"PartitionKey": e["PartitionKey"], "RowKey": e["RowKey"], "status": status,
-                     "attempts": int(e.get("attempts", 0)) + 1, "updated_at": float(now),
-                     "next_attempt_at": float(next_attempt_at), "lease_owner": "", "lease_until": 0.0,
-                     "last_detail": _clip(attempt.detail)},
+                    self._result_entity(n, int(e.get("attempts", 0)), attempt, status, next_attempt_at, now),
                     mode=UpdateMode.MERGE, etag=e.metadata["etag"], match_condition=MatchConditions.IfNotModified)
                 break
             except ResourceNotFoundError:
@@ -451,6 +499,7 @@ class AzureStore:
         """Hand a claimed notification back, due at `until`, without spending an attempt."""
         if not owner:
             return False
+        self._take_lease(notification_id, owner)
         for _ in range(_OPTIMISTIC_TRIES):
             e = self._entity(self.notifications, _h(notification_id), NOTIFICATION_RK)
             if e is None or e.get("lease_owner") != owner:
@@ -472,6 +521,7 @@ class AzureStore:
         if not owner:
             return
         for nid in dict.fromkeys(ids):
+            self._take_lease(nid, owner)
             for _ in range(_OPTIMISTIC_TRIES):
                 e = self._entity(self.notifications, _h(nid), NOTIFICATION_RK)
                 if e is None or e.get("lease_owner") != owner:

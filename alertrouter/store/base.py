@@ -113,12 +113,17 @@ class ChannelActivity:
     last_failure_detail: str = ""
 
 
+# The kinds whose earliest instant per fingerprint is asked for: a run's start (for its duration when
+# it ends), an alert's first firing (when it resolves). The Azure store keeps an index for these only.
+FIRST_TIME_KINDS = frozenset({"run.started", "alert.fired"})
+
+
 class Store(Protocol):
     def ingest(self, items: list[tuple[Event, list[Notification]]], now: float) -> list[IngestOutcome]: ...
 
     def get_event(self, event_id: str) -> Event | None: ...
 
-    def first_time(self, fingerprint: str, kind: str) -> datetime | None: ...
+    def first_time(self, fingerprint: str, kind: str) -> datetime | None: ...  # kind: one of FIRST_TIME_KINDS
 
     def claim(self, now: float, limit: int, lease_seconds: float, owner: str,
               ids: Iterable[str] | None = None) -> list[Notification]: ...

@@ -301,3 +301,45 @@ def test_the_sdk_reads_the_environment_per_request_only_where_it_holds_a_setting
     monkeypatch.delenv("HTTPS_PROXY")
     (tmp_path / ".netrc").write_text("machine example.invalid login a password b\n")
     assert az._transport() == {}
+
+
+def test_finish_writes_the_result_without_reading_the_notification_back(azure_settings):
+    """The claim's own write returned the entity's etag: finish updates on it (If-Match) and writes
+    the history row, two requests; when the etag is stale the entity is read as before."""
+    from azure.core.pipeline.transport import RequestsTransport
+
+    seen: list[str] = []
+
+    class Counting(RequestsTransport):  # the SDK's own transport, noting each request's method
+        def send(self, request, **kwargs):
+            seen.append(request.method)
+            return super().send(request, **kwargs)
+
+    store = AzureStore.from_settings(azure_settings, retry_total=1, transport=Counting())
+    store.ingest([(event("e1"), notes("e1", 2))], T0)
+    a, b = store.claim(T0, 10, 30, "A")
+    seen.clear()
+    assert store.finish(a, "A", Attempt(a.id, 1, T0 + 1, "delivered", "HTTP 202"), "sent", T0 + 1, T0 + 1)
+    assert seen == ["PATCH", "PUT"]  # the conditional update, the attempt row
+    store.release([b.id], "A")
+    [b] = store.claim(T0 + 2, 10, 30, "A")
+    other = twin(azure_settings)
+    other.defer(b.id, "A", T0 + 3, "deferred elsewhere", T0 + 2)  # changes the entity behind A's back
+    [b] = store.claim(T0 + 3, 10, 30, "A")
+    assert store.finish(b, "A", Attempt(b.id, 1, T0 + 4, "delivered", "ok"), "sent", T0 + 4, T0 + 4)
+    got = store.get(b.id)
+    assert (got.status, got.attempts, got.lease_owner) == ("sent", 1, "")
+    store.close()
+    other.close()
+
+
+def test_the_first_time_index_holds_run_starts_and_first_firings_only(azure_store):
+    """first_time is asked about run.started (a run's duration) and alert.fired (an alert's): other
+    kinds write no index row, and asking about one is a programming error, not a silent None."""
+    azure_store.ingest([(event("r1", kind="run.started", fingerprint="run:5"), []),
+                        (event("r2", kind="run.failed", fingerprint="run:5"), [])], T0)
+    rows = list(azure_store.events.query_entities("PartitionKey ge 'first-' and PartitionKey lt 'first.'"))
+    assert [r["event_id"] for r in rows] == ["r1"]
+    assert azure_store.first_time("run:5", "run.started") is not None
+    with pytest.raises(ValueError, match="run.started"):
+        azure_store.first_time("run:5", "run.failed")
