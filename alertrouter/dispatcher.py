@@ -27,6 +27,7 @@ from typing import Callable, Iterable
 from .channels.base import DeliveryResult
 from .config.schema import RetryPolicy
 from .model import Event
+from .pacing import Pacer, limit_of
 from .routing.router import Target
 from .store.base import Attempt, Notification
 
@@ -66,6 +67,7 @@ class Dispatcher:
         self._wake = threading.Event()
         self._last_tick = 0.0
         self._last_index = 0.0
+        self.pacer = Pacer()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -141,6 +143,8 @@ class Dispatcher:
         wait = self.app.health.wait(n.channel, self.clock())
         if wait is not None:  # the channel is down: wait for it, spending no attempt
             store.defer(n.id, self.owner, wait, f"waiting: channel {n.channel} is down", self.clock())
+            return None
+        if self._paced(n):
             return None
         started = time.monotonic()
         try:
@@ -223,6 +227,23 @@ class Dispatcher:
         """Lease time a send must still have when it starts: the channel's timeout, at most half a lease."""
         cfg = self.app.loaded.config.channels.get(channel)
         return min(getattr(cfg, "timeout_seconds", 10.0), self.lease_seconds / 2)
+
+    def _paced(self, n: Notification) -> bool:
+        """Over its channel's rate limit: handed back, spending no attempt, due when the slot kept
+        for it opens (and, on the queue-driven host, enqueued for then)."""
+        limit = limit_of(self.app.loaded.config.channels.get(n.channel))
+        if limit is None:
+            return False
+        now = self.clock()
+        wait = self.pacer.reserve(n.channel, n.id, limit, now)
+        if wait <= 0:
+            return False
+        self.app.store.defer(n.id, self.owner, now + wait,
+                             f"waiting: channel {n.channel} is at its rate limit ({limit})", now)
+        self.app.metrics.held.labels("rate_limit", n.route).inc()
+        if self.on_retry_scheduled is not None:
+            self.on_retry_scheduled(n, wait)
+        return True
 
     def _policy(self, channel: str) -> RetryPolicy:
         cfg = self.app.loaded.config.channels.get(channel)

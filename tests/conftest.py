@@ -148,6 +148,28 @@ def server(capture_app):
         yield s
 
 
+class Clock:
+    """A clock for App and Dispatcher that a test sets."""
+
+    def __init__(self, t: float = 1_800_000_000.0):
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def distinct_alerts(n: int):
+    """n distinct alerts (distinct alert ids) from the real metric fixture."""
+    from alertrouter.inbound import parse_payload
+
+    out = []
+    for i in range(n):
+        payload = load_fixture("monitor-metric-static-fired.test-action.json")
+        payload["data"]["essentials"]["alertId"] += f"-{i}"
+        out.extend(parse_payload(payload).events)
+    return out
+
+
 def wait_until(predicate, timeout: float = 10.0, what: str = "condition"):
     deadline = time.monotonic() + timeout
     while True:

@@ -3,15 +3,12 @@ attempts, one notice probes it, and the first success marks it up again (another
 
 from __future__ import annotations
 
-import copy
-
 from werkzeug import Response
 
 from alertrouter.app import App
 from alertrouter.config.load import loads
 from alertrouter.dispatcher import Dispatcher
-from alertrouter.inbound import parse_payload
-from tests.conftest import load_fixture
+from tests.conftest import distinct_alerts
 
 CONFIG = """
 channels:
@@ -32,13 +29,7 @@ class Clock:
         return self.t
 
 
-def alerts(n):
-    out = []
-    for i in range(n):
-        p = copy.deepcopy(load_fixture("monitor-metric-static-fired.test-action.json"))
-        p["data"]["essentials"]["alertId"] += f"-{i}"
-        out.extend(parse_payload(p).events)
-    return out
+alerts = distinct_alerts
 
 
 def test_down_wait_probe_up(tmp_path, receiver):

@@ -16,8 +16,7 @@ from alertrouter.app import App
 from alertrouter.config.load import loads
 from alertrouter.config.schema import RetryPolicy
 from alertrouter.dispatcher import Dispatcher, backoff
-from alertrouter.inbound import parse_payload
-from tests.conftest import free_port, load_fixture
+from tests.conftest import distinct_alerts, free_port
 
 CONFIG = """
 channels:
@@ -33,14 +32,7 @@ routes:
 """
 
 
-def alerts(n: int):
-    """n distinct alerts (distinct alert ids) from the real metric fixture."""
-    out = []
-    for i in range(n):
-        payload = load_fixture("monitor-metric-static-fired.test-action.json")
-        payload["data"]["essentials"]["alertId"] += f"-{i}"
-        out.extend(parse_payload(payload).events)
-    return out
+alerts = distinct_alerts
 
 
 def make_app(tmp_path, url: str, max_attempts: int = 6) -> App:

@@ -6,9 +6,11 @@ Secrets (URLs with signatures, keys, client secrets, passwords) are written as `
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from ..pacing import RateLimit, parse_rate_limit
 
 
 class _Strict(BaseModel):
@@ -29,6 +31,9 @@ class _ChannelBase(_Strict):
     budget_per_minute: int | None = Field(None, ge=0, description="Notices a minute before the rest are folded "
                                                                   "into a summary; unset = the receiver's "
                                                                   "documented limit; 0 = none")
+    rate_limit: Annotated[Optional[RateLimit], BeforeValidator(parse_rate_limit)] = Field(
+        None, description="Sends per period, e.g. 4/1s or 120/1m, spread over the period (a send over it waits "
+                          "for its slot); unset = the receiver's documented limit; 0 = none")
 
 
 class WebhookChannel(_ChannelBase):

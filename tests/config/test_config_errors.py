@@ -34,7 +34,7 @@ CASES = [
     ("channel without type", BASE.replace("type: webhook, ", ""),
      'routing.yaml:3 channels.se: missing key "type" (one of: email, log, pagerduty, smtp, teams, webhook)'),
     ("unknown channel key", BASE.replace('url: "${SE_URL}"', 'url: "${SE_URL}", retries: 3'),
-     'routing.yaml:3 channels.se.retries: unknown key "retries" (did you mean "retry"?); allowed: budget_per_minute, headers, retry, '
+     'routing.yaml:3 channels.se.retries: unknown key "retries" (did you mean "retry"?); allowed: budget_per_minute, headers, rate_limit, retry, '
      "signing_secret, timeout_seconds, type, url"),
     ("undefined role", BASE.replace("    roles: [se]\n", "    roles: [sre]\n"),
      'routing.yaml:10 routes[0].roles[0]: undefined role "sre" (did you mean "se"?); '

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from alertrouter.app import App
 from alertrouter.config.load import loads
 from alertrouter.inbound import parse_payload
-from tests.conftest import load_fixture
+from tests.conftest import Clock, load_fixture
 
 T0 = datetime(2026, 11, 23, 12, 0, 5, tzinfo=timezone.utc).timestamp()
 CONFIG = """
@@ -35,17 +35,9 @@ def storm(n: int, severity: str, offset: int = 0):
     return out
 
 
-class Clock:
-    def __init__(self):
-        self.t = T0
-
-    def __call__(self):
-        return self.t
-
-
 def test_storm_is_folded_into_summaries_and_pages_all_go_out(store, tmp_path, request):
     n = 60 if "azure" in request.node.name else 500  # Azurite takes ~40 ms an event
-    clock = Clock()
+    clock = Clock(T0)
     app = App(loads(CONFIG, str(tmp_path / "r.yaml"), env={}), tmp_path / "data", store=store, clock=clock)
     app.ingest(storm(n, "Sev3") + storm(10, "Sev0", offset=n))
     everything = app.store.list(limit=10_000)
