@@ -315,6 +315,16 @@ def start_alertmanager(binary: str, tmp: Path, workload: str, rport: int) -> tup
     return proc, port
 
 
+def start_azurite():
+    """The project's Azurite (node_modules, from `npm ci`) on free loopback ports, or None if absent."""
+    sys.path.insert(0, str(ROOT))
+    from tests.store.azurite import Azurite, missing_reason
+
+    if missing_reason(ROOT):
+        return None
+    return Azurite(ROOT).spawn().wait()
+
+
 def find_alertmanager(option: str | None) -> str | None:
     if option:
         return option if shutil.which(option) else None
@@ -558,7 +568,17 @@ def main() -> None:
             print(f"alertmanager: not installed (no {where}); skipping the side-by-side runs",
                   file=sys.stderr if args.json else sys.stdout, flush=True)
             targets.remove("alertmanager")
-    rows = [run(t, w, args.n, c, args.store, args.timeout, am, args.profile) for w, c in plan for t in targets]
+    azurite = None
+    if args.store == "azure" and not os.environ.get("ALERTROUTER_AZURE__CONNECTION_STRING"):
+        azurite = start_azurite()  # the project's own (npm ci), in memory, for this run
+        if azurite is None:
+            ap.error("--store azure needs ALERTROUTER_AZURE__CONNECTION_STRING or Azurite (npm ci in the project root)")
+        os.environ["ALERTROUTER_AZURE__CONNECTION_STRING"] = azurite.connection_string
+    try:
+        rows = [run(t, w, args.n, c, args.store, args.timeout, am, args.profile) for w, c in plan for t in targets]
+    finally:
+        if azurite is not None:
+            azurite.stop()
     if args.profile is not None:
         for path in [args.profile / f"ours-{w}-x{c}.txt" for w, c in plan if "ours" in targets]:
             print(f"\n{path.name}: top self time (% of samples)", file=sys.stderr if args.json else sys.stdout)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -85,3 +86,18 @@ def test_profile_self_time_ranks_leaf_frames(tmp_path):
     raw = tmp_path / "raw.txt"
     raw.write_text("main (a.py);f (a.py);g (b.py) 3\nmain (a.py);g (b.py) 1\nmain (a.py);f (a.py) 6\n")
     assert throughput_module.self_time(raw, top=2) == [("f (a.py)", 60.0), ("g (b.py)", 40.0)]
+
+
+def test_azure_store_on_the_projects_azurite_each_run_on_tables_of_its_own():
+    """Without a connection string the benchmark starts the project's Azurite; the second run's
+    alerts (the same ids as the first's) are new to its own tables, so they are all delivered."""
+    from tests.store.azurite import missing_reason
+
+    if missing_reason(ROOT):
+        pytest.skip(missing_reason(ROOT))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ALERTROUTER_AZURE__")}
+    out = subprocess.run([sys.executable, "benchmarks/throughput.py", "--n", "20", "--json", "--timeout", "60",
+                          "--workload", "single", "--connections", "1,8", "--target", "ours", "--store", "azure"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=180, env=env)
+    assert out.returncode == 0, out.stderr
+    assert [(r["connections"], r["delivered"]) for r in json.loads(out.stdout)] == [(1, 20), (8, 20)]
