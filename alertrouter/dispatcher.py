@@ -76,7 +76,7 @@ class Dispatcher:
     def run_once(self, ids: Iterable[str] | None = None) -> int:
         """Claim due notifications (or just `ids`, when due) and deliver them; returns how many.
         A general pass (no ids) first flushes due groups and escalations, at most once a second."""
-        if ids is None and self.clock() - self._last_tick >= 1.0:
+        if ids is None and (self.clock() - self._last_tick >= 1.0 or self._group_due() <= self.clock()):
             self._last_tick = self.clock()
             self.app.tick()
         store = self.app.store
@@ -93,6 +93,11 @@ class Dispatcher:
             if outcome is not None:
                 self._after(n, *outcome, started, now, changed)
         return len(claimed)
+
+    def _group_due(self) -> float:
+        """When the next group notice is due, as far as this process knows (inf: none)."""
+        at = self.app.pipeline.next_flush
+        return float("inf") if at is None else at
 
     def _flush_index(self) -> None:
         """Catch the console's event-list index up, at most once a second (the list itself catches
@@ -270,7 +275,8 @@ class Dispatcher:
                         self._stop.wait(self.linger)
                     continue
                 due = self.app.store.next_due()
-                wait = poll_seconds if due is None else min(poll_seconds, max(0.01, due - self.clock()))
+                due = min(float("inf") if due is None else due, self._group_due())
+                wait = min(poll_seconds, max(0.01, due - self.clock()))
             except Exception:
                 log.exception("dispatcher pass failed; retrying shortly")
                 wait = poll_seconds

@@ -16,7 +16,7 @@ from alertrouter.app import App
 from alertrouter.config.load import loads
 from alertrouter.config.schema import RetryPolicy
 from alertrouter.dispatcher import Dispatcher, backoff
-from tests.conftest import distinct_alerts, free_port
+from tests.conftest import Clock, distinct_alerts, free_port
 
 CONFIG = """
 channels:
@@ -267,3 +267,31 @@ def test_a_long_pass_hands_back_what_its_lease_would_not_cover(tmp_path, timed):
     assert {n.attempts for n in app.store.list("pending", limit=20)} == {0}  # handed back, not failed
     drain(d)
     assert app.store.counts()["sent"] == 8 and state["seen"] == 8
+
+
+GROUPED = """
+channels:
+  hook: {type: webhook, url: "${HOOK_URL}"}
+roles:
+  everyone: {channels: [hook]}
+routes:
+  - {name: storm, match: {}, roles: [everyone], group_by: [alert_rule], group_wait: 0.3s, group_interval: 5m}
+"""
+
+
+def test_a_group_notice_goes_out_when_its_group_wait_ends(tmp_path, receiver):
+    """Groups are flushed once a second, and also as soon as a notice this process scheduled is due:
+    a 0.3 s group_wait is not stretched to the next second."""
+    receiver.expect_request("/hook").respond_with_data("", status=202)
+    clock = Clock()
+    loaded = loads(GROUPED, str(tmp_path / "routing.yaml"), env={"HOOK_URL": receiver.url_for("/hook")})
+    app = App(loaded, tmp_path / "data", clock=clock)
+    d = Dispatcher(app, workers=1, clock=clock)
+    assert d.run_once() == 0  # the first pass ticks: nothing to flush yet
+    app.ingest(alerts(3))
+    clock.t += 0.2
+    assert d.run_once() == 0  # still inside group_wait
+    clock.t += 0.1
+    assert d.run_once() == 1  # due now: flushed and sent in this pass, 0.7 s before the next tick
+    [notice] = [json.loads(r.get_data())["data"] for r, _ in receiver.log]
+    assert "3 firing" in notice["title"]

@@ -50,6 +50,9 @@ class Pipeline:
         self.inhibitor = inhibit.Inhibitor(self.cfg.inhibit_rules)
         self.routes = {r.name: r for r in self.cfg.routes}
         self._batch = threading.local()  # per intake request: requests run on several threads
+        # when the next group notice this process knows of is due (set by intake and by tick), so
+        # the dispatcher flushes it on time rather than at its next once-a-second tick
+        self.next_flush: float | None = None
 
     def decide(self, event: Event, targets: list[Target], now: float, apply: bool = True) -> list[Decision]:
         """What happens to each target. With apply=False nothing is written (for `alertrouter route`)."""
@@ -77,7 +80,9 @@ class Pipeline:
                 labels = group.group_labels(event, route.group_by)
                 key = group.group_key(t, labels)
                 if apply:
-                    group.add(store, key, t, labels, event, route.group_wait, route.group_interval, now)
+                    at = group.add(store, key, t, labels, event, route.group_wait, route.group_interval, now)
+                    if at is not None and (self.next_flush is None or at < self.next_flush):
+                        self.next_flush = at
                 out.append(Decision(t, "group", f"grouped into {key}", group=key, stage="group"))
                 continue
             decision = self.window(t, at)
@@ -182,7 +187,8 @@ class Pipeline:
     def tick(self, now: float) -> list[tuple[Event, list[Target]]]:
         """Due group notices and escalations: (new event, targets) pairs for the outbox."""
         out: list[tuple[Event, list[Target]]] = []
-        for key, doc, version in group.due(self.store, now):
+        ready, self.next_flush = group.due(self.store, now)
+        for key, doc, version in ready:
             route = self.routes.get(doc["route"])
             if route is None:
                 self.store.state_delete(group.KIND, key)

@@ -41,8 +41,9 @@ def member_kind(key: str) -> str:
 
 
 def add(store, key: str, target: Target, labels: dict, event: Event, wait: float, interval: float,
-        now: float) -> None:
-    """Record the event's member (by fingerprint); schedule the group's next notice."""
+        now: float) -> float | None:
+    """Record the event's member (by fingerprint); schedule the group's next notice. Returns when
+    that notice is due if this call scheduled it (else None)."""
     member = {"title": event.title[:160], "severity": event.severity.value, "time": event.time.timestamp(),
               "firing": event.kind != "alert.resolved", "source": event.source, "event_id": event.id}
     kind = member_kind(key)
@@ -55,7 +56,7 @@ def add(store, key: str, target: Target, labels: dict, event: Event, wait: float
             continue
         old, version = found
         if old["time"] > member["time"] or old == member:
-            return  # an older event than the one already counted, or the same one again
+            return None  # an older event than the one already counted, or the same one again
         if store.state_put(kind, event.fingerprint, member, version, now):
             changed = old["firing"] != member["firing"]
             break
@@ -66,19 +67,19 @@ def add(store, key: str, target: Target, labels: dict, event: Event, wait: float
                    "fallback_from": target.fallback_from, "labels": labels, "created": now,
                    "next_flush": now + wait, "last_flush": None, "sent_state": "", "seq": 0}
             if store.state_put(KIND, key, doc, None, now):
-                return
+                return doc["next_flush"]
             continue
         doc, version = found
         if not changed or doc["last_flush"] is None:  # unchanged, or still in group_wait: already due
             if doc["next_flush"] is not None:
-                return
+                return None
             soon = now + wait
         else:  # notify the change after group_interval
             soon = max(now, doc["last_flush"] + interval)
             if doc["next_flush"] is not None and doc["next_flush"] <= soon:
-                return
+                return None
         if store.state_put(KIND, key, {**doc, "next_flush": soon}, version, now):
-            return
+            return soon
 
 
 def members_of(store, key: str, doc: dict, now: float) -> dict[str, dict]:
@@ -106,8 +107,18 @@ def _delete(store, key: str, members: dict) -> None:
     store.state_delete(KIND, key)
 
 
-def due(store, now: float) -> list[tuple[str, dict, int]]:
-    return [(k, d, v) for k, d, v in store.state_list(KIND) if d["next_flush"] is not None and d["next_flush"] <= now]
+def due(store, now: float) -> tuple[list[tuple[str, dict, int]], float | None]:
+    """The groups whose notice is due, and when the next of the others is (None: none scheduled)."""
+    ready, later = [], None
+    for k, d, v in store.state_list(KIND):
+        at = d["next_flush"]
+        if at is None:
+            continue
+        if at <= now:
+            ready.append((k, d, v))
+        elif later is None or at < later:
+            later = at
+    return ready, later
 
 
 def flush(store, key: str, doc: dict, version: int, repeat: float, now: float) -> Event | None:

@@ -13,7 +13,7 @@ from alertrouter.app import App
 from alertrouter.config.load import loads
 from alertrouter.inbound import parse_payload
 from alertrouter.pipeline import escalate, group, silences
-from tests.conftest import load_fixture
+from tests.conftest import Clock, load_fixture
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc).timestamp()  # Monday 13:00 in Berlin
 
@@ -53,14 +53,6 @@ routes:
     match: {kind: [run.started, run.completed, run.failed]}
     roles: [qa]
 """
-
-
-class Clock:
-    def __init__(self, t: float):
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
 
 
 @pytest.fixture
