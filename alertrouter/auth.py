@@ -28,10 +28,13 @@ import logging
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Protocol
 
-import jwt
-from jwt import PyJWK, PyJWKClient
+if TYPE_CHECKING:
+    from jwt import PyJWK
+
+# PyJWT (and the cryptography backend under it, 9 MB and 25 ms to import) is imported by the
+# EntraValidator's methods: only a router that checks Entra tokens pays for it.
 
 log = logging.getLogger("alertrouter.auth")
 
@@ -163,8 +166,10 @@ class EntraValidator:
         self.leeway = leeway
         self.allowed_clients = {c.strip().lower() for c in allowed_clients if c and c.strip()}
         self.jwks_max_stale = jwks_max_stale
-        self._jwks = PyJWKClient(self.jwks_uri, cache_jwk_set=True, lifespan=jwks_lifespan,
-                                 timeout=http_timeout, cooldown_duration=jwks_cooldown)
+        import jwt
+
+        self._jwks = jwt.PyJWKClient(self.jwks_uri, cache_jwk_set=True, lifespan=jwks_lifespan,
+                                     timeout=http_timeout, cooldown_duration=jwks_cooldown)
         self._last_good: list[PyJWK] | None = None
         self._last_good_at = 0.0
         self._failed_at: float | None = None
@@ -195,6 +200,8 @@ class EntraValidator:
 
     def validate(self, token: str) -> AuthResult:
         """Validate one encoded JWT. Never raises for a bad token."""
+        import jwt
+
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -208,7 +215,7 @@ class EntraValidator:
         keys = self._signing_keys()
         if keys is None:
             return AuthResult(False, 503, self.NO_KEYS, {"Retry-After": "30"})
-        key = PyJWKClient.match_kid(keys, kid)
+        key = jwt.PyJWKClient.match_kid(keys, kid)
         if key is None:
             key = self._refetch_for(kid)
             if key is None:
@@ -258,6 +265,8 @@ class EntraValidator:
         return _deny(reason, self._challenge)
 
     def _issuer_reason(self, token: str) -> str:
+        import jwt
+
         try:  # the signature was verified before the issuer was looked at
             iss = jwt.decode(token, options={"verify_signature": False}).get("iss")
         except jwt.PyJWTError:
@@ -276,6 +285,8 @@ class EntraValidator:
         if (self._failed_at is not None and self._last_good is not None
                 and time.monotonic() - self._failed_at < self._cooldown):
             return self._stale(None)
+        import jwt
+
         try:
             keys = self._jwks.get_signing_keys()
         except (jwt.PyJWTError, ValueError, OSError) as exc:  # ValueError: not JSON
@@ -287,6 +298,8 @@ class EntraValidator:
 
     def _refetch_for(self, kid: str) -> PyJWK | None:
         """An unknown key id: refetch once (PyJWKClient rate-limits this with its cooldown)."""
+        import jwt
+
         try:
             key = self._jwks.get_signing_key(kid)
         except jwt.PyJWKClientConnectionError as exc:

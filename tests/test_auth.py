@@ -517,3 +517,14 @@ def test_no_secret_in_any_reason_or_log_line(authority, issuer, other_key, caplo
     for line in lines:
         for s in secrets:
             assert s not in line
+
+
+def test_pyjwt_is_loaded_only_by_a_router_that_checks_entra_tokens():
+    """PyJWT and its cryptography backend (about 9 MB) stay out of a server with keys only."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom alertrouter import cli, server\nfrom alertrouter.auth import Authenticator, KeyCheck\n"
+            "Authenticator(KeyCheck('k'))\nprint('jwt' in sys.modules, 'cryptography' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.split() == ["False", "False"], out.stderr
