@@ -854,6 +854,10 @@ def _transport() -> dict:
     """Client options for the SDK's transport. `requests` reads proxies, CA bundles and .netrc from the
     environment on every request (a sixth of a storage call's CPU, and a call costs 0.6-0.7 ms): where
     none of them is set, nor a ~/.netrc, it is told not to look. Otherwise the SDK's default, unchanged."""
-    if any(k.lower() in ENVIRONMENT_SETTINGS for k in os.environ) or (Path.home() / ".netrc").exists():
+    try:
+        netrc = (Path.home() / ".netrc").exists()
+    except (RuntimeError, OSError):  # no home directory to look in
+        netrc = False
+    if netrc or any(k.lower() in ENVIRONMENT_SETTINGS for k in os.environ):
         return {}
     return {"transport": RequestsTransport(use_env_settings=False)}

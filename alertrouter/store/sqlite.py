@@ -391,9 +391,11 @@ class SqliteStore:
             if version >= SCHEMA_VERSION:
                 return
             done = 0  # version 0: no event indexed yet; flush_index builds them all
+            waiting = c.execute("SELECT COUNT(*) FROM sqlite_schema WHERE name = 'event_index_new'").fetchone()[0]
             if version == 1:  # every event indexed, the latest rows still waiting in event_index_new
-                c.execute("INSERT OR IGNORE INTO event_index (key, value, received_at, event_id) SELECT key, value, "
-                          "received_at, event_id FROM event_index_new ORDER BY key, value, received_at, event_id")
+                if waiting:
+                    c.execute("INSERT OR IGNORE INTO event_index (key, value, received_at, event_id) SELECT key, value, "
+                              "received_at, event_id FROM event_index_new ORDER BY key, value, received_at, event_id")
                 done = c.execute("SELECT COALESCE(MAX(rowid), 0) FROM events").fetchone()[0]
             c.execute("DROP TABLE IF EXISTS event_index_new")
             c.execute("INSERT OR REPLACE INTO event_index_done (id, last_rowid) VALUES (0, ?)", (done,))
