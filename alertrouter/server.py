@@ -34,7 +34,7 @@ def create_app(app: App, dispatcher: Dispatcher | None = None, max_body: int | N
 
     def too_large(path: str) -> Response:
         api.rejected(path.rsplit("/", 1)[-1].lower(), "too_large")
-        return error(413, f"request body is over the {api.max_body}-byte limit (1 MB)")
+        return error(413, f"request body is over the {api.max_body}-byte limit (ALERTROUTER_MAX_BODY_BYTES)")
 
     def endpoint(handler):
         async def call(request: StarletteRequest) -> StarletteResponse:

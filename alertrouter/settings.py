@@ -70,7 +70,9 @@ class Settings(BaseSettings):
     config: str = Field("routing.yaml", description="Path of routing.yaml, relative to the app root")
     data_dir: str = Field(".data", description="SQLite store and log-channel files")
     templates: str = Field("", description="Template folder; default: templates/ beside the app")
-    max_body_bytes: int = Field(1024 * 1024, gt=0, description="Larger request bodies answer 413")
+    max_body_bytes: int = Field(1024 * 1024 + 64 * 1024, gt=0,
+                                description="Larger request bodies answer 413 (Event Grid's 1 MB event limit and "
+                                            "room for the array around it)")
     store: Literal["sqlite", "azure"] = Field("sqlite", description="sqlite (embedded) or azure (Tables + Queues)")
     azure: AzureStorage = Field(default_factory=AzureStorage)
     api_key: str = Field("", description="Key callers must present on the local server (a secret)")

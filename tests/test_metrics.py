@@ -29,7 +29,7 @@ def test_counts_after_known_traffic(server, httpserver):
     assert post("/api/eventgrid", json.dumps(aml)).status_code == 200
     assert post("/api/alerts", b"{nope").status_code == 400
     assert post("/api/alerts", json.dumps({"x": 1})).status_code == 400
-    assert post("/api/eventgrid", b"[" + b" " * (1024 * 1024) + b"]").status_code == 413
+    assert post("/api/eventgrid", b"[" + b" " * (1280 * 1024) + b"]").status_code == 413
     captured(httpserver, 2)
     m = wait_until(lambda: (m := scrape(server)) and m.get(
         ("alertrouter_outbox_notifications", (("status", "sent"),))) == 2 and m.get(

@@ -22,9 +22,9 @@ def post(server, path, body, **headers):
 
 
 def test_body_over_1mb_is_413_and_server_keeps_serving(server):
-    resp = post(server, "/api/alerts", b"{" + b" " * (1024 * 1024) + b"}")
+    resp = post(server, "/api/alerts", b"{" + b" " * (1280 * 1024) + b"}")
     assert resp.status_code == 413
-    assert resp.json() == {"error": "request body is over the 1048576-byte limit (1 MB)"}
+    assert resp.json() == {"error": "request body is over the 1114112-byte limit (ALERTROUTER_MAX_BODY_BYTES)"}
     assert post(server, "/api/alerts", ALERT).status_code == 200
 
 

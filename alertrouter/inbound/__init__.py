@@ -19,7 +19,9 @@ from ..model import Event
 from . import aml, azure_monitor, envelope, generic, legacy
 
 Endpoint = Literal["eventgrid", "alerts"] | None
-MAX_BODY_BYTES = 1024 * 1024
+# Event Grid delivers events of up to 1 MB each, inside a JSON array (and batches of up to 1 MB): a 1 MB
+# event must not be refused for its brackets, since Event Grid does not retry a 413 (it drops the event)
+MAX_BODY_BYTES = 1024 * 1024 + 64 * 1024
 
 
 @dataclass
@@ -32,7 +34,7 @@ class Parsed:
 
 def decode(body: bytes, max_bytes: int = MAX_BODY_BYTES) -> Any:
     if len(body) > max_bytes:
-        raise TooLarge(f"request body is {len(body)} bytes; the limit is {max_bytes} bytes (1 MB, Event Grid's event limit)")
+        raise TooLarge(f"request body is {len(body)} bytes; the limit is {max_bytes} bytes (ALERTROUTER_MAX_BODY_BYTES)")
     if not body.strip():
         raise MalformedJson("request body is empty; expected a JSON payload")
     try:

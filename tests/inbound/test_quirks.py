@@ -8,7 +8,7 @@ import json
 import pytest
 
 from alertrouter.errors import MalformedJson, TooLarge, UnsupportedSchema
-from alertrouter.inbound import decode, parse_body, parse_payload
+from alertrouter.inbound import MAX_BODY_BYTES, decode, parse_body, parse_payload
 from tests.conftest import load_fixture
 
 TOPIC = "/subscriptions/s1/resourceGroups/rg1/providers/Microsoft.MachineLearningServices/workspaces/ws-prod"
@@ -165,8 +165,20 @@ def test_bad_payloads_have_precise_messages(body, exc, message):
 
 def test_too_large():
     with pytest.raises(TooLarge) as info:
-        decode(b"x" * (1024 * 1024 + 1))
-    assert str(info.value) == "request body is 1048577 bytes; the limit is 1048576 bytes (1 MB, Event Grid's event limit)"
+        decode(b"x" * (MAX_BODY_BYTES + 1))
+    assert str(info.value) == ("request body is 1114113 bytes; the limit is 1114112 bytes "
+                               "(ALERTROUTER_MAX_BODY_BYTES)")
+
+
+def test_an_event_of_event_grids_largest_size_in_its_array_is_taken_in():
+    """Event Grid sends events of up to 1 MB, each inside an array: that body is a little over 1 MiB."""
+    [event] = load_fixture("aml-runstatuschanged-failed.eventgrid.json")
+    event["data"]["padding"] = ""
+    event["data"]["padding"] = "x" * (1024 * 1024 - len(json.dumps(event)))
+    body = json.dumps([event]).encode()
+    assert len(body) > 1024 * 1024
+    [parsed] = parse_body(body, "application/json", "eventgrid").events
+    assert parsed.kind == "run.failed"
 
 
 def test_wrong_endpoint_says_where_to_post():
