@@ -246,6 +246,8 @@ class Dispatcher:
         self.app.store.defer(n.id, self.owner, now + wait,
                              f"waiting: channel {n.channel} is at its rate limit ({limit})", now)
         self.app.metrics.held.labels("rate_limit", n.route).inc()
+        log.info("notification %s waits %.1f s for channel %s's rate limit (%s)", n.id, wait, n.channel, limit,
+                 extra={"notification_id": n.id, "event_id": n.event_id})
         if self.on_retry_scheduled is not None:
             self.on_retry_scheduled(n, wait)
         return True

@@ -4,6 +4,8 @@ opens, against a loopback Teams receiver."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
@@ -76,7 +78,7 @@ def test_the_pacer_keeps_every_window_within_the_limit_and_a_slot_for_each_defer
     assert p.reserve("c", "fresh", limit, T0 + 10.0) == 0.0  # the window moved on
 
 
-def test_a_burst_to_teams_goes_out_at_its_rate_each_notification_attempted_once(tmp_path, httpserver):
+def test_a_burst_to_teams_goes_out_at_its_rate_each_notification_attempted_once(tmp_path, httpserver, caplog):
     httpserver.expect_request("/teams").respond_with_data("", status=202)
     clock = Clock(T0)
     loaded = loads(config(", rate_limit: 2/1s"), str(tmp_path / "r.yaml"), env={"TEAMS_URL": httpserver.url_for("/teams")})
@@ -86,13 +88,16 @@ def test_a_burst_to_teams_goes_out_at_its_rate_each_notification_attempted_once(
     rescheduled = []
     d.on_retry_scheduled = lambda n, delay: rescheduled.append(delay)  # the queue-driven host enqueues these
 
-    assert d.run_once() == 6
+    with caplog.at_level(logging.INFO, logger="alertrouter.dispatch"):
+        assert d.run_once() == 6
     assert len(httpserver.log) == 2
     waiting = app.store.list("pending", limit=10)
     assert len(waiting) == 4 and {n.attempts for n in waiting} == {0}  # handed back, no attempt spent
     assert {n.last_detail for n in waiting} == {"waiting: channel teams is at its rate limit (2/1s)"}
     assert sorted(n.next_attempt_at - T0 for n in waiting) == [1.0, 1.0, 2.0, 2.0]
     assert sorted(rescheduled) == [1.0, 1.0, 2.0, 2.0]
+    waits = [r for r in caplog.records if "rate limit" in r.getMessage()]
+    assert len(waits) == 4 and {r.notification_id for r in waits} == {n.id for n in waiting}
 
     clock.t = T0 + 0.5
     assert d.run_once() == 0 and len(httpserver.log) == 2  # nothing due yet
