@@ -98,6 +98,15 @@ def test_stage_of_a_notification(note, stage):
     assert stage_of(note)[0] == stage
 
 
+@pytest.mark.parametrize("detail, stage, shown", [
+    ("waiting: channel se-teams is at its rate limit (4/1s)", "pacing",
+     "waiting to be sent: channel se-teams is at its rate limit (4/1s)"),
+    ("waiting: channel se-teams is down", "delivery", "waiting to be sent: channel se-teams is down"),
+])
+def test_a_notification_waiting_for_its_channel(detail, stage, shown):
+    assert stage_of(n("pending", detail)) == (stage, shown)
+
+
 def test_an_existing_store_file_gets_its_event_index(tmp_path):
     path = tmp_path / "old.db"
     store = SqliteStore(path)
