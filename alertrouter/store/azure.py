@@ -17,6 +17,9 @@ as a property:
                    PK "first-" h(fp, kind)   RK utc time "-" h(event id)   run-start index: the first
                                                                 row of the partition is the earliest
                                                                 (FIRST_TIME_KINDS only: run.started, alert.fired)
+                   PK "ls-" inverted UTC day RK inverted instant "-" h(event id)   the event list's
+                                                                index: newest first, with the event's
+                                                                source, kind, severity, roles, labels
     Notifications  PK h(notification id)     RK "n"             every Notification field
     Attempts       PK h(notification id)     RK at "-" number   one row per attempt (history)
 
@@ -30,8 +33,9 @@ Ingest order, per event (what makes it crash-safe without a transaction across p
     1. the event record and the notification index rows (upsert; up to 3 rows as concurrent single
        requests, more as entity-group transactions of up to 100: one partition)
     2. every notification: create (put-if-absent; "already exists" = left by an earlier attempt
-       that crashed, or written by an instance racing us: kept as is, never duplicated), and the
-       run-start index row (upsert; run.started and alert.fired only) — concurrently, all finished before 3
+       that crashed, or written by an instance racing us: kept as is, never duplicated), the
+       run-start index row (upsert; run.started and alert.fired only) and the event list's row —
+       concurrently, all finished before 3
     3. the marker, LAST (create; "already exists" = a racing instance took the event in first:
        new=False)
 
@@ -97,6 +101,9 @@ log = logging.getLogger("alertrouter.store.azure")
 MARKER = "event"  # "taken in": written last
 BODY = "body"  # the event itself: written first
 DUPLICATE, DUPLICATE_END = "dup-", "dup."  # one row per redelivery after the event was taken in
+LIST, LIST_END = "ls-", "ls."  # the event list's index: a partition per UTC day of intake, the newest first
+LIST_META = "lsmeta"  # a row of the state table: since when every event has its index row
+LIST_LABELS_MAX = 30_000  # characters of label JSON kept in an index row; more: read from the event
 NOTIFICATION_RK = "n"
 CHUNK_BYTES = 64_000  # one binary property (limit 64 KiB)
 MAX_BODY_BYTES = 14 * CHUNK_BYTES  # the entity limit is 1 MiB: leave room for the other properties
@@ -217,6 +224,7 @@ class AzureStore:
         # can write its result conditionally without reading the entity back first
         self._leases: OrderedDict[tuple[str, str], tuple[str, int]] = OrderedDict()
         self._leases_lock = threading.Lock()
+        self._list_since: tuple[float, bool] | None = None  # the event list index's mark, once read
         self.events = tables.get_table_client(self.table_names["events"])
         self.notifications = tables.get_table_client(self.table_names["notifications"])
         self.attempts = tables.get_table_client(self.table_names["attempts"])
@@ -305,7 +313,10 @@ class AzureStore:
         notifications = list(unique.values())
         first_pk = "first-" + _h(f"{event.fingerprint}\x1f{event.kind}")
         first_rk = f"{_utc_key(event.time)}-{epk}"
-        record = self._record_entity(event, now, first_pk, first_rk)  # refuses an oversized event before any write
+        list_pk, list_rk = _list_keys(event.id, now)
+        record = self._record_entity(event, now, first_pk, first_rk, list_pk, list_rk)  # refuses an oversized
+        # event before any write
+        self._list_meta(now)  # before the first indexed event: since when the index is complete
         # 1. the event and its notification index, one partition. Upserts, so a retry after a crash
         # rewrites them whole; nothing reads them before 3. A few go as separate concurrent requests
         # (an entity-group transaction costs the SDK four plain requests' CPU), more in transactions.
@@ -326,6 +337,7 @@ class AzureStore:
         writes = [lambda n=n: self._put_new(n) for n in notifications]
         if event.kind in FIRST_TIME_KINDS:  # the only kinds first_time is asked about
             writes.append(lambda: self.events.upsert_entity(first))
+        writes.append(lambda: self.events.upsert_entity(_list_row(event, notifications, now, list_pk, list_rk)))
         outbox = self._parallel(writes)[:len(notifications)]
         # 3. the marker, last
         try:
@@ -371,7 +383,8 @@ class AzureStore:
         wait(futures)
         return [f.result() for f in futures]
 
-    def _record_entity(self, event: Event, now: float, first_pk: str, first_rk: str) -> dict:
+    def _record_entity(self, event: Event, now: float, first_pk: str, first_rk: str,
+                       list_pk: str = "", list_rk: str = "") -> dict:
         body, trimmed = event_body(event)
         chunks = [body[i:i + CHUNK_BYTES] for i in range(0, len(body), CHUNK_BYTES)] or [b""]
         if trimmed:
@@ -383,7 +396,7 @@ class AzureStore:
             "time": event.time.isoformat(), "time_utc": event.time.timestamp(), "source": event.source,
             "kind": _clip(event.kind, 1000),
             "severity": event.severity.value, "fingerprint": _clip(event.fingerprint),
-            "first_pk": first_pk, "first_rk": first_rk,
+            "first_pk": first_pk, "first_rk": first_rk, "list_pk": list_pk, "list_rk": list_rk,
             "body_parts": len(chunks), "body_bytes": len(body), "trimmed": ",".join(trimmed),
         }
         for i, chunk in enumerate(chunks):
@@ -636,7 +649,7 @@ class AzureStore:
             self._delete(self.events, _h(e["event_id"]), "n-" + e["PartitionKey"])
         events = list(self.events.query_entities(  # event records, also of ingests that never completed
             "RowKey eq @b and received_at lt @t", parameters={"b": BODY, "t": float(older_than)},
-            select=["PartitionKey", "RowKey", "first_pk", "first_rk"]))
+            select=["PartitionKey", "RowKey", "first_pk", "first_rk", "list_pk", "list_rk"]))
         for record in events:
             left = False
             for row in self._index_rows(record["PartitionKey"]):
@@ -645,8 +658,9 @@ class AzureStore:
                     left = True
                 else:  # its notification was purged (this round or an interrupted earlier one)
                     self._delete(self.events, row["PartitionKey"], row["RowKey"])
-            if not left:  # the run-start row, the marker, then the record itself
+            if not left:  # the run-start and event-list rows, the marker, then the record itself
                 self._delete(self.events, record.get("first_pk", ""), record.get("first_rk", ""))
+                self._delete(self.events, record.get("list_pk", ""), record.get("list_rk", ""))
                 self._delete(self.events, record["PartitionKey"], MARKER)
                 for dup in self.events.query_entities("PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi",
                                                       parameters={"pk": record["PartitionKey"], "lo": DUPLICATE,
@@ -746,13 +760,69 @@ class AzureStore:
                 except Exception:  # closing is best effort
                     pass
 
-    # --- the operator console (filtered scans: correct, not indexed like SQLite) ---
+    # --- the operator console (the event list through its index rows; the rest filtered scans) ---
 
     def list_events(self, filters: EventFilter, cursor: str = "", limit: int = 50) -> EventPage:
-        """Newest first. Source, kind, severity and the time range are filtered by the service, the
-        role through one scan of the outbox, labels on the event bodies, newest first, until the
-        page is full."""
-        query, params = ["RowKey eq @b"], {"b": BODY}
+        """Newest first, through the event list's index rows (a partition per day of intake, newest
+        first): source, kind, severity and the time range filtered by the service, role and labels
+        on the rows, until the page is full; then the page's events are read. Events stored before
+        the index existed are found by a filtered scan once the index has none left to give."""
+        meta = self._list_meta(None)
+        if meta is None:  # nothing taken in since the index exists
+            return self._scan_events(filters, cursor, limit)
+        since, legacy = meta
+        after = parse_cursor(cursor)
+        query, params = ["PartitionKey ge @lo and PartitionKey lt @hi"], {"lo": LIST, "hi": LIST_END}
+        self._service_filters(filters, after, query, params)
+        picked: list[tuple[float, str, str]] = []  # (received_at, id, event partition), newest first
+
+        def take(group: list) -> bool:  # rows of one instant, in id order as SQLite gives them
+            for row in sorted(group, key=lambda r: r["id"], reverse=True):
+                key = (float(row["received_at"]), row["id"])
+                if after is not None and key >= after:
+                    continue
+                if filters.role and filters.role not in json.loads(row.get("roles") or "[]"):
+                    continue
+                if filters.labels and not self._labels_match(row, filters.labels):
+                    continue
+                picked.append((*key, _h(row["id"])))
+                if len(picked) > limit:
+                    return True
+            return False
+
+        group: list = []
+        full = False
+        for row in self.events.query_entities(" and ".join(query), parameters=params,
+                                              select=["id", "received_at", "roles", "labels", "labels_in_event"]):
+            if group and float(row["received_at"]) != float(group[0]["received_at"]):
+                if take(group):
+                    full = True
+                    break
+                group = []
+            group.append(row)
+        if not full and group:
+            full = take(group)
+        more = len(picked) > limit
+        picked = picked[:limit]
+        records = self._parallel([lambda k=k: self._entity(self.events, k[2], BODY) for k in picked])
+        found = [(self._event_of(r), at) for (at, eid, _), r in zip(picked, records)
+                 if r is not None and float(r["received_at"]) == at]  # (a row left by an interrupted intake)
+        if not more and legacy and len(found) < limit:  # events from before the index: the old scan
+            rest = self._scan_events(filters, page_cursor(*picked[-1][:2]) if picked else cursor, limit - len(found),
+                                     before=since)
+            return EventPage(found + rest.events, rest.next_cursor)
+        return EventPage(found, page_cursor(*picked[-1][:2]) if more and picked else "")
+
+    def _labels_match(self, row, labels) -> bool:
+        if row.get("labels_in_event"):
+            record = self._entity(self.events, _h(row["id"]), BODY)
+            have = self._event_of(record).labels if record is not None else {}
+        else:
+            have = json.loads(row.get("labels") or "{}")
+        return all(have.get(k) == v for k, v in labels)
+
+    @staticmethod
+    def _service_filters(filters: EventFilter, after, query: list, params: dict) -> None:
         for name in ("source", "kind", "severity"):
             if getattr(filters, name):
                 query.append(f"{name} eq @{name}")
@@ -763,10 +833,41 @@ class AzureStore:
         if filters.until is not None:
             query.append("received_at lt @until")
             params["until"] = float(filters.until)
-        after = parse_cursor(cursor)
         if after is not None:
             query.append("received_at le @after")
             params["after"] = float(after[0])
+
+    def _list_meta(self, now: float | None) -> tuple[float, bool] | None:
+        """(since, legacy): every event taken in since `since` has its index row; `legacy` when
+        events were stored before. With `now` (intake), the mark is made first if missing."""
+        if self._list_since is not None:
+            return self._list_since
+        found = self._entity(self.state, LIST_META, "since")
+        if found is None and now is not None:
+            older = next(iter(self.events.query_entities("RowKey eq @b", parameters={"b": BODY},
+                                                         results_per_page=1, select=["RowKey"])), None)
+            try:
+                self.state.create_entity({"PartitionKey": LIST_META, "RowKey": "since", "since": float(now),
+                                          "legacy": older is not None})
+            except ResourceExistsError:
+                pass  # another instance made it first
+            found = self._entity(self.state, LIST_META, "since")
+        if found is None:
+            return None
+        self._list_since = (float(found["since"]), bool(found.get("legacy")))
+        return self._list_since
+
+    def _scan_events(self, filters: EventFilter, cursor: str = "", limit: int = 50,
+                     before: float | None = None) -> EventPage:
+        """The event list without the index (events stored before it, received before `before`): a
+        filtered scan of the event records; the role through one scan of the outbox, labels on the
+        event bodies, newest first, until the page is full."""
+        query, params = ["RowKey eq @b"], {"b": BODY}
+        after = parse_cursor(cursor)
+        self._service_filters(filters, after, query, params)
+        if before is not None:
+            query.append("received_at lt @before")
+            params["before"] = float(before)
         rows = self.events.query_entities(" and ".join(query), parameters=params,
                                           select=["PartitionKey", "id", "received_at"])
         keys = sorted(((float(e["received_at"]), e["id"], e["PartitionKey"]) for e in rows), reverse=True)
@@ -844,6 +945,25 @@ class AzureStore:
         ops = [("delete", {"PartitionKey": r["PartitionKey"], "RowKey": r["RowKey"]}) for r in rows]
         for i in range(0, len(ops), BATCH):
             table.submit_transaction(ops[i:i + BATCH])
+
+
+def _list_keys(event_id: str, received_at: float) -> tuple[str, str]:
+    """The event list row's keys: the UTC day of intake inverted (newest partition first), then the
+    instant inverted (newest row first) and the id's hash."""
+    day = int(datetime.fromtimestamp(received_at, timezone.utc).strftime("%Y%m%d"))
+    return f"{LIST}{99_999_999 - day:08d}", f"{1e11 - received_at:018.6f}-{_h(event_id)}"
+
+
+def _list_row(event: Event, notifications: list[Notification], received_at: float, pk: str, rk: str) -> dict:
+    labels = json.dumps(event.labels, ensure_ascii=False, separators=(",", ":"))
+    row = {"PartitionKey": pk, "RowKey": rk, "id": _clip(event.id), "received_at": float(received_at),
+           "source": event.source, "kind": _clip(event.kind, 1000), "severity": event.severity.value,
+           "roles": json.dumps(sorted({n.role for n in notifications}))}
+    if len(labels) <= LIST_LABELS_MAX:
+        row["labels"] = labels
+    else:
+        row["labels_in_event"] = True
+    return row
 
 
 ENVIRONMENT_SETTINGS = ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "requests_ca_bundle", "curl_ca_bundle",

@@ -136,3 +136,18 @@ def test_sqlite_file_of_the_previous_version_keeps_its_index(tmp_path):
     assert reopened.flush_index() == 0  # every event was indexed already
     assert sorted(r[0] for r in c.execute("SELECT event_id FROM event_index")) == [f"e{i}" for i in range(10)]
     reopened.close()
+
+
+def test_events_taken_in_at_one_instant_page_in_id_order_each_once(store):
+    """A batch shares its instant of intake: the list orders it by id, newest first, and a cursor in the
+    middle of it loses and repeats nothing."""
+    store.ingest([(event(f"b{i}"), [note(f"b{i}", "qa")]) for i in range(7)], T0)
+    store.ingest([(event("later"), [note("later", "qa")])], T0 + 1)
+    seen, cursor = [], ""
+    while True:
+        page = store.list_events(EventFilter(role="qa"), cursor, limit=3)
+        seen += ids(page)
+        if not page.next_cursor:
+            break
+        cursor = page.next_cursor
+    assert seen == ["later", "b6", "b5", "b4", "b3", "b2", "b1", "b0"]
