@@ -85,7 +85,7 @@ def stage_of(n: Notification) -> tuple[str, str]:
     if detail.startswith("deferred until") and n.attempts == 0:
         return "window", detail
     if n.status == "pending" and detail.startswith("waiting: "):  # its channel is down, or at its rate limit
-        stage = "pacing" if "rate limit" in detail else "delivery"
+        stage = "rate_limit" if "rate limit" in detail else "delivery"
         return stage, "waiting to be sent: " + detail[len("waiting: "):]
     return "delivery", {"pending": "waiting to be sent", "sent": "sent", "dead": "gave up (dead letter)"}.get(
         n.status, n.status) + (f": {detail}" if detail and not detail.startswith("deferred") else "")

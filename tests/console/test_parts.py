@@ -99,7 +99,7 @@ def test_stage_of_a_notification(note, stage):
 
 
 @pytest.mark.parametrize("detail, stage, shown", [
-    ("waiting: channel se-teams is at its rate limit (4/1s)", "pacing",
+    ("waiting: channel se-teams is at its rate limit (4/1s)", "rate_limit",
      "waiting to be sent: channel se-teams is at its rate limit (4/1s)"),
     ("waiting: channel se-teams is down", "delivery", "waiting to be sent: channel se-teams is down"),
 ])
