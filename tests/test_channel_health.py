@@ -8,7 +8,7 @@ from werkzeug import Response
 from alertrouter.app import App
 from alertrouter.config.load import loads
 from alertrouter.dispatcher import Dispatcher
-from tests.conftest import distinct_alerts
+from tests.conftest import Clock, distinct_alerts
 
 CONFIG = """
 channels:
@@ -20,13 +20,6 @@ routes:
   - {name: health, match: {source: router}, roles: [ops]}
   - {name: all, match: {}, roles: [se]}
 """
-
-
-class Clock:
-    t = 1_800_000_000.0
-
-    def __call__(self):
-        return self.t
 
 
 alerts = distinct_alerts

@@ -14,15 +14,15 @@ from collections import Counter
 from datetime import datetime, timezone
 
 from ..model import Event, Severity
+from ..pacing import DEFAULTS as RECEIVER_LIMITS
 from ..routing.router import Target
 
 BUDGET, FOLD = "budget", "fold"
 WINDOW = 60.0
 
-# Notices per minute by channel type, from the receivers' documented limits (AZURE_FACTS):
-# legacy Teams webhooks throttle above 4 requests/s; PagerDuty Events v2 allows about 120 events a
-# minute per integration key; Graph sendMail 10,000 requests per 10 minutes per mailbox.
-DEFAULTS = {"teams": 240, "pagerduty": 120, "email": 1000}
+# Notices per minute by channel type: the receivers' documented limits (pacing.DEFAULTS: Teams
+# 4/1s, PagerDuty 120/1m, Graph mail 10000/10m) as a minute's worth: 240, 120, 1000.
+DEFAULTS = {kind: round(limit.count * 60 / limit.per) for kind, limit in RECEIVER_LIMITS.items()}
 
 
 def per_minute(channel_cfg) -> int | None:

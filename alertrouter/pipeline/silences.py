@@ -36,9 +36,12 @@ class Silence:
     def active(self, now: float) -> bool:
         return self.starts_at <= now < self.ends_at and self.expired_at is None
 
+    @functools.cached_property
+    def _matchers(self) -> tuple:
+        return _compiled(json.dumps(self.matchers, sort_keys=True))
+
     def matches(self, event: Event) -> bool:
-        matchers = _compiled(json.dumps(self.matchers, sort_keys=True))
-        return all(m.test(event.match_value(m.key)) for m in matchers)
+        return all(m.test(event.match_value(m.key)) for m in self._matchers)
 
     def describe(self) -> str:
         return f"silenced by {self.id} ({self.comment}, by {self.created_by})"

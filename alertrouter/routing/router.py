@@ -140,8 +140,7 @@ class Router:
         key = (name, roles)
         found = self._targets.get(key)
         if found is None:
-            found = self._targets[key] = [self._target(name, role, ch) for role in roles
-                                          for ch in self.cfg.roles[role].channels]
+            found = self._targets[key] = self.targets_for(name, roles)
         return found
 
     def _walk(self, event: Event, d: Decision, matched: list[tuple[str, tuple[str, ...]]]) -> None:

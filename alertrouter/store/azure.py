@@ -775,6 +775,7 @@ class AzureStore:
         query, params = ["PartitionKey ge @lo and PartitionKey lt @hi"], {"lo": LIST, "hi": LIST_END}
         self._service_filters(filters, after, query, params)
         picked: list[tuple[float, str, str]] = []  # (received_at, id, event partition), newest first
+        read: dict[str, dict | None] = {}  # event records read to test labels too long for their row
 
         def take(group: list) -> bool:  # rows of one instant, in id order as SQLite gives them
             for row in sorted(group, key=lambda r: r["id"], reverse=True):
@@ -783,7 +784,7 @@ class AzureStore:
                     continue
                 if filters.role and filters.role not in json.loads(row.get("roles") or "[]"):
                     continue
-                if filters.labels and not self._labels_match(row, filters.labels):
+                if filters.labels and not self._labels_match(row, filters.labels, read):
                     continue
                 picked.append((*key, _h(row["id"])))
                 if len(picked) > limit:
@@ -804,7 +805,8 @@ class AzureStore:
             full = take(group)
         more = len(picked) > limit
         picked = picked[:limit]
-        records = self._parallel([lambda k=k: self._entity(self.events, k[2], BODY) for k in picked])
+        records = self._parallel([lambda k=k: read[k[2]] if k[2] in read else self._entity(self.events, k[2], BODY)
+                                  for k in picked])
         found = [(self._event_of(r), at) for (at, eid, _), r in zip(picked, records)
                  if r is not None and float(r["received_at"]) == at]  # (a row left by an interrupted intake)
         if not more and legacy and len(found) < limit:  # events from before the index: the old scan
@@ -813,9 +815,10 @@ class AzureStore:
             return EventPage(found + rest.events, rest.next_cursor)
         return EventPage(found, page_cursor(*picked[-1][:2]) if more and picked else "")
 
-    def _labels_match(self, row, labels) -> bool:
+    def _labels_match(self, row, labels, read: dict) -> bool:
         if row.get("labels_in_event"):
-            record = self._entity(self.events, _h(row["id"]), BODY)
+            pk = _h(row["id"])
+            record = read[pk] = self._entity(self.events, pk, BODY)  # kept: the page reads it again
             have = self._event_of(record).labels if record is not None else {}
         else:
             have = json.loads(row.get("labels") or "{}")

@@ -392,3 +392,12 @@ def test_an_interrupted_intake_leaves_no_second_entry_in_the_event_list(azure_st
     monkeypatch.undo()
     azure_store.ingest([(event("e1"), notes("e1", 1))], T0 + 5)  # the retry, at another instant
     assert [(e.id, at) for e, at in azure_store.list_events(EventFilter()).events] == [("e1", T0 + 5)]
+
+
+def test_event_list_filters_on_labels_too_long_for_the_index_row(azure_store):
+    from tests.store.test_console_queries import event as labelled
+
+    big = labelled("big", experiment="churn", notes="x" * 40_000)
+    azure_store.ingest([(big, notes("big", 1)), (labelled("small", experiment="fraud"), notes("small", 1))], T0)
+    page = azure_store.list_events(EventFilter(labels=(("experiment", "churn"),)))
+    assert [e.id for e, _ in page.events] == ["big"] and page.events[0][0].labels["notes"] == "x" * 40_000
