@@ -42,7 +42,7 @@ def digest(name: str, period_end: str | None, out_dir: str | None, role: str | N
     """Render digest NAME for preview (an HTML file to open, and the text part), or --send it."""
     from .channels.registry import build_channels
     from .digest.period import period_ending
-    from .digest.runner import DigestRunner
+    from .digest.runner import NO_DATA, NOT_YET, DigestRunner
 
     loaded = _config(config)
     digests = loaded.config.digests
@@ -67,14 +67,21 @@ def digest(name: str, period_end: str | None, out_dir: str | None, role: str | N
             period = runner.latest(name, datetime.now(timezone.utc))
         if do_send:
             outcome = runner.send(name, period, force=force)
+            record = runner.ledger.get(name, period.key) or {}
+            if outcome.status in (NO_DATA, NOT_YET) or (outcome.status == "skipped" and record.get("status") == NO_DATA):
+                why = outcome.detail.removeprefix("not sent: ") or record.get("detail", "")
+                click.echo(f"digest {name} for {period.label()} not sent: no data ({why}); "
+                           "use --force to send it anyway", err=True)
+                sys.exit(1)
             if outcome.status == "skipped":
-                record = runner.ledger.get(name, period.key) or {}
                 click.echo(f"digest {name} for {period.label()} was already sent ({record.get('status', '?')}); "
                            "use --force to send it again", err=True)
                 sys.exit(1)
             click.echo(outcome.summary())
             sys.exit(0 if outcome.status == "sent" else 1)
-        msg = runner.preview(name, period, role)
+        data = runner.build(name, period)
+        cover = runner.coverage(name, period, data)
+        msg = runner.preview(name, period, role, data)
         folder = Path(out_dir) if out_dir else Path(data_dir) / "digests"
         folder.mkdir(parents=True, exist_ok=True)
         stem = f"{name}-{period.first_day.isoformat()}-{msg.role}"
@@ -88,5 +95,10 @@ def digest(name: str, period_end: str | None, out_dir: str | None, role: str | N
         click.echo(f"period: {period.start_local.isoformat()} – {period.end_local.isoformat()} ({d.time_zone})")
         click.echo(f"wrote {html_path.resolve().as_uri()}")
         click.echo(f"wrote {text_path}")
+        if cover.state == NO_DATA:
+            click.echo(f"NO DATA for this period: {cover.reason}. Its figures are all zero because nothing was "
+                       "recorded, not because nothing happened; the timer does not send it.")
+        elif cover.state == "quiet":
+            click.echo(f"no events in this period: {cover.reason}.")
     finally:
         store.close()

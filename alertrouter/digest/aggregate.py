@@ -8,6 +8,11 @@ Definitions (the tests check these against their own computation):
   RunCompleted that follows it count once, at the first). Succeeded = completed. Success rate =
   succeeded / ended runs. Duration = end − the run's first `run.started` (looked back up to
   LOOKBACK_DAYS).
+- Only source events count (what Azure sent): the router's own events in the store (group notices,
+  escalations, acknowledgements, budget summaries, channel notices; see sources.py) are left out of
+  every figure. Run-watch findings (`run.stuck`, `run.missing`, raised by the router) are not runs nor
+  alerts: they are counted on a line of their own (`runs["stuck"]`, `runs["missing"]`: raised in the
+  period).
 - Alerts: `alert.fired` events that are not cost budgets (`category=cost`; those are in the cost
   section). Time to resolve: each `alert.resolved` in the period is paired with the latest
   `alert.fired` of the same fingerprint at or before it (looked back up to LOOKBACK_DAYS; one
@@ -39,6 +44,7 @@ from typing import Any
 
 from ..model import Event, Severity
 from .period import Period
+from .sources import WATCH_KINDS, is_source, watch_counts
 from .storage import events_between
 
 LOOKBACK_DAYS = 30  # how far back a run's start or an alert's firing is looked for
@@ -48,7 +54,7 @@ RUN_ENDS = {"run.completed": "succeeded", "run.failed": "failed", "run.canceled"
 RUN_STATUSES = ("succeeded", "failed", "canceled")
 SEVERITIES = tuple(s.value for s in Severity)
 KINDS = ("run.started", *RUN_ENDS, "model.registered", "model.deployed", "dataset.drift_detected",
-         "alert.fired", "alert.resolved")
+         "alert.fired", "alert.resolved", *WATCH_KINDS)
 
 _AMOUNT = re.compile(r"-?\d+(?:\.\d+)?")
 
@@ -105,6 +111,7 @@ class Figures:
     runs_per_day: dict[date, dict[str, int]] = field(default_factory=dict)
     alerts_per_day: dict[date, dict[str, int]] = field(default_factory=dict)
     metrics: dict[str, dict[str, list[tuple[datetime, float]]]] = field(default_factory=dict)
+    source_events: int = 0  # source events of the digest's kinds in the period (0: a quiet period)
 
 
 def _metric(e: Event, name: str) -> float | None:
@@ -113,9 +120,13 @@ def _metric(e: Event, name: str) -> float | None:
 
 
 def figures(events: list[Event], period: Period, metric_names: list[str], top_n: int = TOP_N) -> Figures:
-    """The figures of `period` from `events` (which must reach LOOKBACK_DAYS before it)."""
+    """The figures of `period` from `events` (which must reach LOOKBACK_DAYS before it). Events the
+    router made itself are left out (run-watch findings only give their own counts)."""
     f = Figures(period)
+    watched = watch_counts([e for e in events if e.kind in WATCH_KINDS and period.contains(e.time)])
+    events = [e for e in events if is_source(e)]
     inside = [e for e in events if period.contains(e.time)]
+    f.source_events = len(inside)
     by_kind: dict[str, list[Event]] = defaultdict(list)
     for e in inside:
         by_kind[e.kind].append(e)
@@ -146,6 +157,7 @@ def figures(events: list[Event], period: Period, metric_names: list[str], top_n:
         "median_duration": median(durations),
         "p90_duration": p90(durations),
         "timed": len(durations),
+        **watched,
     }
     f.runs_per_day = {d: {s: 0 for s in RUN_STATUSES} for d in period.days}
     for e in ends:

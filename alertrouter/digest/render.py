@@ -147,7 +147,7 @@ def view(data: DigestData, *, role: str, visibility: str, title: str = "") -> di
         "show": show,
         "headline": headline,
         "runs": {**{k: cur.runs[k] for k in ("ended", "started", "experiments", "failing_experiments", "timed",
-                                              *RUN_STATUSES)},
+                                              "stuck", "missing", *RUN_STATUSES)},
                  "success_rate": _pct(cur.runs["success_rate"]),
                  "median_duration": _dur(cur.runs["median_duration"]), "p90_duration": _dur(cur.runs["p90_duration"])},
         "runs_chart": stacked_bars(cur.runs_per_day, RUN_STATUSES, RUN_COLOURS),

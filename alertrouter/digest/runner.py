@@ -13,6 +13,13 @@ start)); a retried timer, a restart or a second instance finds the record and se
 record then gets how the sending ended. If the process dies between the record and the send, that
 period is not sent (at most once, never twice): `alertrouter digest NAME --send --force` sends it by
 hand. Failures a channel calls retryable are retried a few times in the same run.
+
+Only periods the router was running for are sent: it took in an event (any event: each one proves it
+was running) before the period's end, or it recorded this digest's previous period before then. A
+period with no events in it but a router running through it is a quiet period and is sent (zeros
+are news). A period that ended before the router took in anything (a new install's "last week") is
+recorded as `no-data`, logged once, and not sent; that is final once the period has been over for
+NO_DATA_GRACE (an intake in flight at its end may still land), so until then it is only not yet sent.
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ from ..render import Rendered, Renderer
 from .aggregate import DigestData, collect
 from .period import Period, latest_period
 from .render import render_digest, template_dirs_for
-from .storage import PeriodLedger, detail_json
+from .storage import PeriodLedger, detail_json, took_in_before
 
 log = logging.getLogger("alertrouter.digest")
 
@@ -41,6 +48,9 @@ UTC = timezone.utc
 SEND_ATTEMPTS = 3
 RETRY_DELAYS = (5.0, 20.0)  # seconds before the 2nd and 3rd attempt (or the channel's Retry-After, capped)
 MAX_RETRY_DELAY = 60.0
+NO_DATA = "no-data"
+NOT_YET = "not-yet"
+NO_DATA_GRACE = 600.0  # seconds after a period's end before "nothing taken in before it" is final
 
 
 @dataclass
@@ -56,13 +66,26 @@ class Delivery:
 class DigestOutcome:
     digest: str
     period: Period
-    status: str  # sent | partial | failed | no-recipients | skipped (recorded before) | preview
+    # sent | partial | failed | no-recipients | skipped (recorded before) | no-data (recorded, not sent:
+    # the router was not running in the period) | not-yet (no data so far, the period just ended)
+    status: str
     deliveries: list[Delivery] = field(default_factory=list)
     messages: list[Rendered] = field(default_factory=list)
+    detail: str = ""
 
     def summary(self) -> str:
         parts = [f"{d.role} via {d.channel}: {d.result.status} ({d.result.detail})" for d in self.deliveries]
+        parts += [self.detail] if self.detail else []
         return f"digest {self.digest} {self.period.label()}: {self.status}" + (f" — {'; '.join(parts)}" if parts else "")
+
+
+@dataclass
+class Coverage:
+    """Whether a period has data: `events` (source events in it), `quiet` (none, but the router was
+    running through it: sent with zeros) or `no-data` (the router was not running yet: not sent)."""
+
+    state: str
+    reason: str
 
 
 class DigestRunner:
@@ -111,7 +134,9 @@ class DigestRunner:
         out = []
         for name, period in self.due(now):
             try:
-                out.append(self.send(name, period))
+                outcome = self.send(name, period)
+                if outcome.status != NOT_YET:
+                    out.append(outcome)
             except Exception:  # a store or template problem in one digest must not stop the others
                 log.exception("digest %s for %s failed", name, period.label())
         return out
@@ -152,20 +177,61 @@ class DigestRunner:
             out.append((role_name, ch_name, ch, fallback_from, msg))
         return out
 
-    def preview(self, name: str, period: Period, role: str | None = None) -> Rendered:
+    def preview(self, name: str, period: Period, role: str | None = None, data: DigestData | None = None) -> Rendered:
         """The digest as `role` (default: the digest's first role) would get it; nothing is sent or recorded."""
         d = self.digests[name]
         role_name = role or d.roles[0]
         r = self.loaded.config.roles[role_name]
-        return render_digest(self.renderer, self.build(name, period), template=d.template, role=role_name,
+        return render_digest(self.renderer, data or self.build(name, period), template=d.template, role=role_name,
                              visibility=r.visibility, channel="preview",
                              recipients=r.recipients.model_dump() if r.recipients else {},
                              template_dirs=template_dirs_for(self.loaded, role_name))
 
+    # --- was the router running? ---
+
+    def running(self, name: str, period: Period) -> bool:
+        """Whether the router was running before `period` ended: the store took in an event before
+        then, or this digest's previous period was recorded before then (a store whose events were
+        all purged after a long quiet spell)."""
+        if took_in_before(self.store, period.end):
+            return True
+        record = self.ledger.get(name, period.previous().key)
+        return record is not None and float(record.get("claimed_at") or 0) < period.end.timestamp()
+
+    def coverage(self, name: str, period: Period, data: DigestData | None = None) -> Coverage:
+        """What the period's data is (`data`: its figures, when already built)."""
+        end = f"{period.end_local:%a %d %b %Y %H:%M} {period.tz}"
+        if data is not None and data.current.source_events:
+            return Coverage("events", f"{data.current.source_events} event(s) from Azure in the period")
+        if not self.running(name, period):
+            return Coverage(NO_DATA, f"the store took in no events before the period ended ({end}): "
+                                     "the router was not running then (a new install?)")
+        if data is None:
+            return Coverage("events", "the router was running before the period ended")
+        return Coverage("quiet", "no events from Azure in the period, and the router was running (it took in "
+                                 "events before the period ended): a quiet period, sent with zero counts")
+
+    def _no_data(self, name: str, period: Period, reason: str) -> DigestOutcome:
+        """Record the period as not sent for want of data (once: whoever claims it logs why)."""
+        now = self.clock()
+        if now < period.end.timestamp() + NO_DATA_GRACE:
+            return DigestOutcome(name, period, NOT_YET, detail=reason)
+        if not self.ledger.claim(name, period.key, period.end_local.isoformat(), self.owner, now):
+            return DigestOutcome(name, period, "skipped")
+        self.ledger.finish(name, period.key, NO_DATA, reason, now)
+        outcome = DigestOutcome(name, period, NO_DATA, detail=f"not sent: {reason}")
+        log.info("%s", outcome.summary())
+        return outcome
+
     def send(self, name: str, period: Period, *, force: bool = False) -> DigestOutcome:
-        """Render, claim the period (or, with `force`, take it regardless), then send to every target."""
+        """Render, claim the period (or, with `force`, take it regardless), then send to every target.
+        Without `force`, a period the router was not running for is recorded as no-data, not sent."""
         if not force and self.ledger.get(name, period.key) is not None:
             return DigestOutcome(name, period, "skipped")
+        if not force:
+            cover = self.coverage(name, period)
+            if cover.state == NO_DATA:
+                return self._no_data(name, period, cover.reason)
         # Query and render first: if the store or a template fails, nothing is recorded and the next
         # check tries again. Then claim; only the claimant sends.
         rendered = self.render(name, period)

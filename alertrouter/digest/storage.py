@@ -2,6 +2,8 @@
 
 - `events_between(store, start, end, kinds)`: the events that happened (their `time`) in
   [start, end), of the given kinds, oldest first.
+- `took_in_before(store, end)`: whether the store took in any event before `end` (the router was
+  running then), through the Store protocol's event list (both stores).
 - `PeriodLedger`: the "digest period sent" record, put-if-absent per (digest name, period key):
   the runner claims a period before it sends, so a retried timer, a restart or a second instance
   finds the claim and sends nothing.
@@ -18,6 +20,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Iterable
 
 from ..model import Event
+from ..store.base import EventFilter
 
 UTC = timezone.utc
 
@@ -68,6 +71,14 @@ def events_between(store, start: datetime, end: datetime, kinds: Iterable[str] |
             out.append(e)
     out.sort(key=lambda e: (e.time, e.id))
     return out
+
+
+def took_in_before(store, end: datetime) -> bool:
+    """Whether the store took in (received, by its clock) any event before `end`: any event, the
+    router's own too, since each proves the router was running. The event list's newest-first page of
+    one, bounded by `until` (on SQLite an index probe; on Azure the event list's index rows)."""
+    page = store.list_events(EventFilter(until=end.timestamp()), limit=1)
+    return bool(page.events)
 
 
 STATE_KIND = "digest-period"
