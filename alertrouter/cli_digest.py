@@ -42,7 +42,8 @@ def digest(name: str, period_end: str | None, out_dir: str | None, role: str | N
     """Render digest NAME for preview (an HTML file to open, and the text part), or --send it."""
     from .channels.registry import build_channels
     from .digest.period import period_ending
-    from .digest.runner import NO_DATA, NOT_YET, DigestRunner
+    from .digest.coverage import NO_DATA, NOT_YET
+    from .digest.runner import DigestRunner
 
     loaded = _config(config)
     digests = loaded.config.digests

@@ -14,12 +14,8 @@ record then gets how the sending ended. If the process dies between the record a
 period is not sent (at most once, never twice): `alertrouter digest NAME --send --force` sends it by
 hand. Failures a channel calls retryable are retried a few times in the same run.
 
-Only periods the router was running for are sent: it took in an event (any event: each one proves it
-was running) before the period's end, or it recorded this digest's previous period before then. A
-period with no events in it but a router running through it is a quiet period and is sent (zeros
-are news). A period that ended before the router took in anything (a new install's "last week") is
-recorded as `no-data`, logged once, and not sent; that is final once the period has been over for
-NO_DATA_GRACE (an intake in flight at its end may still land), so until then it is only not yet sent.
+A period the router was not running for (a new install's "last week") is recorded as no-data and
+not sent, logged once: see coverage.py for the rule.
 """
 
 from __future__ import annotations
@@ -27,7 +23,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -38,9 +33,10 @@ from ..channels.base import Channel, DeliveryResult
 from ..config.load import LOG_CHANNEL, LoadedConfig
 from ..render import Rendered, Renderer
 from .aggregate import DigestData, collect
+from .coverage import NO_DATA, NO_DATA_GRACE, NOT_YET, Coverage, coverage
 from .period import Period, latest_period
 from .render import render_digest, template_dirs_for
-from .storage import PeriodLedger, detail_json, took_in_before
+from .storage import PeriodLedger, detail_json
 
 log = logging.getLogger("alertrouter.digest")
 
@@ -48,9 +44,6 @@ UTC = timezone.utc
 SEND_ATTEMPTS = 3
 RETRY_DELAYS = (5.0, 20.0)  # seconds before the 2nd and 3rd attempt (or the channel's Retry-After, capped)
 MAX_RETRY_DELAY = 60.0
-NO_DATA = "no-data"
-NOT_YET = "not-yet"
-NO_DATA_GRACE = 600.0  # seconds after a period's end before "nothing taken in before it" is final
 
 
 @dataclass
@@ -77,15 +70,6 @@ class DigestOutcome:
         parts = [f"{d.role} via {d.channel}: {d.result.status} ({d.result.detail})" for d in self.deliveries]
         parts += [self.detail] if self.detail else []
         return f"digest {self.digest} {self.period.label()}: {self.status}" + (f" — {'; '.join(parts)}" if parts else "")
-
-
-@dataclass
-class Coverage:
-    """Whether a period has data: `events` (source events in it), `quiet` (none, but the router was
-    running through it: sent with zeros) or `no-data` (the router was not running yet: not sent)."""
-
-    state: str
-    reason: str
 
 
 class DigestRunner:
@@ -189,27 +173,9 @@ class DigestRunner:
 
     # --- was the router running? ---
 
-    def running(self, name: str, period: Period) -> bool:
-        """Whether the router was running before `period` ended: the store took in an event before
-        then, or this digest's previous period was recorded before then (a store whose events were
-        all purged after a long quiet spell)."""
-        if took_in_before(self.store, period.end):
-            return True
-        record = self.ledger.get(name, period.previous().key)
-        return record is not None and float(record.get("claimed_at") or 0) < period.end.timestamp()
-
     def coverage(self, name: str, period: Period, data: DigestData | None = None) -> Coverage:
-        """What the period's data is (`data`: its figures, when already built)."""
-        end = f"{period.end_local:%a %d %b %Y %H:%M} {period.tz}"
-        if data is not None and data.current.source_events:
-            return Coverage("events", f"{data.current.source_events} event(s) from Azure in the period")
-        if not self.running(name, period):
-            return Coverage(NO_DATA, f"the store took in no events before the period ended ({end}): "
-                                     "the router was not running then (a new install?)")
-        if data is None:
-            return Coverage("events", "the router was running before the period ended")
-        return Coverage("quiet", "no events from Azure in the period, and the router was running (it took in "
-                                 "events before the period ended): a quiet period, sent with zero counts")
+        """Whether the period has data: events, quiet (sent with zeros) or no-data (not sent)."""
+        return coverage(self.store, self.ledger, name, period, data)
 
     def _no_data(self, name: str, period: Period, reason: str) -> DigestOutcome:
         """Record the period as not sent for want of data (once: whoever claims it logs why)."""
@@ -272,34 +238,3 @@ class DigestRunner:
             delay = RETRY_DELAYS[min(attempt - 1, len(RETRY_DELAYS) - 1)]
             self.sleep(min(MAX_RETRY_DELAY, max(delay, result.retry_after or 0)))
         return result, SEND_ATTEMPTS
-
-
-class DigestScheduler:
-    """For the local server: checks for due digests every `interval` seconds on a background thread
-    (the Functions app uses the timer trigger in handlers/digest.py instead)."""
-
-    def __init__(self, runner: DigestRunner, interval: float = 60.0):
-        self.runner = runner
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        if not self.runner.digests or self._thread is not None:
-            return
-        self._thread = threading.Thread(target=self._loop, name="digests", daemon=True)
-        self._thread.start()
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.runner.run_due()
-            except Exception:
-                log.exception("digest check failed; trying again in %.0f s", self.interval)
-            self._stop.wait(self.interval)
-
-    def stop(self, timeout: float = 30.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None

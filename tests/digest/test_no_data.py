@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from alertrouter.cli_digest import digest
 from alertrouter.digest import PeriodLedger
-from alertrouter.digest.runner import NO_DATA_GRACE
+from alertrouter.digest.coverage import NO_DATA_GRACE
 from alertrouter.inbound import parse_payload
 from alertrouter.store.sqlite import SqliteStore
 from handlers import _runtime
