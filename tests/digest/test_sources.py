@@ -6,7 +6,7 @@ fails instead of the digest quietly counting them again."""
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
@@ -14,11 +14,13 @@ from alertrouter.app import App
 from alertrouter.channels.base import DeliveryResult
 from alertrouter.channels.health import ChannelHealth
 from alertrouter.config.load import loads
+from alertrouter.digest import collect, period_ending, render_digest
 from alertrouter.digest.sources import is_source, router_made
 from alertrouter.digest.storage import events_between
 from alertrouter.inbound import parse_payload
 from alertrouter.errors import UnsupportedSchema
 from alertrouter.pipeline import escalate
+from alertrouter.render import Renderer
 from alertrouter.store.sqlite import SqliteStore
 from tests.conftest import Clock, fixture_files, load_fixture
 
@@ -109,6 +111,15 @@ def test_every_event_the_router_makes_is_told_from_what_azure_sent(tmp_path):
     source = [e for e in everything if is_source(e)]
     assert len(source) == len(sent) + 2 and all(not e.id.startswith(("group|", "escalated|", "ack|", "fold|"))
                                                for e in source)
+
+    # the digest of that week: what Azure sent; the run-watch findings on a line of their own
+    data = collect(store, "weekly", period_ending(date(2026, 11, 30), 7, "Europe/Berlin"))
+    f = data.current
+    assert (f.alerts["fired"], f.top_rules[0]) == (7, {"rule": "storm-rule", "fired": 3})
+    assert (f.runs["ended"], f.runs["succeeded"], f.runs["stuck"], f.runs["missing"]) == (1, 1, 1, 1)
+    msg = render_digest(Renderer(strict=True), data, role="analyst", visibility="full")
+    assert "Run watch: 1 run(s) still running past their limit, 1 scheduled start(s) missed" in msg.parts["text"]
+    assert "Run watch: 1 run(s) still running past their limit, 1 scheduled start(s) missed" in msg.parts["html"]
 
     # channel health: its events are source "router"
     health = ChannelHealth(store, threshold=2, min_outage=0)
