@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta, timezone
 
-import azure.functions as func  # noqa: F401  (the timer's types, as in test_cli_and_timer)
 from azure.functions.timer import TimerRequest
 from click.testing import CliRunner
 
@@ -20,7 +19,7 @@ from alertrouter.store.sqlite import SqliteStore
 from handlers import _runtime
 from handlers import digest as digest_handler
 
-from .conftest import DIGEST_CONFIG, FIRES_AT, NEXT_WEEK, PREV_WEEK, WEEK, alert_payload, Alert
+from .conftest import DIGEST_CONFIG, FIRES_AT, NEXT_WEEK, PREV_WEEK, WEEK, Alert, alert_payload
 from .test_send import Clock, make_runner
 
 UTC = timezone.utc
