@@ -141,3 +141,17 @@ def test_functions_host_logs_template_problems_at_start_and_still_delivers(funct
     [body] = captured(httpserver, 1)
     [event] = parse_payload(ALERT).events
     assert body["data"]["text"] == f"[VERBOSE] {event.title} — {event.summary}"  # the built-in webhook text
+
+
+def test_render_previews_with_the_builtin_template_and_says_why(tmp_path, monkeypatch):
+    config = config_dir(tmp_path, {"teams/alert.text.j2": "{% for x in labels %}\n{{ x }\n{% endfor %}\n"})
+    monkeypatch.chdir(tmp_path)
+    payload = tmp_path / "alert.json"
+    payload.write_text(json.dumps(ALERT))
+    r = CliRunner().invoke(main, ["render", str(payload), "--channel", "teams", "--config", config, "--data-dir",
+                                  str(tmp_path / "data")], env={"TEAMS_URL": "https://example.invalid/teams"})
+    assert r.exit_code == 0, r.output
+    assert ("   template error in text: my-templates/teams/alert.text.j2:2: unexpected '}' "
+            "(sent the built-in teams/alert.text.j2)") in r.stdout
+    [event] = parse_payload(ALERT).events
+    assert f'"text": "{event.summary}"' in r.stdout  # the built-in text: the alert's summary
