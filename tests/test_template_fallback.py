@@ -155,3 +155,38 @@ def test_render_previews_with_the_builtin_template_and_says_why(tmp_path, monkey
             "(sent the built-in teams/alert.text.j2)") in r.stdout
     [event] = parse_payload(ALERT).events
     assert f'"text": "{event.summary}"' in r.stdout  # the built-in text: the alert's summary
+
+
+def test_serve_logs_template_problems_at_start_and_serves(tmp_path):
+    """`alertrouter serve` as a process: a broken template is logged with FILE:LINE when it starts,
+    and it starts (refusing to start would lose every page)."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import free_port
+
+    config = config_dir(tmp_path, {"teams/run.text.j2": "{{ labels | tojson }}\n{{ title | shout }}\n"})
+    port, out = free_port(), tmp_path / "serve.log"
+    env = {**os.environ, "TEAMS_URL": "https://example.invalid/teams"}
+    with out.open("wb") as sink:
+        proc = subprocess.Popen([sys.executable, "-m", "alertrouter.cli", "serve", "--config", config, "--port",
+                                 str(port), "--data-dir", str(tmp_path / "data")], cwd=tmp_path, env=env,
+                                stdout=sink, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert proc.poll() is None, out.read_text()
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.1)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    logged = out.read_text()
+    assert "template problem: my-templates/teams/run.text.j2:2: No filter named 'shout'." in logged, logged
