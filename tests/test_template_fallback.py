@@ -15,7 +15,7 @@ from alertrouter.app import App
 from alertrouter.cli import main
 from alertrouter.config.load import loads
 from alertrouter.inbound import parse_payload
-from alertrouter.render import Renderer
+from alertrouter.render import Renderer, plain
 from tests.conftest import RunningServer, load_fixture, wait_until
 
 ALERT = load_fixture("monitor-metric-static-fired.test-action.json")
@@ -190,3 +190,17 @@ def test_serve_logs_template_problems_at_start_and_serves(tmp_path):
         proc.wait(10)
     logged = out.read_text()
     assert "template problem: my-templates/teams/run.text.j2:2: No filter named 'shout'." in logged, logged
+
+
+def test_without_a_builtin_template_for_the_part_the_plain_rendering_is_sent(tmp_path, caplog):
+    """A template kind the router ships nothing for (a custom channel's `template_kind`): when it
+    fails, the plain rendering goes out, and the result says so."""
+    write(tmp_path, {"pager2/_default.text.j2": "{{ title }}\n{{ labels.resource / 2 }}\n"})
+    [event] = parse_payload(ALERT).events
+    with caplog.at_level(logging.ERROR):
+        msg = Renderer().render(event, route="r", role="se", channel="p2", channel_kind="pager2", parts=("text",),
+                                template_dirs=[str(tmp_path)])
+    assert msg.text == plain(msg.view, "text") and msg.text.startswith(f"[VERBOSE] {event.title}\n")
+    assert msg.template_errors["text"].endswith("pager2/_default.text.j2:2: TypeError: unsupported operand type(s) "
+                                                "for /: 'str' and 'int' (sent the plain rendering)")
+    assert any("sending the plain rendering" in r.getMessage() for r in caplog.records)
