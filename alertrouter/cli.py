@@ -43,10 +43,20 @@ def main() -> None:
 @main.command()
 @click.argument("config", default="routing.yaml")
 def check(config: str) -> None:
-    """Validate a routing config (exit 1 with every problem)."""
+    """Validate a routing config and compile every template it can select (exit 1 with every problem)."""
+    from . import template_problems
+    from .render import Renderer
+
     loaded = _load_or_exit(config)
     for w in loaded.warnings:
         click.echo(f"warning: {w}", err=True)
+    problems = template_problems.check(loaded, Renderer())
+    for p in problems:
+        click.echo(f"error: {p}", err=True)
+    if problems:
+        click.echo(f"{config}: {len(problems)} template problem(s); until fixed, notifications that select a broken "
+                   "template are sent with the built-in one", err=True)
+        sys.exit(1)
     cfg = loaded.config
     click.echo(f"{config}: OK ({len(cfg.channels)} channels, {len(cfg.roles)} roles, {len(cfg.routes)} routes)")
 
@@ -125,7 +135,7 @@ def render(payload: str, channel_name: str, role: str | None, config: str, out_d
     for item in items:
         click.echo(f"── {item.label}")
         for part, err in item.template_errors.items():
-            click.echo(f"   template error in {part} (plain rendering used): {err}")
+            click.echo(f"   template error in {part}: {err}")
         click.echo(item.json_text)
         if out_dir:
             for path in item.write(Path(out_dir)):
@@ -168,6 +178,9 @@ def serve(config: str, host: str, port: int, data_dir: str) -> None:
               ack_secret=(settings.ack_secret.encode() or _local_ack_secret(Path(data_dir))),
               public_url=settings.public_url if settings.public_url != "http://127.0.0.1:7071"
               else f"http://{host}:{port}")
+    from .template_problems import report_at_startup
+
+    report_at_startup(loaded, app.renderer)  # logged; broken templates are replaced by the built-in ones
     d = settings.dispatch
     if d.process:
         from .delivery_process import DeliveryProcess

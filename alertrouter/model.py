@@ -73,6 +73,9 @@ class Event(BaseModel):
     labels: dict[str, str] = Field(default_factory=dict)
     links: dict[str, str] = Field(default_factory=dict)
     details: dict[str, str] = Field(default_factory=dict)
+    # a group notice's shown members (pipeline/group.notice): title, severity, time, firing, the labels
+    # people act on and the member's own links; empty for every other event
+    members: list[dict[str, Any]] = Field(default_factory=list)
     raw: Any = None
 
     def match_value(self, key: str) -> str | None:

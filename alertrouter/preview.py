@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from .config.load import LOG_CHANNEL, LoadedConfig
 from .config.schema import LogChannel
 from .errors import RouterError
 from .model import Event
+from .pipeline import group
 from .render import Renderer
 from .routing.router import Router, Target
 from .store.sqlite import SqliteStore
@@ -73,7 +75,10 @@ def mask_secrets(obj, secrets: list[str]):
 
 
 def previews(loaded: LoadedConfig, events: list[Event], channel_name: str, role: str | None,
-             data_dir: str | Path | None = None) -> list[Preview]:
+             data_dir: str | Path | None = None, now: float | None = None) -> list[Preview]:
+    """What `channel_name` would send for these events, as it would be sent: on a route with
+    `group_by`, the group's first notice (what the events alone would make of their groups, after
+    group_wait), not each event's own. With `role`, each event as that role would get it."""
     cfg = loaded.config
     ctx = ChannelContext(session=requests.Session(), data_dir=Path(data_dir or ".data"), env=loaded.env)
     if channel_name == LOG_CHANNEL and LOG_CHANNEL not in cfg.channels:
@@ -90,20 +95,67 @@ def previews(loaded: LoadedConfig, events: list[Event], channel_name: str, role:
     renderer = Renderer()
     router = Router(loaded)
     secrets = sorted((s for s in channel.secret_values() if s), key=len, reverse=True)
+    groups = _Groups(loaded, time.time() if now is None else now)
     out = []
+
+    def preview(event: Event, t: Target, label: str, slug: str) -> Preview:
+        msg = render_notification(loaded, renderer, store, event, Target(t.route, t.role, channel_name), channel)
+        return Preview(label=f"{label} for {t.role} via {channel_name} ({channel.kind}, route {t.route})",
+                       slug=re.sub(r"[^A-Za-z0-9_.-]+", "-", slug), body=mask_secrets(channel.build(msg), secrets),
+                       parts=mask_secrets(msg.parts, secrets), template_errors=msg.template_errors)
+
     for event in events:
         if role is not None:
             targets = [Target("preview", role, channel_name)]
         else:
             targets = [t for t in router.route(event).targets if channel_name in (t.channel, t.fallback_from)]
         for t in targets:
-            target = Target(t.route, t.role, channel_name)
-            msg = render_notification(loaded, renderer, store, event, target, channel)
-            slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{event.kind}-{t.role}-{channel_name}")
-            out.append(Preview(
-                label=f"{event.kind} [{event.severity.value}] for {t.role} via {channel_name} ({channel.kind}, "
-                      f"route {t.route})",
-                slug=slug, body=mask_secrets(channel.build(msg), secrets), parts=mask_secrets(msg.parts, secrets),
-                template_errors=msg.template_errors,
-            ))
+            if not groups.add(event, t):
+                out.append(preview(event, t, f"{event.kind} [{event.severity.value}]",
+                                   f"{event.kind}-{t.role}-{channel_name}"))
+    for notice, t, what, size, wait in groups.first_notices():
+        if notice is None:
+            out.append(Preview(label=f"no group notice for {what} to {t.role} via {channel_name} (route {t.route}): "
+                                     "its alerts resolved before the group's first notice, and a group is not "
+                                     "notified of alerts that fired and resolved inside group_wait",
+                               slug=re.sub(r"[^A-Za-z0-9_.-]+", "-", f"group-{what}-{t.role}-{channel_name}"),
+                               body={}, parts={}))
+            continue
+        out.append(preview(notice, t, f"group notice {notice.kind} [{notice.severity.value}] of {what} (the group's "
+                                      f"first, sent {wait:g} s after its first alert; {size} alert(s) from this "
+                                      "payload)", f"group-{what}-{t.role}-{channel_name}"))
     return out
+
+
+class _Groups:
+    """The groups the events join, in a store of their own (nothing is written to the real one), and
+    their first notices as `group.flush` makes them once group_wait is over."""
+
+    def __init__(self, loaded: LoadedConfig, now: float):
+        self.routes = {r.name: r for r in loaded.config.routes}
+        self.now = now
+        self.store: SqliteStore | None = None
+        self.keys: dict[str, tuple[Target, str, set[str]]] = {}
+
+    def add(self, event: Event, t: Target) -> bool:
+        """Put the event in its group when `t`'s route groups; False when it does not."""
+        route = self.routes.get(t.route)
+        if route is None or route.group_by is None:
+            return False
+        if self.store is None:
+            self.store = SqliteStore(":memory:")
+        labels = group.group_labels(event, route.group_by)
+        key = group.group_key(t, labels)
+        self.store.ingest([(event, [])], self.now)  # the flush reads each shown member's event
+        group.add(self.store, key, t, labels, event, route.group_wait, route.group_interval, self.now)
+        what = ", ".join(f"{k}={v}" for k, v in labels.items()) or route.name
+        self.keys.setdefault(key, (t, what, set()))[2].add(event.fingerprint)
+        return True
+
+    def first_notices(self):
+        """(notice or None, target, what the group is, members, group_wait) per group, in order."""
+        for key, (t, what, fingerprints) in self.keys.items():
+            route = self.routes[t.route]
+            doc, version = self.store.state_get(group.KIND, key)
+            notice = group.flush(self.store, key, doc, version, route.repeat_interval, self.now + route.group_wait)
+            yield notice, t, what, len(fingerprints), route.group_wait

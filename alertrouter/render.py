@@ -10,8 +10,11 @@ route's template folder, then the role's, then the shipped `templates/`:
 
 Templates run in Jinja2's sandbox; `.html.j2` templates are autoescaped. Templates see only the
 view model, already filtered by the role's visibility. Bodies (cards, JSON) are built as data by
-the channel, never string-templated. A template that fails never swallows a notification: that
-part falls back to a plain rendering and the error is kept on the result and logged.
+the channel, never string-templated. A template that fails never swallows a notification: one
+that does not compile, or fails as it runs, is replaced by the shipped one for the same part, and
+only when that fails too by the plain rendering; `FILE:LINE: error` is logged and kept on the
+result (`template_errors`). `template_problems` compiles every template at `check`
+and at start-up. A group notice's members are `group` in the view model (`group_view`).
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from typing import Any, Iterable
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
+from . import template_problems
+from .group_view import group_view
 from .model import Event
 
 log = logging.getLogger("alertrouter.render")
@@ -136,8 +141,9 @@ class Renderer:
         self.strict = strict
         self._envs: dict[tuple[str, ...], SandboxedEnvironment] = {}
         # (template folders, channel kind, event kind, part) → the template found, or None: chosen once
-        self._chosen: dict[tuple, jinja2.Template | None] = {}
+        self._chosen: dict[tuple, tuple[jinja2.Template | None, str]] = {}
         self._globals: dict[jinja2.Template, dict] = {}
+        self._builtin: Renderer | None = None  # the shipped templates, when a part's template fails
 
     def _env(self, overrides: tuple[str, ...]) -> SandboxedEnvironment:
         env = self._envs.get(overrides)
@@ -154,7 +160,15 @@ class Renderer:
         return env
 
     def template(self, dirs: tuple[str, ...], channel_kind: str, kind: str, part: str) -> jinja2.Template | None:
-        """The template for one part (most specific first), or None for the plain rendering."""
+        """The template for one part (most specific first), or None for the plain rendering. One that
+        does not compile is replaced by the built-in one (see `chosen`)."""
+        return self.chosen(dirs, channel_kind, kind, part)[0]
+
+    def chosen(self, dirs: tuple[str, ...], channel_kind: str, kind: str,
+               part: str) -> tuple[jinja2.Template | None, str]:
+        """(template, why it is the built-in one): when the template selected from `dirs` does not
+        compile (a syntax error, an unknown filter or test), the built-in template for the same
+        names, with `FILE:LINE: error` as the reason (logged once per process); else (it, "")."""
         key = (dirs, channel_kind, kind, part)
         try:
             return self._chosen[key]
@@ -163,12 +177,27 @@ class Renderer:
         family = kind.split(".", 1)[0]
         names = [f"{channel_kind}/{kind}.{part}.j2", f"{channel_kind}/{family}.{part}.j2",
                  f"{channel_kind}/_default.{part}.j2"]
+        why = ""
         try:
             tpl = self._env(dirs).select_template(names)
         except jinja2.TemplatesNotFound:
             tpl = None
-        self._chosen[key] = tpl
-        return tpl
+        except jinja2.TemplateSyntaxError as exc:  # unknown filters and tests are TemplateAssertionErrors
+            why = template_problems.syntax_error(exc)
+            tpl = None if self._is_builtin(dirs) else self.builtin(channel_kind, kind, part)
+            log.error("template does not compile: %s; %s is sent instead until it is fixed", why,
+                      f"the built-in {tpl.name}" if tpl else "the plain rendering")
+        self._chosen[key] = (tpl, why)
+        return tpl, why
+
+    def builtin(self, channel_kind: str, kind: str, part: str) -> jinja2.Template | None:
+        """The template shipped with the router (templates/) for this part, or None."""
+        if self._builtin is None:
+            self._builtin = self if self._is_builtin(()) else Renderer(strict=self.strict)
+        return self._builtin.chosen((), channel_kind, kind, part)[0]
+
+    def _is_builtin(self, dirs: tuple[str, ...]) -> bool:
+        return not dirs and self.dir.resolve() == DEFAULT_TEMPLATES
 
     def _run(self, tpl: jinja2.Template, view: dict[str, Any]) -> str:
         """What `tpl.render(**view)` returns, without rebuilding the template's globals (a ChainMap
@@ -178,26 +207,43 @@ class Renderer:
             base = self._globals[tpl] = dict(tpl.globals)
         return "".join(tpl.root_render_func(tpl.new_context({**base, **view}, shared=True)))
 
+    def _part(self, dirs: tuple[str, ...], channel_kind: str, kind: str, part: str, view: dict[str, Any],
+              notification_id: str) -> tuple[str, str]:
+        """(text, "" or why it is not the selected template's): a template that fails to compile or to
+        run is replaced by the built-in one for the part, and that, if it fails too, by `plain`."""
+        tpl, why = self.chosen(dirs, channel_kind, kind, part)
+        tried: set[str | None] = set()
+        while tpl is not None and tpl.filename not in tried:
+            tried.add(tpl.filename)
+            try:
+                text = self._run(tpl, view).strip()
+            except Exception:  # a broken template must not swallow a page
+                failed = template_problems.runtime_error(tpl)
+                why = f"{why}; {failed}" if why else failed
+                fallback = self.builtin(channel_kind, kind, part)
+                if fallback is not None and fallback.filename in tried:
+                    fallback = None
+                log.error("template %s failed for notification %s: %s; sending %s", tpl.name, notification_id,
+                          failed, f"the built-in {fallback.name}" if fallback else "the plain rendering")
+                tpl = fallback
+                continue
+            return text, (f"{why} (sent the built-in {tpl.name})" if why else "")
+        return plain(view, part), (f"{why} (sent the plain rendering)" if why else "")
+
     def render(self, event: Event, *, notification_id: str = "", route: str, role: str, channel: str,
                channel_kind: str, parts: Iterable[str], visibility: str = "full",
                template_dirs: Iterable[str] = (), recipients: dict[str, list[str]] | None = None,
                started_at: datetime | None = None) -> Rendered:
         view = view_model(event, route=route, role=role, visibility=visibility, started_at=started_at)
         dirs = tuple(str(d) for d in template_dirs if d)
+        view["group"] = group_view(event, restricted=visibility == "restricted", visible=RESTRICTED_LABELS,
+                                   sev=SEVERITY_SEV)
         rendered: dict[str, str] = {}
         errors: dict[str, str] = {}
         for part in parts:
-            tpl = self.template(dirs, channel_kind, event.kind, part)
-            if tpl is None:
-                rendered[part] = plain(view, part)
-                continue
-            try:
-                rendered[part] = self._run(tpl, view).strip()
-            except Exception as exc:  # a broken template must not swallow a page
-                errors[part] = f"{tpl.name}: {type(exc).__name__}: {exc}"
-                log.warning("template %s failed (%s: %s); sending the plain rendering", tpl.name,
-                            type(exc).__name__, exc)
-                rendered[part] = plain(view, part)
+            rendered[part], why = self._part(dirs, channel_kind, event.kind, part, view, notification_id)
+            if why:
+                errors[part] = why
         return Rendered(
             notification_id=notification_id, event_id=event.id, route=route, role=role, channel=channel,
             kind=event.kind, severity=event.severity.value, title=event.title, parts=rendered, view=view,

@@ -17,6 +17,7 @@ from alertrouter.dispatcher import Dispatcher
 from alertrouter.http_api import HttpApi
 from alertrouter.logs import ids_in_messages
 from alertrouter.settings import Settings
+from alertrouter.template_problems import report_at_startup
 
 _lock = threading.Lock()
 _api: HttpApi | None = None
@@ -37,6 +38,9 @@ def _build() -> None:
 
         store = AzureStore.from_settings(settings.azure)
     app = App.from_settings(settings, ROOT, store=store)
+    # every template compiled now: a problem is logged (FILE:LINE) and the app starts; notifications
+    # that select a broken template are sent with the built-in one
+    report_at_startup(app.loaded, app.renderer)
     d = settings.dispatch
     dispatcher = Dispatcher(app, lease_seconds=d.lease_seconds, batch=d.batch, workers=d.workers)
     if store is not None:  # shared store: intake enqueues, the queue trigger delivers, retries re-enqueue

@@ -39,6 +39,8 @@ class LoadedConfig:
     unresolved: dict[str, list[str]] = field(default_factory=dict)  # channel -> missing env vars
     env: typing.Mapping[str, str] = field(default_factory=lambda: os.environ)  # where ${ENV_VAR}s resolve
     _template_dirs: dict = field(default_factory=dict, repr=False, compare=False)
+    # every configured `templates:` folder: (where it is configured, as written, absolute path)
+    template_folders: list[tuple[str, str, str]] = field(default_factory=list)
 
     def template_dirs(self, route: str, role: str) -> list[str]:
         """The route's and the role's template folders (absolute; relative ones are read from
@@ -217,7 +219,13 @@ def loads(text: str, name: str = "routing.yaml", env: typing.Mapping[str, str] |
 
     routes = [CompiledRoute(name=r.name, roles=tuple(r.roles), matchers=m, cont=r.continue_, index=i)
               for i, (r, m) in enumerate(compiled)]
-    return LoadedConfig(config=cfg, path=name, routes=routes, warnings=warnings, unresolved=unresolved, env=env)
+    base = Path(name).resolve().parent
+    folders = [(f"{name}:{loc_line.line(loc)} {_path(loc)}", d, str(Path(d) if Path(d).is_absolute() else base / d))
+               for loc, d in [*((("routes", i, "templates"), r.templates) for i, r in enumerate(cfg.routes)),
+                              (("default_route", "templates"), cfg.default_route.templates),
+                              *((("roles", n, "templates"), r.templates) for n, r in cfg.roles.items())] if d]
+    return LoadedConfig(config=cfg, path=name, routes=routes, warnings=warnings, unresolved=unresolved, env=env,
+                        template_folders=folders)
 
 
 def resolve_env(value: str, env: typing.Mapping[str, str] | None = None) -> str:

@@ -15,15 +15,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from datetime import datetime, timezone
+from typing import Callable
 
 from ..model import Event, Severity
 from ..routing.router import Target
 
+log = logging.getLogger("alertrouter.group")
+
 KIND = "group"
 MEMBER_KIND = "group-member-"
-SHOWN = 5  # members listed in the notification's summary
-DETAILS = 50  # members named in its details
+SHOWN = 5  # members listed in the notification (with their facts and links)
 
 
 def group_key(target: Target, labels: dict[str, str]) -> str:
@@ -145,10 +148,20 @@ def flush(store, key: str, doc: dict, version: int, repeat: float, now: float) -
         found = store.state_get(KIND, key)
         if found and found[1] == version + 1:
             _delete(store, key, members)
-    return notice(key, doc, members, new["seq"], now)
+    return notice(key, doc, members, new["seq"], now, store.get_event)
 
 
-def notice(key: str, doc: dict, members_by_fp: dict[str, dict], seq: int, now: float) -> Event:
+# What a group notice keeps of each shown member's event: the labels people act on (the single
+# notice's facts: where, what was measured, its value) and the member's own links.
+MEMBER_LABELS = ("alert_rule", "resource", "resource_group", "monitoring_service", "signal_type", "metric_name",
+                 "time_aggregation", "operator", "threshold", "metric_value", "window_size", "monitor_condition")
+VALUE_MAX = 300
+
+
+def notice(key: str, doc: dict, members_by_fp: dict[str, dict], seq: int, now: float,
+           event_of: Callable[[str], Event | None] | None = None) -> Event:
+    """The group's notice. `event_of` (the store's get_event) gives each shown member's labels and
+    links; without it, or for a member whose event is gone, the member doc's title and time only."""
     members = sorted(members_by_fp.values(), key=lambda m: m["time"])
     firing = [m for m in members if m["firing"]]
     resolved = [m for m in members if not m["firing"]]
@@ -162,11 +175,44 @@ def notice(key: str, doc: dict, members_by_fp: dict[str, dict], seq: int, now: f
         title = f"All {total} resolved: {what}"
     more = total - len(shown)
     lines = [f"- {m['title']}" for m in shown] + ([f"- and {more} more"] if more > 0 else [])
+    shown_members = [_member(m, event_of) for m in shown]
+    # "Fired at" is when the group's first alert fired (not when the notice went out); an all-resolved
+    # notice is as of its last resolution
+    at = firing[0]["time"] if firing else members[-1]["time"] if members else now
     return Event(
         id=f"group|{key}|{seq}", source=members[0]["source"] if members else "azure-monitor",
         kind="alert.fired" if firing else "alert.resolved", severity=worst, title=title[:200],
-        summary="\n".join(lines), time=datetime.fromtimestamp(now, timezone.utc), fingerprint=f"group:{key}",
+        summary="\n".join(lines), time=datetime.fromtimestamp(at, timezone.utc), fingerprint=f"group:{key}",
         labels={**{k: v for k, v in doc["labels"].items() if v}, "group_size": str(total),
                 "firing": str(len(firing)), "resolved": str(len(resolved)), "group": key},
-        details={f"member.{i + 1}": m["title"] for i, m in enumerate(members[:DETAILS])},
+        links=_member_links(shown_members), members=shown_members,
     )
+
+
+def _member(m: dict, event_of: Callable[[str], Event | None] | None) -> dict:
+    event = None
+    if event_of is not None and m.get("event_id"):
+        try:
+            event = event_of(m["event_id"])
+        except Exception as exc:  # the notice goes out without this member's facts rather than not at all
+            log.warning("group member event %s not read (%s); notified with its title only", m["event_id"][:200],
+                        type(exc).__name__)
+    labels = {k: event.labels[k][:VALUE_MAX] for k in MEMBER_LABELS if event and event.labels.get(k)}
+    return {"title": m["title"], "severity": m["severity"], "firing": m["firing"],
+            "time": datetime.fromtimestamp(m["time"], timezone.utc).isoformat(),
+            "labels": labels, "links": dict(event.links) if event else {}}
+
+
+def _member_links(members: list[dict]) -> dict[str, str]:
+    """Each shown member's links, named after the member (its resource, else its title) so the
+    card's buttons and the email's say whose they are."""
+    out: dict[str, str] = {}
+    for m in members:
+        whose = m["labels"].get("resource") or m["title"]
+        for name, url in m["links"].items():
+            label = f"{name}: {whose}"[:120]
+            n = 2
+            while label in out:
+                label, n = f"{name}: {whose} ({n})"[:120], n + 1
+            out[label] = url
+    return out

@@ -241,7 +241,10 @@ def test_a_storm_of_any_size_is_counted_whole(app, request):
     assert app.tick() == 1
     first = app.store.get_event(outbox(app, "pending")[-1].event_id)
     assert first.title == f"{n} firing: alert_rule=storm-rule" and first.labels["group_size"] == str(n)
-    assert len([k for k in first.details if k.startswith("member.")]) == min(n, 50)
+    # the shown members as data (their resource and portal link), no internal member.N details
+    assert first.details == {} and len(first.members) == group.SHOWN
+    assert len({m["labels"]["resource"] for m in first.members} & {f"vm-{i}" for i in range(n)}) == group.SHOWN
+    assert all(m["links"]["Alert in Azure portal"].startswith("https://portal.azure.com/") for m in first.members)
     app.test_clock.t += 10
     app.ingest([alert(i, rule="storm-rule", resource=f"vm-{i}", resolved=True) for i in range(n // 2)])
     app.test_clock.t += 300
