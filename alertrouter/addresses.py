@@ -3,7 +3,8 @@
 An address is accepted only as a bare RFC 5322 `addr-spec` with a dot-atom local part and a domain
 name: `name@contoso.com`. Everything a mail parser could read two ways is refused rather than
 guessed at: display names and angle brackets, comments in parentheses, quoted local parts and
-backslash escapes, route syntax (`@a.example:b@c.example`), group syntax, IP-literal domains
+backslash escapes, route syntax (`@a.example:b@c.example`) and the relay forms `%` and `!`
+(`evil.example!ana@contoso.com`, `ana%evil.example@contoso.com`), group syntax, IP-literal domains
 (`[1.2.3.4]`), more than one `@`, an empty local part, whitespace and control characters, and any
 non-ASCII character (an internationalized domain is accepted in its ASCII `xn--` form, which is the
 form its allow-list entry is compared in; a Unicode lookalike never becomes an allowed domain).
@@ -64,14 +65,16 @@ def _precheck(text: str) -> str | None:
         return "has a comment in parentheses"
     if "\\" in text:
         return "has a backslash escape"
-    if " " in text:
-        return "contains a space"
     if _SEPARATORS.search(text):
         return "holds more than one address"
+    if " " in text:
+        return "contains a space"
     if "[" in text or "]" in text:
         return "has an IP-literal domain in brackets"
     if ":" in text:
         return 'has route or group syntax (":")'
+    if "%" in text or "!" in text:
+        return 'has "%" or "!" (old relay-routing forms some servers still honour)'
     at = text.count("@")
     if at == 0:
         return 'has no "@"'

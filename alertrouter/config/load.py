@@ -169,10 +169,6 @@ def loads(text: str, name: str = "routing.yaml", env: typing.Mapping[str, str] |
         elif ch.type not in ("email", "smtp"):
             problem(("run_owners", "channel"), f'channel "{owners.channel}" is a {ch.type} channel; owners are '
                     "reached by email: name an email or smtp channel")
-        for alias, addresses in owners.aliases.items():
-            for j, address in enumerate(addresses):
-                if "@" not in address:
-                    problem(("run_owners", "aliases", alias, j), f'"{address}" is not an email address')
         for kind in owners.kinds:
             if kind not in KINDS:
                 problem(("run_owners", "kinds"), f'unknown kind "{kind}" (expected one of: {", ".join(KINDS)})')
