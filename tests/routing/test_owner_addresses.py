@@ -27,9 +27,10 @@ run_owners:
   channel: mail
   aliases:
     churn-team: [ana@contoso.com, ben@contoso.com]
-    qa: ["${QA_EMAIL_TO}"]
   allowed_domains: ["@Contoso.com"]
 """
+# an alias whose addresses come from the environment (comma- or semicolon-separated)
+ENV_CONFIG = CONFIG.replace("    churn-team:", '    qa: ["${QA_EMAIL_TO}"]\n    churn-team:')
 
 CYRILLIC_O = "\u043e"
 
@@ -114,7 +115,7 @@ def test_why_each_item_was_ignored(router):
 def test_an_alias_from_the_environment_is_split_and_checked(caplog):
     env = {"QA_EMAIL_TO": 'qa@contoso.com;qa-lead@Contoso.com, "Eve" <eve@evil.example>, x@[1.2.3.4]'}
     with caplog.at_level(logging.WARNING, logger="alertrouter.routing"):
-        router = Router(loads(CONFIG, "r.yaml", env=env))
+        router = Router(loads(ENV_CONFIG, "r.yaml", env=env))
     d = router.route(run_failed({"notify": "qa"}))
     assert [t.role for t in d.targets][1:] == ["owner:qa@contoso.com", "owner:qa-lead@contoso.com"]
     assert [r.getMessage() for r in caplog.records] == [
@@ -128,7 +129,7 @@ def test_an_alias_from_the_environment_is_split_and_checked(caplog):
 
 def test_an_alias_whose_variable_is_unset_reaches_nobody(caplog):
     with caplog.at_level(logging.WARNING, logger="alertrouter.routing"):
-        router = Router(loads(CONFIG, "r.yaml", env={}))
+        router = Router(loads(ENV_CONFIG, "r.yaml", env={}))
     assert [t.role for t in router.route(run_failed({"notify": "qa"})).targets] == ["data-scientist"]
     assert "run_owners.aliases.qa[0] (from ${QA_EMAIL_TO}): no address (is ${QA_EMAIL_TO} set?)" in caplog.text
 
@@ -143,14 +144,14 @@ BAD_CONFIG = [
      "r.yaml:13 run_owners.aliases.churn-team[2]: not one bare email address: it has a comment in parentheses; "
      'write it like name@contoso.com, got "evil@evil.example(@contoso.com"'),
     ('allowed_domains: ["@Contoso.com"]', 'allowed_domains: ["*.contoso.com"]',
-     "r.yaml:15 run_owners.allowed_domains[0]: this entry is a wildcard (domains match exactly: list each one); "
+     "r.yaml:14 run_owners.allowed_domains[0]: this entry is a wildcard (domains match exactly: list each one); "
      'write a domain like contoso.com (matched exactly: subdomains are not included), got "*.contoso.com"'),
     ('allowed_domains: ["@Contoso.com"]', 'allowed_domains: ["[1.2.3.4]"]',
-     "r.yaml:15 run_owners.allowed_domains[0]: this entry is not a domain name: it has an IP-literal domain in "
+     "r.yaml:14 run_owners.allowed_domains[0]: this entry is not a domain name: it has an IP-literal domain in "
      "brackets; write a domain like contoso.com (matched exactly: subdomains are not included), "
      'got "[1.2.3.4]"'),
     ('allowed_domains: ["@Contoso.com"]', 'allowed_domains: ["ana@contoso.com"]',
-     "r.yaml:15 run_owners.allowed_domains[0]: this entry is an address, not a domain; write a domain like "
+     "r.yaml:14 run_owners.allowed_domains[0]: this entry is an address, not a domain; write a domain like "
      'contoso.com (matched exactly: subdomains are not included), got "ana@contoso.com"'),
     ("  data-scientist: {channels: [ds]}",
      "  data-scientist: {channels: [ds]}\n  qa:\n    channels: [mail]\n    recipients:\n"
@@ -172,7 +173,7 @@ def test_a_bad_configured_address_is_a_config_error_at_its_key(old, new, problem
 
 
 def test_configured_addresses_are_normalized_and_env_values_left_for_later():
-    loaded = loads(CONFIG, "r.yaml", env={})
+    loaded = loads(ENV_CONFIG, "r.yaml", env={})
     owners = loaded.config.run_owners
     assert owners.allowed_domains == ["contoso.com"]
     assert owners.aliases["qa"] == ["${QA_EMAIL_TO}"]
