@@ -58,8 +58,10 @@ class LoadedConfig:
         """A configured role, or the implicit role of one run owner (`owner:<address>`)."""
         found = self.config.roles.get(name)
         if found is None and name.startswith(OWNER_PREFIX) and self.config.run_owners is not None:
+            # the router checked the address when it made the role; the mail channels check it again
+            # and refuse it if it does not pass (a notification stored before a rule tightened)
             return Role(description="run owner", channels=[self.config.run_owners.channel],
-                        recipients=Recipients(to=[name[len(OWNER_PREFIX):]]))
+                        recipients=Recipients.model_construct(to=[name[len(OWNER_PREFIX):]], cc=[]))
         return found
 
 

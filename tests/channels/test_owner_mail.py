@@ -17,6 +17,7 @@ from alertrouter.channels.registry import build_channels
 from alertrouter.config.load import loads
 from alertrouter.dispatcher import Dispatcher
 from alertrouter.inbound import parse_payload
+from alertrouter.routing.router import Target
 from tests.channels.conftest import CLIENT_ID, CLIENT_SECRET, TENANT
 from tests.conftest import load_fixture
 
@@ -146,3 +147,18 @@ def test_a_bad_address_in_an_env_value_is_left_out_and_logged_without_it(make_ap
         "brackets; not sending to it (write one bare address like name@contoso.com)",
     ]
     assert "evil.example" not in caplog.text and "Lead" not in caplog.text
+
+
+@pytest.mark.parametrize("channel", ["smtp", "graph"])
+def test_an_owner_notification_stored_before_the_rules_tightened_is_refused(make_app, httpserver, channel, caplog):
+    """What the router made of the reported tag before: its role holds the unchecked string. The
+    channel checks an owner's address again and sends nothing."""
+    app, server = make_app(channel, qa="qa@contoso.com")
+    event = run_failed(EVIL, "run-old")
+    target = Target("run-owners", "owner:evil@evil.example(@contoso.com", channel)
+    with caplog.at_level(logging.WARNING):
+        result = app.channels[channel].send(app.render(event, target, app.channels[channel]))
+    assert result.status == "failed" and "no recipients" in result.detail
+    assert server.inbox.envelopes == []
+    assert [req for req, _ in httpserver.log if req.path == SEND_PATH] == []
+    assert "a run owner's address has a comment in parentheses; not sending to it" in caplog.text
