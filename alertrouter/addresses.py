@@ -5,7 +5,8 @@ name: `name@contoso.com`. Everything a mail parser could read two ways is refuse
 guessed at: display names and angle brackets, comments in parentheses, quoted local parts and
 backslash escapes, route syntax (`@a.example:b@c.example`) and the relay forms `%` and `!`
 (`evil.example!ana@contoso.com`, `ana%evil.example@contoso.com`), group syntax, IP-literal domains
-(`[1.2.3.4]`), more than one `@`, an empty local part, whitespace and control characters, and any
+(`[1.2.3.4]`), more than one `@`, an empty local part, whitespace and control characters, an
+`${ENV_VAR}` reference (an address from a run tag is never resolved against the environment), and any
 non-ASCII character (an internationalized domain is accepted in its ASCII `xn--` form, which is the
 form its allow-list entry is compared in; a Unicode lookalike never becomes an allowed domain).
 
@@ -22,6 +23,7 @@ Allowed domains match exactly (case-insensitive): `contoso.com` does not allow
 from __future__ import annotations
 
 import email.utils
+import functools
 import re
 from email.headerregistry import Address
 from typing import Annotated
@@ -35,6 +37,7 @@ ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SEPARATORS = re.compile(r"[,;]")
 EXAMPLE = "name@contoso.com"
+MAX_LENGTH = 254  # RFC 5321's limit on a forward path, less its angle brackets
 
 
 class AddressError(ValueError):
@@ -51,6 +54,8 @@ def _precheck(text: str) -> str | None:
     """A precise reason for the common ways an input is not one bare address, or None."""
     if not text:
         return "is empty"
+    if len(text) > MAX_LENGTH:
+        return f"is longer than {MAX_LENGTH} characters"
     if _CONTROL.search(text):
         return "contains a control character (line break, tab, NUL…)"
     if not text.isascii():
@@ -90,6 +95,11 @@ def parse(text: str) -> str:
     AddressError otherwise."""
     if not isinstance(text, str):
         raise AddressError("is not a string")
+    return _parse(text)
+
+
+@functools.lru_cache(maxsize=4096)  # the same owners and recipients come back; a refusal is not kept
+def _parse(text: str) -> str:
     reason = _precheck(text)
     if reason:
         raise AddressError(reason)

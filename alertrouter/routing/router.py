@@ -23,6 +23,7 @@ from .matchers import Matcher
 DEFAULT_ROUTE = "default"
 OWNER_ROUTE = "run-owners"
 NOT_ALLOWED = "not an alias nor an allowed domain"
+MAX_OWNER_NAMES = 50  # names read from a run's tags: each is parsed, and anyone who starts a run writes them
 log = logging.getLogger("alertrouter.routing")
 
 
@@ -174,6 +175,7 @@ class Router:
         if not names:
             return
         found, ignored = [], []
+        unread, names = names[MAX_OWNER_NAMES:], names[:MAX_OWNER_NAMES]
         for name in names:
             if name in self._aliases:
                 found.extend(self._aliases[name])
@@ -188,6 +190,8 @@ class Router:
                 found.append(address)
             else:
                 ignored.append(f"{addresses.shown(name)} ({NOT_ALLOWED})")
+        if unread:
+            ignored.append(f"{len(unread)} more (at most {MAX_OWNER_NAMES} names are read from a run's tags)")
         if ignored:
             log.warning("run owner(s) ignored for event %s: %s", event.id, ", ".join(ignored),
                         extra={"event_id": event.id})

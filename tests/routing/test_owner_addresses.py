@@ -177,3 +177,13 @@ def test_configured_addresses_are_normalized_and_env_values_left_for_later():
     owners = loaded.config.run_owners
     assert owners.allowed_domains == ["contoso.com"]
     assert owners.aliases["qa"] == ["${QA_EMAIL_TO}"]
+
+
+def test_a_run_names_at_most_50_owners_and_long_items_are_refused_first(router):
+    many = ", ".join(f"user{i}@contoso.com" for i in range(60))
+    d = router.route(run_failed({"notify": many}), explain=True)
+    assert [t.role for t in d.targets][1:] == [f"owner:user{i}@contoso.com" for i in range(50)]
+    assert d.trail[-1].endswith("; ignored 10 more (at most 50 names are read from a run's tags)")
+    long = "a" * 250 + "@contoso.com"
+    d = router.route(run_failed({"notify": long}), explain=True)
+    assert d.trail[-1].endswith("(not an alias nor one bare address: it is longer than 254 characters)")
