@@ -25,6 +25,7 @@ from __future__ import annotations
 import email.utils
 import functools
 import re
+import typing
 from email.headerregistry import Address
 from typing import Annotated
 
@@ -141,6 +142,16 @@ def split(text: str) -> list[str]:
     commas or semicolons, spaces and tabs around them dropped. Nothing else splits: an item with a
     space or a line break inside stays one item and is refused as a whole."""
     return [s for s in (part.strip(" \t") for part in _SEPARATORS.split(text)) if s]
+
+
+def expand(value: str, env: typing.Mapping[str, str]) -> tuple[str, list[str]]:
+    """What one configured value stands for: its ${ENV_VAR}s (as text for a log line, "" for none)
+    and its items. A value with a variable is resolved, then split (a variable may hold several
+    addresses); a value without one is one item."""
+    refs = ", ".join(f"${{{name}}}" for name in ENV_REF.findall(value))
+    if not refs:
+        return "", [value]
+    return refs, split(ENV_REF.sub(lambda m: env.get(m.group(1), ""), value))
 
 
 def shown(text: str, limit: int = 80) -> str:

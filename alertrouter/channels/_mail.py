@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 import typing
 
 from .. import addresses
-from ..config.load import OWNER_PREFIX, resolve_env
+from ..config.load import OWNER_PREFIX
 from ..render import Rendered, plain
 
 SUBJECT_LIMIT = 250
@@ -52,8 +53,7 @@ def recipients(msg: Rendered, to: list[str], cc: list[str], env: typing.Mapping[
 def _checked(values: list[str], env: typing.Mapping[str, str] | None, label: str, key: str) -> list[str]:
     out: list[str] = []
     for i, value in enumerate(values):
-        refs = ", ".join(f"${{{r}}}" for r in addresses.ENV_REF.findall(value))
-        items = addresses.split(resolve_env(value, env)) if refs else [value]
+        refs, items = addresses.expand(value, os.environ if env is None else env)
         for item in items:
             try:
                 out.append(addresses.parse(item))

@@ -16,7 +16,7 @@ import logging
 from dataclasses import dataclass, field
 
 from .. import addresses
-from ..config.load import LOG_CHANNEL, OWNER_PREFIX, LoadedConfig, resolve_env
+from ..config.load import LOG_CHANNEL, OWNER_PREFIX, LoadedConfig
 from ..model import Event
 from .matchers import Matcher
 
@@ -214,8 +214,7 @@ class Router:
         for alias, values in (owners.aliases.items() if owners else ()):
             found: list[str] = []
             for i, value in enumerate(values):
-                refs = ", ".join(f"${{{r}}}" for r in addresses.ENV_REF.findall(value))
-                items = addresses.split(resolve_env(value, self.loaded.env)) if refs else [value]
+                refs, items = addresses.expand(value, self.loaded.env)
                 where = f"run_owners.aliases.{alias}[{i}]" + (f" (from {refs})" if refs else "")
                 if not items:
                     log.warning("%s: no address (is %s set?); the alias reaches nobody through it", where, refs)
