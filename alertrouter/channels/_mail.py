@@ -8,35 +8,81 @@ the template folder when it differs from its `kind`.
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
 import re
 import typing
 
-from ..config.load import resolve_list
+from .. import addresses
+from ..config.load import OWNER_PREFIX
 from ..render import Rendered, plain
 
 SUBJECT_LIMIT = 250
 _SPACE = re.compile(r"\s+")
 _ID_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 MASK = "<redacted>"
+log = logging.getLogger("alertrouter.channels.mail")
 
 
-def recipients(msg: Rendered, to: list[str], cc: list[str],
-               env: typing.Mapping[str, str] | None = None) -> tuple[list[str], list[str]]:
+def recipients(msg: Rendered, to: list[str], cc: list[str], env: typing.Mapping[str, str] | None = None,
+               label: str = "mail") -> tuple[list[str], list[str]]:
     """The role's to/cc when it names anyone, else the channel's; ${ENV_VAR}s resolved (a variable
-    may hold several comma-separated addresses); duplicates dropped, cc never repeats a to."""
+    may hold several addresses, separated by commas or semicolons); every address checked
+    (alertrouter/addresses.py) and normalized, a bad one left out with a log line that names its key
+    and variable but not the value; duplicates dropped, cc never repeats a to.
+
+    A run owner's role (`owner:<address>`) holds the one address the router checked against the
+    allowed domains: it is taken as it is (no ${ENV_VAR} resolution, no splitting) and never falls
+    back to the channel's recipients."""
     role = msg.recipients or {}
-    r_to, r_cc = resolve_list(role.get("to") or [], env), resolve_list(role.get("cc") or [], env)
-    if not (r_to or r_cc):
-        r_to, r_cc = resolve_list(to, env), resolve_list(cc, env)
+    if msg.role.startswith(OWNER_PREFIX):
+        r_to, r_cc = _owner(role.get("to") or [], label), _owner(role.get("cc") or [], label)
+    else:
+        key = f"roles.{msg.role}.recipients"
+        r_to = _checked(role.get("to") or [], env, label, f"{key}.to")
+        r_cc = _checked(role.get("cc") or [], env, label, f"{key}.cc")
+        if not (r_to or r_cc):
+            r_to = _checked(to, env, label, f"channels.{msg.channel}.to")
+            r_cc = _checked(cc, env, label, f"channels.{msg.channel}.cc")
     out_to = list(dict.fromkeys(r_to))
     seen = {a.lower() for a in out_to}
     out_cc = [a for a in dict.fromkeys(r_cc) if a.lower() not in seen]
     return out_to, out_cc
 
 
+def _checked(values: list[str], env: typing.Mapping[str, str] | None, label: str, key: str) -> list[str]:
+    out: list[str] = []
+    for i, value in enumerate(values):
+        refs, items = addresses.expand(value, os.environ if env is None else env)
+        for item in items:
+            try:
+                out.append(addresses.parse(item))
+            except addresses.AddressError as exc:
+                log.warning("%s: %s[%d]%s: a value %s; not sending to it (write one bare address like %s)",
+                            label, key, i, f" (from {refs})" if refs else "", exc.reason, addresses.EXAMPLE)
+    return out
+
+
+def _owner(values: list[str], label: str) -> list[str]:
+    out: list[str] = []
+    for value in values:
+        try:
+            checked = addresses.parse(value).lower()
+        except addresses.AddressError as exc:
+            checked = ""
+            reason = exc.reason
+        else:
+            reason = "changes when checked again"
+        if checked and checked == value:
+            out.append(value)
+        else:  # the router hands over checked addresses only: this is a defence, not a path
+            log.warning("%s: a run owner's address %s; not sending to it", label, reason)
+    return out
+
+
 def no_recipients(channel: str) -> str:
     return (f"{channel}: no recipients (set `recipients.to` on the role or `to` on the channel; "
-            "check that their ${ENV_VAR}s are set)")
+            "check that their ${ENV_VAR}s are set and hold bare addresses)")
 
 
 def subject(msg: Rendered) -> str:

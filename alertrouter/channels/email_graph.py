@@ -85,7 +85,7 @@ class GraphMailSender:
         return [v for v in (self._secret, self._token) if v]
 
     def build(self, msg: Rendered) -> dict:
-        to, cc = _mail.recipients(msg, self.cfg.to, self.cfg.cc, self._env)
+        to, cc = _mail.recipients(msg, self.cfg.to, self.cfg.cc, self._env, f"email {self.name}")
         return {
             "message": {
                 "subject": _mail.subject(msg),

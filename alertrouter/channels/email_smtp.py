@@ -15,6 +15,7 @@ import logging
 import smtplib
 import socket
 import ssl
+from email.headerregistry import Address
 from email.message import EmailMessage
 from typing import ClassVar
 
@@ -45,7 +46,7 @@ class SmtpMailSender:
         return [self._password] if self._password else []
 
     def build(self, msg: Rendered) -> dict:
-        to, cc = _mail.recipients(msg, self.cfg.to, self.cfg.cc, self._env)
+        to, cc = _mail.recipients(msg, self.cfg.to, self.cfg.cc, self._env, f"smtp {self.name}")
         return {
             "from": self._sender,
             "to": to,
@@ -62,10 +63,12 @@ class SmtpMailSender:
         (clients show the last part they can render)."""
         m = EmailMessage()
         m["From"] = built["from"]
+        # the checked addresses as header objects: the header is written from them, not re-parsed
+        # from a string (Address raises if an addr-spec would not come back the same)
         if built["to"]:
-            m["To"] = ", ".join(built["to"])
+            m["To"] = [Address(addr_spec=a) for a in built["to"]]
         if built["cc"]:
-            m["Cc"] = ", ".join(built["cc"])
+            m["Cc"] = [Address(addr_spec=a) for a in built["cc"]]
         m["Subject"] = built["subject"]
         m["Date"] = email.utils.formatdate(localtime=False, usegmt=True)
         m["Message-ID"] = built["message_id"]

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from ..addresses import EmailAddress, EmailDomain
 from ..pacing import RateLimit, parse_rate_limit
 
 
@@ -70,8 +71,8 @@ class EmailChannel(_ChannelBase):
     client_id: str
     client_secret: str = Field(description="A secret: ${ENV_VAR}")
     sender: str = Field(description="Mailbox (UPN or id) the mail is sent as")
-    to: list[str] = Field(default_factory=list, description="Default recipients; a role's recipients win")
-    cc: list[str] = Field(default_factory=list)
+    to: list[EmailAddress] = Field(default_factory=list, description="Default recipients; a role's recipients win")
+    cc: list[EmailAddress] = Field(default_factory=list)
     authority_host: str = "https://login.microsoftonline.com"
     graph_url: str = "https://graph.microsoft.com/v1.0"
     timeout_seconds: float = Field(15.0, gt=0, le=120)
@@ -88,8 +89,8 @@ class SmtpChannel(_ChannelBase):
     username: str = ""
     password: str = Field("", description="A secret: ${ENV_VAR}")
     sender: str
-    to: list[str] = Field(default_factory=list)
-    cc: list[str] = Field(default_factory=list)
+    to: list[EmailAddress] = Field(default_factory=list)
+    cc: list[EmailAddress] = Field(default_factory=list)
     timeout_seconds: float = Field(15.0, gt=0, le=120)
 
 
@@ -110,8 +111,8 @@ CHANNEL_TYPES = ("email", "log", "pagerduty", "smtp", "teams", "webhook")
 
 
 class Recipients(_Strict):
-    to: list[str] = Field(default_factory=list)
-    cc: list[str] = Field(default_factory=list)
+    to: list[EmailAddress] = Field(default_factory=list)
+    cc: list[EmailAddress] = Field(default_factory=list)
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
@@ -243,8 +244,9 @@ class RunOwners(_Strict):
     submitter_tag: str = Field("", description='Tag naming who submitted the run, e.g. "mlflow.user"; '
                                               "offered the same way (empty: off)")
     channel: str = Field(description="The email (or smtp) channel owners are reached through")
-    aliases: dict[str, list[str]] = Field(default_factory=dict, description="alias -> addresses")
-    allowed_domains: list[str] = Field(default_factory=list, description="Address domains a tag may name")
+    aliases: dict[str, list[EmailAddress]] = Field(default_factory=dict, description="alias -> addresses")
+    allowed_domains: list[EmailDomain] = Field(default_factory=list, description="Address domains a tag may name "
+                                                                                 "(exact match: list subdomains too)")
     kinds: list[str] = Field(default_factory=lambda: ["run.completed", "run.failed", "run.canceled", "run.stuck"],
                              description="Which run notices reach the owners")
 

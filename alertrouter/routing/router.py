@@ -13,15 +13,17 @@ are the AND of its keys' masks: a few dict look-ups, whatever the number of rout
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field
 
+from .. import addresses
 from ..config.load import LOG_CHANNEL, OWNER_PREFIX, LoadedConfig
 from ..model import Event
 from .matchers import Matcher
 
 DEFAULT_ROUTE = "default"
 OWNER_ROUTE = "run-owners"
+NOT_ALLOWED = "not an alias nor an allowed domain"
+MAX_OWNER_NAMES = 50  # names read from a run's tags: each is parsed, and anyone who starts a run writes them
 log = logging.getLogger("alertrouter.routing")
 
 
@@ -102,6 +104,8 @@ class Router:
         self.routes = loaded.routes
         self.table = MatchTable(self.routes)
         self._targets: dict[tuple[str, tuple[str, ...]], list[Target]] = {}
+        self._aliases = self._owner_aliases()
+        self._domains = frozenset(self.cfg.run_owners.allowed_domains if self.cfg.run_owners else ())
 
     def route(self, event: Event, explain: bool = False) -> Decision:
         """The routes, roles and targets for `event`; with `explain`, also why each route did or did
@@ -158,37 +162,69 @@ class Router:
                 break
 
     def _owners(self, event: Event, d: Decision) -> None:
-        """The run's owners named by its tags (aliases and allowed domains only), as extra targets."""
+        """The run's owners named by its tags, as extra targets: each item a configured alias, or one
+        bare address (alertrouter/addresses.py) whose domain is allowed, exactly. The owner's role
+        carries the checked address, which is what the channel sends to."""
         owners = self.cfg.run_owners
         if owners is None or event.kind not in owners.kinds:
             return
         names = []
         for tag in (owners.tag, owners.submitter_tag):
             if tag and event.labels.get(f"tag.{tag}"):
-                names.extend(n.strip() for n in re.split(r"[,;\s]+", event.labels[f"tag.{tag}"]) if n.strip())
+                names.extend(addresses.split(event.labels[f"tag.{tag}"]))
         if not names:
             return
-        addresses, ignored = [], []
-        domains = {x.lower().lstrip("@") for x in owners.allowed_domains}
+        found, ignored = [], []
+        unread, names = names[MAX_OWNER_NAMES:], names[:MAX_OWNER_NAMES]
         for name in names:
-            if name in owners.aliases:
-                addresses.extend(owners.aliases[name])
-            elif "@" in name and name.rsplit("@", 1)[1].lower() in domains:
-                addresses.append(name.lower())
+            if name in self._aliases:
+                found.extend(self._aliases[name])
+                continue
+            try:
+                address = addresses.parse(name).lower()
+            except addresses.AddressError as exc:
+                why = f"not an alias nor one bare address: it {exc}" if "@" in name else NOT_ALLOWED
+                ignored.append(f"{addresses.shown(name)} ({why})")
+                continue
+            if addresses.domain(address) in self._domains:
+                found.append(address)
             else:
-                ignored.append(name)
+                ignored.append(f"{addresses.shown(name)} ({NOT_ALLOWED})")
+        if unread:
+            ignored.append(f"{len(unread)} more (at most {MAX_OWNER_NAMES} names are read from a run's tags)")
         if ignored:
-            log.warning("run owner(s) ignored for event %s: %s (not an alias nor an allowed domain)", event.id,
-                        ", ".join(ignored), extra={"event_id": event.id})
-        addresses = list(dict.fromkeys(addresses))
-        d.trail.append(f"{OWNER_ROUTE}: " + (", ".join(addresses) or "nobody")
-                       + (f"; ignored {', '.join(ignored)} (not an alias nor an allowed domain)" if ignored else ""))
-        if addresses:
+            log.warning("run owner(s) ignored for event %s: %s", event.id, ", ".join(ignored),
+                        extra={"event_id": event.id})
+        found = list(dict.fromkeys(found))
+        d.trail.append(f"{OWNER_ROUTE}: " + (", ".join(found) or "nobody")
+                       + (f"; ignored {', '.join(ignored)}" if ignored else ""))
+        if found:
             d.routes.append(OWNER_ROUTE)
-        for address in addresses:
+        for address in found:
             role = OWNER_PREFIX + address
             d.roles.append(role)
             d.targets.append(self._target(OWNER_ROUTE, role, owners.channel))
+
+    def _owner_aliases(self) -> dict[str, list[str]]:
+        """run_owners.aliases with their ${ENV_VAR}s resolved (a variable may hold several addresses,
+        comma-separated) and every address checked; a bad one is left out with a log line that names
+        the alias and the variable, not the value."""
+        owners = self.cfg.run_owners
+        out: dict[str, list[str]] = {}
+        for alias, values in (owners.aliases.items() if owners else ()):
+            found: list[str] = []
+            for i, value in enumerate(values):
+                refs, items = addresses.expand(value, self.loaded.env)
+                where = f"run_owners.aliases.{alias}[{i}]" + (f" (from {refs})" if refs else "")
+                if not items:
+                    log.warning("%s: no address (is %s set?); the alias reaches nobody through it", where, refs)
+                for item in items:
+                    try:
+                        found.append(addresses.parse(item).lower())
+                    except addresses.AddressError as exc:
+                        log.warning("%s: a value %s; not sending to it", where, exc.reason)
+            out[alias] = list(dict.fromkeys(found))
+        return out
 
     def _target(self, route: str, role: str, channel: str) -> Target:
         return target(self.loaded, route, role, channel)
