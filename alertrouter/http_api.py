@@ -153,6 +153,9 @@ class HttpApi:
     def rejected(self, endpoint: str, reason: str) -> None:
         self.app.metrics.rejected.labels(endpoint, reason).inc()
 
+    def payload_rejected(self, endpoint: str, exc: PayloadError) -> None:
+        self.rejected(endpoint, _REASONS.get(type(exc), "bad_payload"))
+
     def eventgrid_runtime(self, req: Request) -> Response:
         name = req.query.get("functionName") or req.query.get("functionname") or ""
         if name != EVENTGRID_TRIGGER:
@@ -218,8 +221,8 @@ class HttpApi:
     def _guard(self, endpoint: str, fn) -> Response:
         try:
             return fn()
-        except PayloadError as exc:
-            self.rejected(endpoint, _REASONS.get(type(exc), "bad_payload"))
+        except PayloadError as exc:  # it will never succeed: 4xx, so Event Grid / Action Groups do not retry it
+            self.payload_rejected(endpoint, exc)
             return error(exc.status, str(exc))
         except Exception:  # the server keeps serving; Event Grid / Action Groups retry on 5xx
             log.exception("internal error while handling a request")

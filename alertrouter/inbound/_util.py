@@ -119,7 +119,7 @@ def maybe_json(value: Any) -> Any:
             parsed = json.loads(value)
         except (ValueError, RecursionError):
             return value
-        return without_lone_surrogates(value, parsed) if depth_ok(value) else value
+        return without_lone_surrogates(value, parsed) if depth_ok(value, parsed) else value
     return value
 
 
