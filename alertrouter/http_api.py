@@ -27,7 +27,7 @@ from .inbound._util import json_type
 
 log = logging.getLogger("alertrouter.http")
 
-EVENTGRID_TRIGGER = "aml_events"
+EVENTGRID_TRIGGER = "aml_events"  # the Event Grid trigger function's name in function_app.py
 _REASONS = {MalformedJson: "malformed_json", UnsupportedSchema: "unsupported_schema", TooLarge: "too_large",
             WrongType: "wrong_type"}
 SILENCE_SHAPE = '{"matchers": {"label": "value"}, "duration": "1h" or "ends_at": unix seconds, "created_by", "comment"}'

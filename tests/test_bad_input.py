@@ -119,7 +119,8 @@ def bodies(draw, docs):
     if cut == "truncated":
         body = body[: draw(st.integers(0, max(len(body) - 1, 0)))]
     elif cut == "garbage":
-        body = draw(st.sampled_from([b"\xef\xbb\xbf", b"\xff", b""])) + body + draw(st.sampled_from([b"", b"\xc3", b"]"]))
+        body = (draw(st.sampled_from([b"\xef\xbb\xbf", b"\xff", b""])) + body
+                + draw(st.sampled_from([b"", b"\xc3", b"]"])))
     return body
 
 

@@ -108,7 +108,9 @@ def event_from_envelope(env: envelope.Envelope, received: datetime | None = None
 
 def parse_event(obj: dict, received: datetime | None = None) -> Event | None:
     """One event from the Event Grid trigger; None for validation/deletion notices."""
-    env = envelope.parse(obj, "event")
+    if not _json.depth_ok(None, obj):  # (decoded by the Functions worker, not by decode())
+        raise MalformedJson(_json.too_deep("event"))
+    env = envelope.parse(_json.without_lone_surrogates(None, obj), "event")
     if env.type.lower() in (envelope.VALIDATION_EVENT, envelope.DELETION_EVENT):
         return None
     return event_from_envelope(env, received)

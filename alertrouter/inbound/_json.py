@@ -35,19 +35,19 @@ def loads(text: str, what: str = "body") -> Any:
     except json.JSONDecodeError as exc:
         raise MalformedJson(_malformed(exc)) from None
     except RecursionError:
-        raise MalformedJson(_too_deep(what)) from None
+        raise MalformedJson(too_deep(what)) from None
     except ValueError:  # an integer over sys.get_int_max_str_digits(): find it and say where it is
         raise MalformedJson(_huge_number(text, what)) from None
     if not depth_ok(text, value):
-        raise MalformedJson(_too_deep(what))
+        raise MalformedJson(too_deep(what))
     return without_lone_surrogates(text, value)
 
 
-def without_lone_surrogates(text: str, value: Any) -> Any:
+def without_lone_surrogates(text: str | None, value: Any) -> Any:
     """`value` decoded from `text` with every unpaired UTF-16 surrogate (legal in a JSON escape, not in
     UTF-8: the store, the log and every receiver would refuse the text) replaced by U+FFFD. Walks the
-    value only when the text has a surrogate escape at all."""
-    return _replace_surrogates(value) if _SURROGATE_ESCAPE.search(text) else value
+    value only when the text (if known) has a surrogate escape at all."""
+    return _replace_surrogates(value) if text is None or _SURROGATE_ESCAPE.search(text) else value
 
 
 def _replace_surrogates(value: Any) -> Any:  # (the value nests at most MAX_DEPTH levels)
@@ -60,11 +60,11 @@ def _replace_surrogates(value: Any) -> Any:  # (the value nests at most MAX_DEPT
     return value
 
 
-def depth_ok(text: str, value: Any, limit: int = MAX_DEPTH) -> bool:
-    """Whether `value` (decoded from `text`) nests at most `limit` arrays/objects. A text with no more
-    brackets than that cannot nest deeper; else the value is walked a level at a time (no recursion;
-    about a third of the decoder's own time on an Event Grid batch of tiny events)."""
-    if text.count("[") + text.count("{") <= limit:
+def depth_ok(text: str | None, value: Any, limit: int = MAX_DEPTH) -> bool:
+    """Whether `value` (decoded from `text`, if known) nests at most `limit` arrays/objects. A text with
+    no more brackets than that cannot nest deeper; else the value is walked a level at a time (no
+    recursion; about a third of the decoder's own time on an Event Grid batch of tiny events)."""
+    if text is not None and text.count("[") + text.count("{") <= limit:
         return True
     level = [value] if type(value) in _CONTAINERS else []
     for _ in range(limit):
@@ -97,7 +97,7 @@ def _malformed(exc: json.JSONDecodeError) -> str:
     return f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
 
 
-def _too_deep(what: str) -> str:
+def too_deep(what: str) -> str:
     return (f"{what}: nested deeper than {MAX_DEPTH} levels of arrays and objects; "
             "no payload the router reads nests that deep")
 
@@ -121,7 +121,7 @@ def _huge_number(text: str, what: str) -> str:
     except json.JSONDecodeError as exc:  # broken after the number: that is the first thing to fix
         return _malformed(exc)
     except RecursionError:
-        return _too_deep(what)
+        return too_deep(what)
     if found is None:  # not an integer after all: report what the decoder said
         return f"{what}: not JSON the router can read (a number it cannot convert)"
     where, huge = found

@@ -225,7 +225,8 @@ def _read_service_health(ctx: CIDict, labels: dict, details: dict, links: dict) 
         s = CIDict(s if isinstance(s, dict) else {})
         if s.get("ServiceName"):
             services.append(to_str(s.get("ServiceName")))
-        for r in list_at(s.get("ImpactedRegions"), f"data.alertContext.properties.impactedServices[{i}].ImpactedRegions"):
+        where = f"data.alertContext.properties.impactedServices[{i}].ImpactedRegions"
+        for r in list_at(s.get("ImpactedRegions"), where):
             if isinstance(r, dict) and r.get("RegionName"):
                 regions.add(to_str(r["RegionName"]))
     stage = to_str(props.get("stage"))
