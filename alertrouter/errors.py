@@ -2,8 +2,9 @@
 
     RouterError
      ├── PayloadError            a payload we cannot read (answer 4xx, exit 2)
-     │    ├── MalformedJson      not JSON at all
+     │    ├── MalformedJson      not JSON we read: broken, nested too deep, a number too long
      │    ├── UnsupportedSchema  JSON, but no wire format we know
+     │    │    └── WrongType     a known format, but a field holds a JSON type it cannot have
      │    └── TooLarge           over the body limit (HTTP 413)
      ├── ConfigError             routing.yaml is wrong; carries every problem found
      └── DeliveryError           a channel could not deliver (secrets never in the message)
@@ -24,12 +25,16 @@ class PayloadError(RouterError):
     status = 400
 
 
-class MalformedJson(PayloadError):
-    pass
+class MalformedJson(PayloadError, ValueError):
+    """Also a ValueError, as json.JSONDecodeError is: code that catches the decoder's errors catches it."""
 
 
 class UnsupportedSchema(PayloadError):
     pass
+
+
+class WrongType(UnsupportedSchema):
+    """The message names the field by its JSON path, the type expected and the type found."""
 
 
 class TooLarge(PayloadError):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+import math
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -20,13 +21,16 @@ from .app import App
 from .config.schema import parse_duration
 from .pipeline import escalate, silences
 from .auth import Authenticator
-from .errors import MalformedJson, PayloadError, TooLarge, UnsupportedSchema
-from .inbound import MAX_BODY_BYTES, parse_body
+from .errors import MalformedJson, PayloadError, TooLarge, UnsupportedSchema, WrongType
+from .inbound import MAX_BODY_BYTES, decode, parse_body
+from .inbound._util import json_type
 
 log = logging.getLogger("alertrouter.http")
 
-EVENTGRID_TRIGGER = "aml_events"
-_REASONS = {MalformedJson: "malformed_json", UnsupportedSchema: "unsupported_schema", TooLarge: "too_large"}  # the Event Grid trigger function's name in function_app.py
+EVENTGRID_TRIGGER = "aml_events"  # the Event Grid trigger function's name in function_app.py
+_REASONS = {MalformedJson: "malformed_json", UnsupportedSchema: "unsupported_schema", TooLarge: "too_large",
+            WrongType: "wrong_type"}
+SILENCE_SHAPE = '{"matchers": {"label": "value"}, "duration": "1h" or "ends_at": unix seconds, "created_by", "comment"}'
 
 
 @dataclass
@@ -78,7 +82,7 @@ class HttpApi:
         by = (req.query.get("by") or "").strip()[:80]
         if req.method.upper() == "POST" and req.body.strip():
             try:
-                doc = json.loads(req.body)
+                doc = _json_object(req.body, '{"token": "…", "by": "name"}')
                 token, by = doc.get("token", token), str(doc.get("by", by))[:80]
             except (ValueError, AttributeError):
                 return error(400, "expected JSON like {\"token\": \"…\", \"by\": \"name\"}")
@@ -106,22 +110,28 @@ class HttpApi:
         if req.method.upper() == "GET":
             return json_response(200, {"silences": [
                 {**s.__dict__, "active": s.active(now)} for s in silences.all_silences(self.app.store)]})
-        try:
-            doc = json.loads(req.body or b"{}")
-            if not isinstance(doc, dict):
-                raise ValueError
-        except ValueError:
-            return error(400, "expected a JSON object: {matchers, duration or ends_at, created_by, comment}")
-        try:
-            starts = float(doc.get("starts_at") or now)
-            if "ends_at" in doc:
-                ends = float(doc["ends_at"])
-            else:
+        return self._guard("silences", lambda: self._create_silence(req, now))
+
+    def _create_silence(self, req: Request, now: float) -> Response:
+        doc = _json_object(req.body, SILENCE_SHAPE)
+        matchers = doc.get("matchers") or {}
+        if not isinstance(matchers, dict):
+            raise WrongType(f'matchers: expected an object like {{"resource": "vm-7"}}, got {json_type(matchers)}')
+        starts = _seconds(doc, "starts_at", now)
+        if "ends_at" in doc:
+            ends = _seconds(doc, "ends_at", now)
+        else:
+            try:
                 ends = starts + parse_duration(doc.get("duration", "1h"))
-            s = silences.create(self.app.store, matchers=doc.get("matchers") or {}, starts_at=starts, ends_at=ends,
+            except (ValueError, OverflowError) as exc:
+                raise WrongType(f"duration: {exc}" if isinstance(exc, ValueError) else "duration: too long") from None
+            if not math.isfinite(ends):
+                raise WrongType("duration: too long; write it like 30s, 5m, 4h, 1d or 2w")
+        try:
+            s = silences.create(self.app.store, matchers=matchers, starts_at=starts, ends_at=ends,
                                 created_by=str(doc.get("created_by", "")), comment=str(doc.get("comment", "")),
                                 now=now)
-        except (silences.SilenceError, ValueError, TypeError) as exc:
+        except silences.SilenceError as exc:
             return error(400, str(exc))
         log.info("silence %s created by %s: %s", s.id, s.created_by, s.comment)
         return json_response(201, s.__dict__)
@@ -142,6 +152,9 @@ class HttpApi:
 
     def rejected(self, endpoint: str, reason: str) -> None:
         self.app.metrics.rejected.labels(endpoint, reason).inc()
+
+    def payload_rejected(self, endpoint: str, exc: PayloadError) -> None:
+        self.rejected(endpoint, _REASONS.get(type(exc), "bad_payload"))
 
     def eventgrid_runtime(self, req: Request) -> Response:
         name = req.query.get("functionName") or req.query.get("functionname") or ""
@@ -208,9 +221,35 @@ class HttpApi:
     def _guard(self, endpoint: str, fn) -> Response:
         try:
             return fn()
-        except PayloadError as exc:
-            self.rejected(endpoint, _REASONS.get(type(exc), "bad_payload"))
+        except PayloadError as exc:  # it will never succeed: 4xx, so Event Grid / Action Groups do not retry it
+            self.payload_rejected(endpoint, exc)
             return error(exc.status, str(exc))
         except Exception:  # the server keeps serving; Event Grid / Action Groups retry on 5xx
             log.exception("internal error while handling a request")
             return error(500, "internal error; the event was not processed and may be retried")
+
+
+def _json_object(body: bytes, shape: str) -> dict:
+    """A request body that must be one JSON object (silences, acknowledgements): {} when empty, else
+    the object, or MalformedJson (a ValueError too) saying what was wrong and the shape expected."""
+    if not body.strip():
+        return {}
+    doc = decode(body)
+    if not isinstance(doc, dict):
+        raise MalformedJson(f"body: expected a JSON object like {shape}, got {json_type(doc)}")
+    return doc
+
+
+def _seconds(doc: dict, key: str, default: float) -> float:
+    """A UNIX time in seconds from a silence body (absent or null: `default`)."""
+    value = doc.get(key)
+    if not value and not isinstance(value, bool):  # absent, null, "" or 0: the default, as before
+        return default
+    try:
+        seconds = float(value)
+    except (ValueError, TypeError, OverflowError):
+        seconds = math.nan
+    if isinstance(value, bool) or not math.isfinite(seconds):
+        raise WrongType(f"{key}: expected a UNIX time in seconds, got {json_type(value)}"
+                        + (f" {value!r}" if isinstance(value, str) and len(value) <= 40 else ""))
+    return seconds

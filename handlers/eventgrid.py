@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+
 import azure.functions as func
 
+from alertrouter.errors import PayloadError
 from alertrouter.inbound import parse_event
 from alertrouter.http_api import EVENTGRID_TRIGGER
 
 from . import _runtime
 
 bp = func.Blueprint()
+log = logging.getLogger("alertrouter.eventgrid")
 
 
 def as_dict(event: func.EventGridEvent | func.CloudEvent) -> dict:
@@ -42,6 +46,12 @@ def as_dict(event: func.EventGridEvent | func.CloudEvent) -> dict:
 @bp.function_name(EVENTGRID_TRIGGER)
 @bp.event_grid_trigger(arg_name="event")
 def aml_events(event: func.EventGridEvent) -> None:
-    parsed = parse_event(as_dict(event))
+    api = _runtime.api()
+    try:
+        parsed = parse_event(as_dict(event))
+    except PayloadError as exc:  # raised, it would come back on Event Grid's retries for hours and fail alike
+        api.payload_rejected("trigger", exc)
+        log.warning("dropped Event Grid event %s: %s", event.id, exc)
+        return
     if parsed is not None:
-        _runtime.api().app.ingest([parsed])
+        api.app.ingest([parsed])

@@ -9,14 +9,13 @@ Pure functions: nothing here touches storage or the network.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal
 
 from ..errors import MalformedJson, TooLarge, UnsupportedSchema
 from ..model import Event
-from . import aml, azure_monitor, envelope, generic, legacy
+from . import _json, aml, azure_monitor, envelope, generic, legacy
 
 Endpoint = Literal["eventgrid", "alerts"] | None
 # Event Grid delivers events of up to 1 MB each, inside a JSON array (and batches of up to 1 MB): a 1 MB
@@ -41,10 +40,7 @@ def decode(body: bytes, max_bytes: int = MAX_BODY_BYTES) -> Any:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise MalformedJson(f"request body is not UTF-8 (byte {exc.start}); send JSON encoded as UTF-8") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise MalformedJson(f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    return _json.loads(text, "body")
 
 
 def parse_body(body: bytes, content_type: str | None = None, endpoint: Endpoint = None,
@@ -112,7 +108,9 @@ def event_from_envelope(env: envelope.Envelope, received: datetime | None = None
 
 def parse_event(obj: dict, received: datetime | None = None) -> Event | None:
     """One event from the Event Grid trigger; None for validation/deletion notices."""
-    env = envelope.parse(obj, "event")
+    if not _json.depth_ok(None, obj):  # (decoded by the Functions worker, not by decode())
+        raise MalformedJson(_json.too_deep("event"))
+    env = envelope.parse(_json.without_lone_surrogates(None, obj), "event")
     if env.type.lower() in (envelope.VALIDATION_EVENT, envelope.DELETION_EVENT):
         return None
     return event_from_envelope(env, received)

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import re
 from datetime import datetime, timezone
 from typing import Any, Mapping
+
+from ..errors import WrongType
+from ._json import depth_ok, without_lone_surrogates
 
 _ARM = re.compile(
     r"/subscriptions/(?P<sub>[^/]+)"
@@ -108,13 +112,57 @@ def to_str(value: Any) -> str:
 
 
 def maybe_json(value: Any) -> Any:
-    """A string that holds JSON (AML runProperties, activity-log claims) becomes the value; else unchanged."""
+    """A string that holds JSON (AML runProperties, activity-log claims) becomes the value; else unchanged
+    (so is one nested too deep to be read safely, or holding a number Python cannot convert)."""
     if isinstance(value, str) and value[:1] in ("{", "["):  # (an empty string is no JSON: not tried)
         try:
-            return json.loads(value)
-        except ValueError:
+            parsed = json.loads(value)
+        except (ValueError, RecursionError):
             return value
+        return without_lone_surrogates(value, parsed) if depth_ok(value, parsed) else value
     return value
+
+
+def json_type(value: Any) -> str:
+    """What a JSON value is, for messages: "an object", "a number"…"""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return {dict: "an object", list: "an array", str: "a string", type(None): "null"}.get(type(value),
+                                                                                       type(value).__name__)
+
+
+def obj_at(value: Any, where: str) -> Mapping:
+    """An optional object the adapter reads: absent or empty → {}, an object → itself; any other JSON
+    type cannot be read and is refused, naming where it was."""
+    if not value:
+        return {}
+    if isinstance(value, Mapping):
+        return value
+    raise WrongType(f"{where}: expected an object, got {json_type(value)}")
+
+
+def list_at(value: Any, where: str) -> list:
+    """An optional array the adapter reads: absent or empty → [], an array → itself, else refused."""
+    if not value:
+        return []
+    if isinstance(value, list):
+        return value
+    raise WrongType(f"{where}: expected an array, got {json_type(value)}")
+
+
+def fixed3(value: Any) -> str:
+    """A number shown with 3 decimals (a drift coefficient); anything else, or a number too large for a
+    float, as its text."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            number = float(value)
+        except OverflowError:
+            return to_str(value)
+        if math.isfinite(number):
+            return f"{number:.3f}"
+    return to_str(value)
 
 
 def flat_tags(prefix: str, tags: Any) -> dict[str, str]:

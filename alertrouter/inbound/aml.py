@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from ..model import Event
 from . import severity as sev
-from ._util import CIDict, arm_parts, clip, flat_tags, maybe_json, to_str
+from ._util import CIDict, arm_parts, clip, fixed3, flat_tags, maybe_json, obj_at, to_str
 from .envelope import Envelope
 
 PREFIX = "microsoft.machinelearningservices."
@@ -51,7 +51,7 @@ def to_event(env: Envelope, received: datetime | None = None) -> Event:
             run_type=to_str(data.get("runType")),
             **flat_tags("tag.", data.get("runTags")),
         )
-        for k, v in (data.get("runProperties") or {}).items():
+        for k, v in obj_at(data.get("runProperties"), f"{env.where}: data.runProperties").items():
             details[f"property.{k}"] = to_str(maybe_json(v))
         verb = {
             "run.started": "started",
@@ -69,7 +69,7 @@ def to_event(env: Envelope, received: datetime | None = None) -> Event:
             model, _, version = env.subject[len("models/"):].partition(":")
         kind = "model.registered"
         labels.update(model_name=model, model_version=version, **flat_tags("tag.", data.get("modelTags")))
-        for k, v in (data.get("modelProperties") or {}).items():
+        for k, v in obj_at(data.get("modelProperties"), f"{env.where}: data.modelProperties").items():
             details[f"property.{k}"] = to_str(maybe_json(v))
         title = f"Model {model} version {version} registered"
         summary = f"Model {model}:{version} was registered{where}."
@@ -84,7 +84,7 @@ def to_event(env: Envelope, received: datetime | None = None) -> Event:
             model_ids=model_ids,
             **flat_tags("tag.", data.get("serviceTags")),
         )
-        for k, v in (data.get("serviceProperties") or {}).items():
+        for k, v in obj_at(data.get("serviceProperties"), f"{env.where}: data.serviceProperties").items():
             details[f"property.{k}"] = to_str(maybe_json(v))
         models = ", ".join(m.strip() for m in model_ids.split(",") if m.strip()) or "no models"
         title = f"Service {service} deployed"
@@ -103,7 +103,7 @@ def to_event(env: Envelope, received: datetime | None = None) -> Event:
             target_dataset_id=to_str(data.get("targetDatasetId")),
         )
         window = f" between {data.get('startTime')} and {data.get('endTime')}" if data.get("startTime") else ""
-        shown = f"{coefficient:.3f}" if isinstance(coefficient, (int, float)) else to_str(coefficient)
+        shown = fixed3(coefficient)
         title = f"Data drift detected by {drift_name or 'a drift monitor'} (coefficient {shown})"
         summary = f"Drift monitor {drift_name}{where} measured a drift coefficient of {shown}{window}."
         fingerprint = f"drift:{ws}:{labels['drift_id']}"

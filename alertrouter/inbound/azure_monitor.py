@@ -15,7 +15,7 @@ from urllib.parse import quote
 from ..errors import UnsupportedSchema
 from ..model import Event
 from . import severity as sev
-from ._util import CIDict, arm_parts, clip, flat_tags, maybe_json, parse_time, to_str
+from ._util import CIDict, arm_parts, clip, flat_tags, list_at, maybe_json, parse_time, to_str
 
 def is_common(payload: Any) -> bool:
     return isinstance(payload, dict) and str(payload.get("schemaId", "")).lower() == "azuremonitorcommonalertschema"
@@ -43,8 +43,8 @@ def to_events(payload: dict, received: datetime | None = None) -> list[Event]:
         "monitor_condition": condition,
         "severity_raw": to_str(e.get("severity")),
     }
-    targets = e.get("alertTargetIDs") or []
-    items = e.get("configurationItems") or []
+    targets = list_at(e.get("alertTargetIDs"), "data.essentials.alertTargetIDs")
+    items = list_at(e.get("configurationItems"), "data.essentials.configurationItems")
     if targets:
         labels["resource_id"] = to_str(targets[0])
         labels.update(arm_parts(to_str(targets[0])))
@@ -128,7 +128,8 @@ def _read_criteria(ctx: CIDict, labels: dict, details: dict, links: dict) -> tup
     labels["condition_type"] = to_str(ctx.get("conditionType"))
     cond = CIDict(ctx.get("condition") or {})
     labels["window_size"] = to_str(cond.get("windowSize"))
-    criteria = [CIDict(c) for c in (cond.get("allOf") or []) if isinstance(c, dict)]
+    criteria = [CIDict(c) for c in list_at(cond.get("allOf"), "data.alertContext.condition.allOf")
+                if isinstance(c, dict)]
     lines = []
     for i, c in enumerate(criteria):
         metric = to_str(c.get("metricName")) or to_str(c.get("webTestName")) or "query"
@@ -144,9 +145,9 @@ def _read_criteria(ctx: CIDict, labels: dict, details: dict, links: dict) -> tup
                 web_test=to_str(c.get("webTestName")),
                 alert_sensitivity=to_str(c.get("alertSensitivity")),
             )
-            for dim in c.get("dimensions") or []:
+            for dim in list_at(c.get("dimensions"), "data.alertContext.condition.allOf[0].dimensions"):
                 if isinstance(dim, dict) and dim.get("name"):
-                    labels[f"dimension.{dim['name']}"] = to_str(dim.get("value"))
+                    labels[f"dimension.{to_str(dim['name'])}"] = to_str(dim.get("value"))
         if c.get("searchQuery"):
             details[f"query.{i}"] = to_str(c.get("searchQuery"))
         for key in ("linkToSearchResultsUI", "linkToFilteredSearchResultsUI"):
@@ -220,11 +221,12 @@ def _read_service_health(ctx: CIDict, labels: dict, details: dict, links: dict) 
     impacted = maybe_json(props.get("impactedServices"))
     services = []
     regions = set()
-    for s in impacted if isinstance(impacted, list) else []:
+    for i, s in enumerate(impacted if isinstance(impacted, list) else []):
         s = CIDict(s if isinstance(s, dict) else {})
         if s.get("ServiceName"):
             services.append(to_str(s.get("ServiceName")))
-        for r in s.get("ImpactedRegions") or []:
+        where = f"data.alertContext.properties.impactedServices[{i}].ImpactedRegions"
+        for r in list_at(s.get("ImpactedRegions"), where):
             if isinstance(r, dict) and r.get("RegionName"):
                 regions.add(to_str(r["RegionName"]))
     stage = to_str(props.get("stage"))

@@ -23,6 +23,7 @@ class Envelope:
     topic: str  # Event Grid `topic` or CloudEvents `source`
     data: Any
     raw: dict
+    where: str = "event"  # how messages name this event: "event [2]" in a batch
 
 
 def is_cloudevent(obj: Any) -> bool:
@@ -57,6 +58,7 @@ def parse(obj: Any, where: str) -> Envelope:
             topic=str(d.get("source")),
             data=d.get("data"),
             raw=obj,
+            where=where,
         )
     if d.has("eventType"):
         missing = [k for k in ("id", "eventType") if not d.get(k)]
@@ -73,6 +75,7 @@ def parse(obj: Any, where: str) -> Envelope:
             topic=str(d.get("topic") or ""),
             data=d.get("data"),
             raw=obj,
+            where=where,
         )
     keys = ", ".join(sorted(obj)[:8]) or "none"
     raise UnsupportedSchema(

@@ -12,7 +12,7 @@ from typing import Any
 from ..errors import UnsupportedSchema
 from ..model import Event
 from . import severity as sev
-from ._util import CIDict, arm_parts, clip, flat_tags, parse_time, to_str
+from ._util import CIDict, arm_parts, clip, flat_tags, list_at, parse_time, to_str
 
 
 def kind_of(payload: Any) -> str | None:
@@ -91,7 +91,7 @@ def _metric(payload: dict, received: datetime | None) -> Event:
     cond = CIDict(ctx.get("condition") or {})
     labels["window_size"] = to_str(cond.get("windowSize"))
     lines = []
-    for i, c in enumerate(cond.get("allOf") or []):
+    for i, c in enumerate(list_at(cond.get("allOf"), "data.context.condition.allOf")):
         c = CIDict(c if isinstance(c, dict) else {})
         if i == 0:
             labels.update(
@@ -102,9 +102,9 @@ def _metric(payload: dict, received: datetime | None) -> Event:
                 metric_value=to_str(c.get("metricValue")),
                 time_aggregation=to_str(c.get("timeAggregation")),
             )
-            for dim in c.get("dimensions") or []:
+            for dim in list_at(c.get("dimensions"), "data.context.condition.allOf[0].dimensions"):
                 if isinstance(dim, dict) and dim.get("name"):
-                    labels[f"dimension.{dim['name']}"] = to_str(dim.get("value"))
+                    labels[f"dimension.{to_str(dim['name'])}"] = to_str(dim.get("value"))
         lines.append(
             f"{to_str(c.get('metricName'))} ({to_str(c.get('timeAggregation'))}) "
             f"{to_str(c.get('operator'))} {to_str(c.get('threshold'))}: value {to_str(c.get('metricValue'))}"
@@ -190,7 +190,8 @@ def _activity(payload: dict, received: datetime | None) -> Event:
 def _log(flat: dict, payload: dict, received: datetime | None) -> Event:
     d = CIDict(flat)
     rule = to_str(d.get("AlertRuleName"))
-    items = d.get("AffectedConfigurationItems") or []
+    items = list_at(d.get("AffectedConfigurationItems"),
+                    ("data." if flat is not payload else "") + "AffectedConfigurationItems")
     labels = {
         "alert_rule": rule,
         "signal_type": "Log",

@@ -88,7 +88,7 @@ def verify(secret: bytes, token: str, now: float) -> Ack:
         expected = _b64(hmac.new(secret, payload.encode(), hashlib.sha256).digest())
     except (ValueError, AttributeError):
         raise AckError(400, "malformed acknowledge token") from None
-    if not hmac.compare_digest(sig, expected):
+    if not hmac.compare_digest(sig.encode("utf-8", "surrogatepass"), expected.encode()):  # (str: ASCII only)
         raise AckError(403, "acknowledge token has a bad signature")
     try:
         doc = json.loads(_unb64(payload))
