@@ -8,9 +8,14 @@ route's template folder, then the role's, then the shipped `templates/`:
     <channel kind>/<family>.<part>.j2         e.g. teams/alert.text.j2   (family = kind before the dot)
     <channel kind>/_default.<part>.j2
 
-Templates run in Jinja2's sandbox; `.html.j2` templates are autoescaped. Templates see only the
-view model, already filtered by the role's visibility. Bodies (cards, JSON) are built as data by
-the channel, never string-templated. A template that fails never swallows a notification: that
+Templates run in Jinja2's sandbox and escape by what their output is for (`flavour`): a template
+that makes HTML (`*.html.j2`) is HTML-escaped, one that makes Teams Markdown (`teams/…`) has every
+printed value Markdown-escaped, one that makes a log line (`log/…`) has control characters in
+values escaped; a template imported, included or extended by one of them (macros, partials,
+`email/_macros.j2`) is compiled in its caller's flavour, whatever its own name. Template text
+itself (`**Resolved**`, tags) is the author's and is kept. Templates see only the view model,
+already filtered by the role's visibility, whose links are only https (see `safety`). Bodies
+(cards, JSON) are built as data by the channel, never string-templated. A template that fails never swallows a notification: that
 part falls back to a plain rendering and the error is kept on the result and logged.
 """
 
@@ -26,8 +31,10 @@ from typing import Any, Iterable
 
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup
 
 from .model import Event
+from .safety import escape_controls, link_allowed, md_escape, safe_links
 
 log = logging.getLogger("alertrouter.render")
 
@@ -78,9 +85,15 @@ def duration_text(seconds: float | None) -> str:
 
 
 def view_model(event: Event, *, route: str, role: str, visibility: str,
-               started_at: datetime | None = None) -> dict[str, Any]:
-    """The flat dict templates and channels see. Restricted roles get no links, details or tags."""
+               started_at: datetime | None = None, allow_http: bool = False) -> dict[str, Any]:
+    """The flat dict templates and channels see. Restricted roles get no links, details or tags;
+    links are only the event's `links` whose URL `safety.link_allowed` accepts."""
     restricted = visibility == "restricted"
+    links = {} if restricted else safe_links(event.links, allow_http)
+    if len(links) < len(event.links) and not restricted:
+        refused = [name for name in event.links if name not in links]
+        log.warning("event %s: link(s) %s not sent: only https links are (http with links.allow_http)",
+                    event.id, ", ".join(refused))
     labels = {k: v for k, v in event.labels.items() if not restricted or k in RESTRICTED_LABELS}
     duration = (event.time - started_at).total_seconds() if started_at else None
     status = {"alert.resolved": "resolved", "alert.fired": "firing"}.get(event.kind, "")
@@ -100,7 +113,7 @@ def view_model(event: Event, *, route: str, role: str, visibility: str,
         "duration": duration_text(duration),
         "fingerprint": event.fingerprint,
         "labels": labels,
-        "links": {} if restricted else dict(event.links),
+        "links": links,
         "details": {} if restricted else dict(event.details),
         "route": route,
         "role": role,
@@ -128,12 +141,63 @@ def plain(view: dict, part: str = "text") -> str:
     return text
 
 
+# --- what a template's output is for --------------------------------------------------------------
+
+HTML, MARKDOWN, LOG = "html", "md", "log"
+_AS = "@"  # "email/_macros.j2@html": a partial compiled in the flavour of the template that loaded it
+
+
+def flavour(name: str | None) -> str | None:
+    """What the template called `name` produces: HTML, Teams Markdown, a log text, or None (text)."""
+    if not name:
+        return None
+    base, sep, tag = name.rpartition(_AS)
+    if sep and tag in (HTML, MARKDOWN, LOG):
+        return tag
+    if name.endswith(".html.j2"):
+        return HTML
+    if name.startswith("teams/"):
+        return MARKDOWN
+    if name.startswith("log/"):
+        return LOG
+    return None
+
+
+class _Loader(jinja2.FileSystemLoader):
+    """Reads `name@flavour` from the file `name`."""
+
+    def get_source(self, environment, template):
+        base, sep, tag = template.rpartition(_AS)
+        return super().get_source(environment, base if sep and tag in (HTML, MARKDOWN, LOG) else template)
+
+
+@jinja2.pass_context
+def _finalize(context, value):
+    """Every printed value: Markdown-escaped in Teams templates, control characters escaped in log
+    templates (Markup, e.g. a macro's output, is the template's own and is kept)."""
+    kind = flavour(context.name)
+    if kind == MARKDOWN and not isinstance(value, Markup):
+        return Markup(md_escape(value))
+    if kind == LOG and isinstance(value, str) and not isinstance(value, Markup):
+        return escape_controls(value)
+    return value
+
+
+class _Environment(SandboxedEnvironment):
+    def join_path(self, template: str, parent: str) -> str:
+        """A template loaded by another is compiled in the parent's flavour."""
+        want = flavour(parent)
+        return template if want is None or flavour(template) == want else f"{template}{_AS}{want}"
+
+
 class Renderer:
-    def __init__(self, templates_dir: str | Path | None = None, *, strict: bool | None = None):
+    def __init__(self, templates_dir: str | Path | None = None, *, strict: bool | None = None,
+                 allow_http: bool = False):
         self.dir = Path(templates_dir) if templates_dir else DEFAULT_TEMPLATES
         if strict is None:
             strict = os.environ.get("ALERTROUTER_STRICT_TEMPLATES") == "1"
         self.strict = strict
+        self.allow_http = allow_http  # routing.yaml `links.allow_http`
         self._envs: dict[tuple[str, ...], SandboxedEnvironment] = {}
         # (template folders, channel kind, event kind, part) → the template found, or None: chosen once
         self._chosen: dict[tuple, jinja2.Template | None] = {}
@@ -142,14 +206,17 @@ class Renderer:
     def _env(self, overrides: tuple[str, ...]) -> SandboxedEnvironment:
         env = self._envs.get(overrides)
         if env is None:
-            env = SandboxedEnvironment(
-                loader=jinja2.FileSystemLoader([*overrides, str(self.dir)]),
+            env = _Environment(
+                loader=_Loader([*overrides, str(self.dir)]),
                 undefined=jinja2.StrictUndefined if self.strict else jinja2.ChainableUndefined,
-                autoescape=lambda name: bool(name) and name.endswith(".html.j2"),
+                autoescape=lambda name: flavour(name) in (HTML, MARKDOWN),
+                finalize=_finalize,
                 trim_blocks=True,
                 lstrip_blocks=True,
                 auto_reload=False,  # templates are read once per process; restart to pick up edits
             )
+            allow_http = self.allow_http
+            env.filters["link"] = lambda url: url if link_allowed(url, allow_http) else ""
             self._envs[overrides] = env
         return env
 
@@ -182,7 +249,8 @@ class Renderer:
                channel_kind: str, parts: Iterable[str], visibility: str = "full",
                template_dirs: Iterable[str] = (), recipients: dict[str, list[str]] | None = None,
                started_at: datetime | None = None) -> Rendered:
-        view = view_model(event, route=route, role=role, visibility=visibility, started_at=started_at)
+        view = view_model(event, route=route, role=role, visibility=visibility, started_at=started_at,
+                          allow_http=self.allow_http)
         dirs = tuple(str(d) for d in template_dirs if d)
         rendered: dict[str, str] = {}
         errors: dict[str, str] = {}
