@@ -21,6 +21,7 @@ part falls back to a plain rendering and the error is kept on the result and log
 
 from __future__ import annotations
 
+import functools
 import html
 import logging
 import os
@@ -147,6 +148,7 @@ HTML, MARKDOWN, LOG = "html", "md", "log"
 _AS = "@"  # "email/_macros.j2@html": a partial compiled in the flavour of the template that loaded it
 
 
+@functools.lru_cache(maxsize=1024)
 def flavour(name: str | None) -> str | None:
     """What the template called `name` produces: HTML, Teams Markdown, a log text, or None (text)."""
     if not name:

@@ -20,6 +20,7 @@ people. Three rules, used by the renderer, the channels and the log formatters:
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from urllib.parse import urlsplit
@@ -42,7 +43,14 @@ def _loopback(host: str) -> bool:
 
 def link_allowed(url: object, allow_http: bool = False) -> bool:
     """True when `url` may be sent as a link (see the module's rules)."""
-    if not isinstance(url, str) or not url or len(url) > MAX_LINK or _LINK_UNSAFE.search(url):
+    if not isinstance(url, str) or not url or len(url) > MAX_LINK:
+        return False
+    return _link_allowed(url, allow_http)
+
+
+@functools.lru_cache(maxsize=4096)  # the same links come back for every role and channel of an event
+def _link_allowed(url: str, allow_http: bool) -> bool:
+    if _LINK_UNSAFE.search(url):
         return False
     scheme, sep, _ = url.partition("://")
     scheme = scheme.lower()
@@ -76,10 +84,15 @@ _URL_SCHEME = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*):(?=//)|\b(mailto):")
 _WWW = re.compile(r"(?i)\b(www)\.")
 
 
+# Anything md_escape would change; most values (names, ids, numbers) have none of it.
+_MD_TRIGGER = re.compile(r"[\\`*_\[\]<>~:]|www\.|^[ \t]*(?:[-+#]|\d{1,9}[.)])(?:[ \t]|$)",
+                         re.IGNORECASE | re.MULTILINE)
+
+
 def md_escape(text: object) -> str:
     """`text` as Teams Markdown that displays literally, with bare URLs made unclickable."""
     s = "" if text is None else str(text)
-    if not s:
+    if not s or not _MD_TRIGGER.search(s):
         return s
     s = _URL_SCHEME.sub(lambda m: f"{m[1] or m[2]}[:]", s)
     s = _WWW.sub(r"\1[.]", s)
