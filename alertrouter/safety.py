@@ -74,16 +74,16 @@ def safe_links(links: dict, allow_http: bool = False) -> dict[str, str]:
 
 # --- Teams Markdown -----------------------------------------------------------------------------
 
+_MD_CHARS = re.compile(r"([\\`*\[\]<>~])")
 # `_` between two letters or digits never starts or ends emphasis (CommonMark's flanking rules), so
 # run ids like AutoML_1234_5 stay readable; every other `_` is escaped.
-_MD_CHARS = re.compile(r"([\\`*\[\]<>~]|(?<![^\W_])_|_(?![^\W_]))")
+_UNDERSCORE = re.compile(r"(?<![^\W_])_|_(?![^\W_])")
 # A list item or heading starts a line with its marker and then a space (CommonMark): "- x",
 # "1. x", "# x"; "-5" or "7.727" is text.
 _MD_LINE_START = re.compile(r"(?m)^([ \t]*)(?:([-+#])|(\d{1,9})([.)]))(?=[ \t]|$)")
+_LINE_START_CHARS = frozenset(" \t-+#0123456789")
 _URL_SCHEME = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*):(?=//)|\b(mailto):")
 _WWW = re.compile(r"(?i)\b(www)\.")
-
-
 # Anything md_escape would change; most values (names, ids, numbers) have none of it.
 _MD_TRIGGER = re.compile(r"[\\`*_\[\]<>~:]|www\.|^[ \t]*(?:[-+#]|\d{1,9}[.)])(?:[ \t]|$)",
                          re.IGNORECASE | re.MULTILINE)
@@ -94,10 +94,18 @@ def md_escape(text: object) -> str:
     s = "" if text is None else str(text)
     if not s or not _MD_TRIGGER.search(s):
         return s
-    s = _URL_SCHEME.sub(lambda m: f"{m[1] or m[2]}[:]", s)
-    s = _WWW.sub(r"\1[.]", s)
-    s = _MD_CHARS.sub(r"\\\1", s)
-    return _MD_LINE_START.sub(lambda m: m[1] + ("\\" + m[2] if m[2] else m[3] + "\\" + m[4]), s)
+    low = s.lower()
+    if "://" in s or "mailto:" in low:
+        s = _URL_SCHEME.sub(lambda m: f"{m[1] or m[2]}[:]", s)
+    if "www." in low:
+        s = _WWW.sub(r"\1[.]", s)
+    if _MD_CHARS.search(s):
+        s = _MD_CHARS.sub(r"\\\1", s)
+    if "_" in s:
+        s = _UNDERSCORE.sub(r"\\_", s)
+    if "\n" in s or s[0] in _LINE_START_CHARS:
+        s = _MD_LINE_START.sub(lambda m: m[1] + ("\\" + m[2] if m[2] else m[3] + "\\" + m[4]), s)
+    return s
 
 
 # --- logs ---------------------------------------------------------------------------------------
