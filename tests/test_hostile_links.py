@@ -126,3 +126,18 @@ def test_markdown_escaping_keeps_text_readable():
     assert md_escape(RULE) == r"\[Reset your password\](https\[:\]//evil.example/login)"
     assert md_escape("**b** _i_ `c` ~s~ <at>x</at>") == r"\*\*b\*\* \_i\_ \`c\` \~s\~ \<at\>x\</at\>"
     assert md_escape("- a\n1. b\n# c\nwww.evil.example") == "\\- a\n1\\. b\n\\# c\nwww\\[.\\]evil.example"
+
+
+def test_a_teams_part_that_fell_back_to_the_plain_rendering_is_escaped_too(tmp_path):
+    (tmp_path / "teams").mkdir()
+    (tmp_path / "teams" / "alert.title.j2").write_text("{{ no_such_field.attr }}", encoding="utf-8")
+    (tmp_path / "teams" / "alert.text.j2").write_text("{{ 1 / 0 }}", encoding="utf-8")
+    ev = hostile_alert()
+    msg = Renderer(strict=True).render(ev, route="r", role="qa", channel="t", channel_kind="teams",
+                                       parts=TeamsSender.parts, template_dirs=[str(tmp_path)])
+    assert set(msg.template_errors) == {"title", "text"}
+    teams = TeamsSender("t", TeamsChannel(type="teams", url="https://127.0.0.1:9/x"),
+                        ChannelContext(session=make_session(), data_dir=tmp_path))
+    texts = card_texts(teams.build(msg)["attachments"][0]["content"])
+    assert [p for t in texts for p in markdown_leaks(t)] == []
+    assert any(r"\[Reset your password\]" in t for t in texts)
