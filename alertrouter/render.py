@@ -8,20 +8,16 @@ route's template folder, then the role's, then the shipped `templates/`:
     <channel kind>/<family>.<part>.j2         e.g. teams/alert.text.j2   (family = kind before the dot)
     <channel kind>/_default.<part>.j2
 
-Templates run in Jinja2's sandbox and escape by what their output is for (`flavour`): a template
-that makes HTML (`*.html.j2`) is HTML-escaped, one that makes Teams Markdown (`teams/…`) has every
-printed value Markdown-escaped, one that makes a log line (`log/…`) has control characters in
-values escaped; a template imported, included or extended by one of them (macros, partials,
-`email/_macros.j2`) is compiled in its caller's flavour, whatever its own name. Template text
-itself (`**Resolved**`, tags) is the author's and is kept. Templates see only the view model,
-already filtered by the role's visibility, whose links are only https (see `safety`). Bodies
-(cards, JSON) are built as data by the channel, never string-templated. A template that fails never swallows a notification: that
+Templates run in Jinja2's sandbox and escape by what their output is for (HTML, Teams Markdown,
+log text: see `template_env`), partials and macros in the flavour of the template that loads them.
+Templates see only the view model, already filtered by the role's visibility, whose links are only
+https (see `safety`). Bodies (cards, JSON) are built as data by the channel, never
+string-templated. A template that fails never swallows a notification: that
 part falls back to a plain rendering and the error is kept on the result and logged.
 """
 
 from __future__ import annotations
 
-import functools
 import html
 import logging
 import os
@@ -32,10 +28,10 @@ from typing import Any, Iterable
 
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
-from markupsafe import Markup
 
 from .model import Event
-from .safety import escape_controls, link_allowed, md_escape, safe_links
+from .safety import safe_links
+from .template_env import environment, flavour  # noqa: F401  (flavour: what a template makes)
 
 log = logging.getLogger("alertrouter.render")
 
@@ -142,56 +138,6 @@ def plain(view: dict, part: str = "text") -> str:
     return text
 
 
-# --- what a template's output is for --------------------------------------------------------------
-
-HTML, MARKDOWN, LOG = "html", "md", "log"
-_AS = "@"  # "email/_macros.j2@html": a partial compiled in the flavour of the template that loaded it
-
-
-@functools.lru_cache(maxsize=1024)
-def flavour(name: str | None) -> str | None:
-    """What the template called `name` produces: HTML, Teams Markdown, a log text, or None (text)."""
-    if not name:
-        return None
-    base, sep, tag = name.rpartition(_AS)
-    if sep and tag in (HTML, MARKDOWN, LOG):
-        return tag
-    if name.endswith(".html.j2"):
-        return HTML
-    if name.startswith("teams/"):
-        return MARKDOWN
-    if name.startswith("log/"):
-        return LOG
-    return None
-
-
-class _Loader(jinja2.FileSystemLoader):
-    """Reads `name@flavour` from the file `name`."""
-
-    def get_source(self, environment, template):
-        base, sep, tag = template.rpartition(_AS)
-        return super().get_source(environment, base if sep and tag in (HTML, MARKDOWN, LOG) else template)
-
-
-@jinja2.pass_context
-def _finalize(context, value):
-    """Every printed value: Markdown-escaped in Teams templates, control characters escaped in log
-    templates (Markup, e.g. a macro's output, is the template's own and is kept)."""
-    kind = flavour(context.name)
-    if kind == MARKDOWN and not isinstance(value, Markup):
-        return Markup(md_escape(value))
-    if kind == LOG and isinstance(value, str) and not isinstance(value, Markup):
-        return escape_controls(value)
-    return value
-
-
-class _Environment(SandboxedEnvironment):
-    def join_path(self, template: str, parent: str) -> str:
-        """A template loaded by another is compiled in the parent's flavour."""
-        want = flavour(parent)
-        return template if want is None or flavour(template) == want else f"{template}{_AS}{want}"
-
-
 class Renderer:
     def __init__(self, templates_dir: str | Path | None = None, *, strict: bool | None = None,
                  allow_http: bool = False):
@@ -208,17 +154,14 @@ class Renderer:
     def _env(self, overrides: tuple[str, ...]) -> SandboxedEnvironment:
         env = self._envs.get(overrides)
         if env is None:
-            env = _Environment(
-                loader=_Loader([*overrides, str(self.dir)]),
+            env = environment(
+                [*overrides, str(self.dir)],
                 undefined=jinja2.StrictUndefined if self.strict else jinja2.ChainableUndefined,
-                autoescape=lambda name: flavour(name) in (HTML, MARKDOWN),
-                finalize=_finalize,
+                allow_http=self.allow_http,  # for the `link` filter
                 trim_blocks=True,
                 lstrip_blocks=True,
                 auto_reload=False,  # templates are read once per process; restart to pick up edits
             )
-            allow_http = self.allow_http
-            env.filters["link"] = lambda url: url if link_allowed(url, allow_http) else ""
             self._envs[overrides] = env
         return env
 
