@@ -56,7 +56,7 @@ class App:
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.router = Router(loaded)
-        self.renderer = Renderer(templates_dir)
+        self.renderer = Renderer(templates_dir, allow_http=loaded.config.links.allow_http)
         self.channels = build_channels(loaded, self.data_dir)
         self.store: Store = store or SqliteStore(self.data_dir / "alertrouter.db")
         self.clock = clock

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import urlsplit
 
 from .model import Event
+from .safety import safe_links
 
 # A member's facts, in order (label keys joined by `fmt`); the first of each name whose labels are there.
 MEMBER_FACTS = (
@@ -26,21 +26,23 @@ MEMBER_FACTS = (
 )
 
 
-def group_view(event: Event, *, restricted: bool, visible: frozenset[str], sev: dict[str, str]) -> dict[str, Any]:
+def group_view(event: Event, *, restricted: bool, visible: frozenset[str], sev: dict[str, str],
+               allow_http: bool = False) -> dict[str, Any]:
     """{} for any notice but a group's; else its counts (size, firing, resolved), the members shown
     and how many more there are. `visible`: the labels a restricted role may see."""
     if not event.members:
         return {}
-    members = [_member(m, event, restricted, visible, sev) for m in event.members]
+    members = [_member(m, event, restricted, visible, sev, allow_http) for m in event.members]
     size = _int(event.labels.get("group_size")) or len(members)
     return {"size": size, "firing": _int(event.labels.get("firing")), "resolved": _int(event.labels.get("resolved")),
             "members": members, "more": max(0, size - len(members))}
 
 
-def _member(m: dict, event: Event, restricted: bool, visible: frozenset[str], sev: dict[str, str]) -> dict[str, Any]:
+def _member(m: dict, event: Event, restricted: bool, visible: frozenset[str], sev: dict[str, str],
+            allow_http: bool) -> dict[str, Any]:
     labels = {str(k): str(v) for k, v in (m.get("labels") or {}).items() if not restricted or k in visible}
-    links = {} if restricted else {str(k): str(u) for k, u in (m.get("links") or {}).items()
-                                   if urlsplit(str(u)).scheme.lower() == "https"}
+    links = {} if restricted else safe_links({str(k): str(u) for k, u in (m.get("links") or {}).items()},
+                                             allow_http)
     firing = bool(m.get("firing"))
     when = _utc(str(m.get("time", "")))
     facts: list[tuple[str, str]] = []

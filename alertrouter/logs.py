@@ -1,8 +1,14 @@
-"""Log lines that carry the ids needed to follow one notification from intake to delivery.
+r"""Log lines that carry the ids needed to follow one notification from intake to delivery.
 
 Records logged with `extra={"event_id": …, "notification_id": …}` get those ids appended
 (`text`) or as fields (`json`, one object per line). Set ALERTROUTER_LOG_FORMAT=json for a log
 shipper.
+
+A record is one line, whatever payload text its message, arguments or ids carry: control
+characters (ESC, BEL, NUL, CR/LF…), the bidi controls (U+202E…) and the Unicode line separators
+are shown as escapes (`\x1b`, `\n`, `\u202e`) in text logs and as JSON `\u` escapes in JSON logs.
+A traceback keeps its line breaks and is indented under its record (a line break in an exception's
+message cannot start a line of its own); its other control characters are escaped.
 """
 
 from __future__ import annotations
@@ -10,6 +16,8 @@ from __future__ import annotations
 import json
 import logging
 from datetime import datetime, timezone
+
+from .safety import escape_controls, json_controls
 
 IDS = ("event_id", "notification_id")
 AZURE_HTTP_LOGGER = "azure.core.pipeline.policies.http_logging_policy"
@@ -25,9 +33,27 @@ class TextFormatter(logging.Formatter):
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
-        ids = _ids(record)
+        record.message = record.getMessage()
+        record.asctime = self.formatTime(record, self.datefmt)
+        line = f"{record.asctime} {record.levelname} {escape_controls(record.name)}: {escape_controls(record.message)}"
+        if record.exc_info:  # not cached on the record: another handler may format it differently
+            line += "\n" + self.formatException(record.exc_info)
+        elif record.exc_text:
+            line += "\n" + _indented(record.exc_text)
+        if record.stack_info:
+            line += "\n" + self.formatStack(record.stack_info)
+        ids = escape_controls(_ids(record))
         return f"{line} [{ids}]" if ids else line
+
+    def formatException(self, ei) -> str:
+        return _indented(super().formatException(ei))
+
+    def formatStack(self, stack_info: str) -> str:
+        return _indented(super().formatStack(stack_info))
+
+
+def _indented(block: str) -> str:
+    return "\n".join("  " + line for line in escape_controls(block, keep_newlines=True).split("\n"))
 
 
 class JsonFormatter(logging.Formatter):
@@ -43,18 +69,23 @@ class JsonFormatter(logging.Formatter):
                 doc[k] = getattr(record, k)
         if record.exc_info:
             doc["exception"] = self.formatException(record.exc_info)
-        return json.dumps(doc, ensure_ascii=False)
+        return json_controls(json.dumps(doc, ensure_ascii=False, default=str))
 
 
 class IdsInMessage(logging.Filter):
     """For hosts that ship the message text without our formatter (the Functions worker sends it to
-    Application Insights as a trace): the ids are appended to the message itself, once."""
+    Application Insights as a trace): the ids are appended to the message itself, once, and its
+    control characters escaped."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "ids_in_message", False):
+            return True
         ids = _ids(record)
-        if ids and not getattr(record, "ids_in_message", False):
-            record.msg, record.args = f"{record.getMessage()} [{ids}]", ()
-            record.ids_in_message = True
+        message = record.getMessage()
+        clean = escape_controls(f"{message} [{ids}]" if ids else message)
+        if clean != message:  # with ids, or with control characters the host would ship raw
+            record.msg, record.args = clean, ()
+        record.ids_in_message = True
         return True
 
 

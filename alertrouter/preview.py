@@ -92,7 +92,7 @@ def previews(loaded: LoadedConfig, events: list[Event], channel_name: str, role:
         raise PreviewError(f'unknown role "{role}"; roles: {", ".join(sorted(cfg.roles))}')
     store_path = Path(data_dir) / "alertrouter.db" if data_dir else None
     store = SqliteStore(store_path) if store_path and store_path.exists() else None
-    renderer = Renderer()
+    renderer = Renderer(allow_http=cfg.links.allow_http)
     router = Router(loaded)
     secrets = sorted((s for s in channel.secret_values() if s), key=len, reverse=True)
     groups = _Groups(loaded, time.time() if now is None else now)

@@ -8,13 +8,15 @@ route's template folder, then the role's, then the shipped `templates/`:
     <channel kind>/<family>.<part>.j2         e.g. teams/alert.text.j2   (family = kind before the dot)
     <channel kind>/_default.<part>.j2
 
-Templates run in Jinja2's sandbox; `.html.j2` templates are autoescaped. Templates see only the
-view model, already filtered by the role's visibility. Bodies (cards, JSON) are built as data by
-the channel, never string-templated. A template that fails never swallows a notification: one
-that does not compile, or fails as it runs, is replaced by the shipped one for the same part, and
-only when that fails too by the plain rendering; `FILE:LINE: error` is logged and kept on the
-result (`template_errors`). `template_problems` compiles every template at `check`
-and at start-up. A group notice's members are `group` in the view model (`group_view`).
+Templates run in Jinja2's sandbox and escape by what their output is for (HTML, Teams Markdown,
+log text: see `template_env`), partials and macros in the flavour of the template that loads them.
+Templates see only the view model, already filtered by the role's visibility, whose links are only
+https (see `safety`). Bodies (cards, JSON) are built as data by the channel, never
+string-templated. A template that fails never swallows a notification: one that does not compile,
+or fails as it runs, is replaced by the shipped one for the same part, and only when that fails too
+by the plain rendering; `FILE:LINE: error` is logged and kept on the result (`template_errors`).
+`template_problems` compiles every template at `check` and at start-up. A group notice's members
+are `group` in the view model (`group_view`).
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from jinja2.sandbox import SandboxedEnvironment
 from . import template_problems
 from .group_view import group_view
 from .model import Event
+from .safety import safe_links
+from .template_env import environment, flavour  # noqa: F401  (flavour: what a template makes)
 
 log = logging.getLogger("alertrouter.render")
 
@@ -83,9 +87,15 @@ def duration_text(seconds: float | None) -> str:
 
 
 def view_model(event: Event, *, route: str, role: str, visibility: str,
-               started_at: datetime | None = None) -> dict[str, Any]:
-    """The flat dict templates and channels see. Restricted roles get no links, details or tags."""
+               started_at: datetime | None = None, allow_http: bool = False) -> dict[str, Any]:
+    """The flat dict templates and channels see. Restricted roles get no links, details or tags;
+    links are only the event's `links` whose URL `safety.link_allowed` accepts."""
     restricted = visibility == "restricted"
+    links = {} if restricted else safe_links(event.links, allow_http)
+    if len(links) < len(event.links) and not restricted:
+        refused = [name for name in event.links if name not in links]
+        log.warning("event %s: link(s) %s not sent: only https links are (http with links.allow_http)",
+                    event.id, ", ".join(refused))
     labels = {k: v for k, v in event.labels.items() if not restricted or k in RESTRICTED_LABELS}
     duration = (event.time - started_at).total_seconds() if started_at else None
     status = {"alert.resolved": "resolved", "alert.fired": "firing"}.get(event.kind, "")
@@ -105,7 +115,7 @@ def view_model(event: Event, *, route: str, role: str, visibility: str,
         "duration": duration_text(duration),
         "fingerprint": event.fingerprint,
         "labels": labels,
-        "links": {} if restricted else dict(event.links),
+        "links": links,
         "details": {} if restricted else dict(event.details),
         "route": route,
         "role": role,
@@ -134,11 +144,13 @@ def plain(view: dict, part: str = "text") -> str:
 
 
 class Renderer:
-    def __init__(self, templates_dir: str | Path | None = None, *, strict: bool | None = None):
+    def __init__(self, templates_dir: str | Path | None = None, *, strict: bool | None = None,
+                 allow_http: bool = False):
         self.dir = Path(templates_dir) if templates_dir else DEFAULT_TEMPLATES
         if strict is None:
             strict = os.environ.get("ALERTROUTER_STRICT_TEMPLATES") == "1"
         self.strict = strict
+        self.allow_http = allow_http  # routing.yaml `links.allow_http`
         self._envs: dict[tuple[str, ...], SandboxedEnvironment] = {}
         # (template folders, channel kind, event kind, part) → the template found, or None: chosen once
         self._chosen: dict[tuple, tuple[jinja2.Template | None, str]] = {}
@@ -148,10 +160,10 @@ class Renderer:
     def _env(self, overrides: tuple[str, ...]) -> SandboxedEnvironment:
         env = self._envs.get(overrides)
         if env is None:
-            env = SandboxedEnvironment(
-                loader=jinja2.FileSystemLoader([*overrides, str(self.dir)]),
+            env = environment(
+                [*overrides, str(self.dir)],
                 undefined=jinja2.StrictUndefined if self.strict else jinja2.ChainableUndefined,
-                autoescape=lambda name: bool(name) and name.endswith(".html.j2"),
+                allow_http=self.allow_http,  # for the `link` filter
                 trim_blocks=True,
                 lstrip_blocks=True,
                 auto_reload=False,  # templates are read once per process; restart to pick up edits
@@ -193,7 +205,7 @@ class Renderer:
     def builtin(self, channel_kind: str, kind: str, part: str) -> jinja2.Template | None:
         """The template shipped with the router (templates/) for this part, or None."""
         if self._builtin is None:
-            self._builtin = self if self._is_builtin(()) else Renderer(strict=self.strict)
+            self._builtin = self if self._is_builtin(()) else Renderer(strict=self.strict, allow_http=self.allow_http)
         return self._builtin.chosen((), channel_kind, kind, part)[0]
 
     def _is_builtin(self, dirs: tuple[str, ...]) -> bool:
@@ -234,10 +246,11 @@ class Renderer:
                channel_kind: str, parts: Iterable[str], visibility: str = "full",
                template_dirs: Iterable[str] = (), recipients: dict[str, list[str]] | None = None,
                started_at: datetime | None = None) -> Rendered:
-        view = view_model(event, route=route, role=role, visibility=visibility, started_at=started_at)
+        view = view_model(event, route=route, role=role, visibility=visibility, started_at=started_at,
+                          allow_http=self.allow_http)
         dirs = tuple(str(d) for d in template_dirs if d)
         view["group"] = group_view(event, restricted=visibility == "restricted", visible=RESTRICTED_LABELS,
-                                   sev=SEVERITY_SEV)
+                                   sev=SEVERITY_SEV, allow_http=self.allow_http)
         rendered: dict[str, str] = {}
         errors: dict[str, str] = {}
         for part in parts:

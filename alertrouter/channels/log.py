@@ -1,4 +1,10 @@
-"""The log channel: rendered notifications to the console and to a JSON-lines file."""
+r"""The log channel: rendered notifications to the console and to a JSON-lines file.
+
+Payload text never reaches either raw: the `log/` templates escape control characters in the
+values they print (so a CR/LF in an alert name cannot start a forged line), the console block is
+indented (the plain rendering, used when a template fails, escapes nothing) and shows any other
+control character as an escape, and the file's JSON carries
+C1, bidi and line-separator characters as `\u` escapes (JSON already escapes C0)."""
 
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ from typing import ClassVar
 
 from ..config.schema import LogChannel
 from ..render import Rendered
+from ..safety import escape_controls, json_controls
 from .base import ChannelContext, DeliveryResult
 
 _lock = threading.Lock()
@@ -48,12 +55,19 @@ class LogSender:
         record = self.build(msg)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            line = json.dumps(record, ensure_ascii=False)
+            line = json_controls(json.dumps(record, ensure_ascii=False))
             with _lock, self.path.open("a", encoding="utf-8") as fh:
                 fh.write(line + "\n")
         except OSError as exc:
             return DeliveryResult.retry(f"log {self.name}: cannot write {self.path.name} ({exc.strerror})")
         if self.cfg.console:
-            print(f"── {msg.role} via {msg.channel} ({msg.route})\n{msg.text}\n", file=sys.stderr, flush=True)
+            print(console_block(msg), file=sys.stderr, flush=True)
         logging.getLogger("alertrouter.notify").info("%s → %s: %s", msg.role, msg.channel, msg.title)
         return DeliveryResult.ok(f"written to {self.path.name}")
+
+
+def console_block(msg: Rendered) -> str:
+    """The notification for the console: a header line, then the text's lines indented, so that no
+    line of payload text can pass for a log line of its own, with control characters as escapes."""
+    head = escape_controls(f"── {msg.role} via {msg.channel} ({msg.route})")
+    return "\n".join([head, *("   " + escape_controls(line) for line in msg.text.split("\n"))]) + "\n"

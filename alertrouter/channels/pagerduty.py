@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from ..config.schema import PagerDutyChannel
 from ..render import Rendered
+from ..safety import link_allowed
 from .base import ChannelContext, DeliveryResult, post_json
 
 log = logging.getLogger("alertrouter.channels.pagerduty")
@@ -92,7 +93,9 @@ class PagerDutySender:
             "custom_details": custom,
         }
         event["payload"] = {k: v for k, v in payload.items() if v not in ("", None)}
-        links = [{"href": url, "text": name} for name, url in (view.get("links") or {}).items() if url]
+        # http(s) only, whatever built the view (the renderer applied the config's https rule)
+        links = [{"href": url, "text": name} for name, url in (view.get("links") or {}).items()
+                 if link_allowed(url, allow_http=True)]
         event["client"] = CLIENT
         if links:
             event.update(links=links, client_url=links[0]["href"])

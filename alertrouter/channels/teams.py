@@ -5,6 +5,12 @@ The card is built here as data; only its text (title, text) comes from templates
 view only, so a restricted role's card carries no links, details or run properties. The serialized
 message stays under Teams' ~28 KB limit: long fields are cut with a visible "…truncated".
 Workflows answers 202 (the flow runs later); any 2xx is success.
+
+Teams renders a Markdown subset in TextBlocks and facts, so payload text shown there is
+Markdown-escaped (`safety.md_escape`: no link, emphasis or list from payload, bare URLs defanged):
+fact values and details here, the title and text parts by their templates (`teams/…` templates
+escape every value they print; their own Markdown is kept). Links are only `Action.OpenUrl`
+buttons from the view's links, which the renderer already limited to https.
 """
 
 from __future__ import annotations
@@ -17,7 +23,8 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 from ..config.schema import TeamsChannel
-from ..render import Rendered
+from ..render import Rendered, plain
+from ..safety import link_allowed, md_escape
 from .base import ChannelContext, DeliveryResult, post_json
 
 log = logging.getLogger("alertrouter.channels.teams")
@@ -119,6 +126,16 @@ def _strip_html(text: str) -> str:
     return re.sub(r"<[^>]+>", " ", text).strip() if "<" in text else text
 
 
+def part(msg: Rendered, name: str, default: str = "") -> str:
+    """A rendered part as Teams Markdown. A `teams/` template escaped the values it printed; a part
+    that is the plain rendering (no template, or the template failed) is payload text as it came,
+    and is escaped here."""
+    text = msg.parts.get(name) or ""
+    if not text:
+        return md_escape(default)
+    return md_escape(text) if text == plain(msg.view, name) else text
+
+
 class TeamsSender:
     kind: ClassVar[str] = "teams"
     parts: ClassVar[tuple[str, ...]] = ("title", "text")
@@ -145,17 +162,17 @@ class TeamsSender:
         n = lambda size: max(40, int(size * scale))  # noqa: E731
         heading = HEADINGS.get(view["kind"], view["kind"].replace("_", " ").replace(".", " ").capitalize())
         body: list[dict[str, Any]] = [
-            {"type": "TextBlock", "text": f"{heading.upper()} · {view['sev']} {view['severity']}",
+            {"type": "TextBlock", "text": md_escape(f"{heading.upper()} · {view['sev']} {view['severity']}"),
              "color": colour(view), "weight": "Bolder", "size": "Small", "spacing": "None", "wrap": True},
-            {"type": "TextBlock", "text": clip(msg.parts.get("title") or view["title"], n(400)),
+            {"type": "TextBlock", "text": clip(part(msg, "title", view["title"]), n(400)),
              "size": "Large", "weight": "Bolder", "wrap": True},
         ]
-        text = msg.parts.get("text", "")
+        text = part(msg, "text")
         if text:
             body.append({"type": "TextBlock", "text": clip(text, n(6000)), "wrap": True})
         all_facts = facts(view)
         shown = all_facts[: max(4, int(40 * scale))]
-        fact_rows = [{"title": clip(t, 60), "value": clip(v, n(600))} for t, v in shown]
+        fact_rows = [{"title": md_escape(clip(t, 60)), "value": md_escape(clip(v, n(600)))} for t, v in shown]
         if len(shown) < len(all_facts):
             fact_rows.append({"title": "…", "value": f"{len(all_facts) - len(shown)} more facts {TRUNCATED}"})
         if fact_rows:
@@ -163,19 +180,21 @@ class TeamsSender:
         details = list((view.get("details") or {}).items())
         if details and scale >= 0.25:
             kept = details[: max(3, int(20 * scale))]
-            rows = [{"title": clip(k.removeprefix("property."), 60), "value": clip(_strip_html(v), n(300))}
-                    for k, v in kept]
+            rows = [{"title": md_escape(clip(k.removeprefix("property."), 60)),
+                     "value": md_escape(clip(_strip_html(v), n(300)))} for k, v in kept]
             if len(kept) < len(details):
                 rows.append({"title": "…", "value": f"{len(details) - len(kept)} more details {TRUNCATED}"})
             body.append({"type": "TextBlock", "text": "Details", "weight": "Bolder", "separator": True,
                          "spacing": "Medium", "wrap": True})
             body.append({"type": "FactSet", "facts": rows})
-        body.append({"type": "TextBlock", "text": clip(f"Route {view['route']} · role {view['role']}", 200),
+        body.append({"type": "TextBlock", "text": md_escape(clip(f"Route {view['route']} · role {view['role']}", 200)),
                      "isSubtle": True, "size": "Small", "wrap": True, "spacing": "Medium"})
         card: dict[str, Any] = {"type": "AdaptiveCard", "$schema": SCHEMA, "version": "1.4", "body": body,
                                 "msteams": {"width": "Full"}}
+        # http(s) only, whatever built the view (the renderer applied the config's https rule)
         actions = [{"type": "Action.OpenUrl", "title": clip(name, 80), "url": url}
-                   for name, url in (view.get("links") or {}).items() if url and len(url) <= 4000][:6]
+                   for name, url in (view.get("links") or {}).items()
+                   if link_allowed(url, allow_http=True) and len(url) <= 4000][:6]
         if actions:
             card["actions"] = actions
         return card
@@ -198,7 +217,7 @@ class TeamsSender:
                     msg.notification_id)
         view = msg.view
         return self.envelope({"type": "AdaptiveCard", "$schema": SCHEMA, "version": "1.4", "body": [
-            {"type": "TextBlock", "text": clip(msg.parts.get("title") or view["title"], 300), "wrap": True,
+            {"type": "TextBlock", "text": clip(part(msg, "title", view["title"]), 300), "wrap": True,
              "weight": "Bolder", "color": colour(view)},
             {"type": "TextBlock", "text": f"The notification was too large for Teams; {TRUNCATED}", "wrap": True},
         ]})

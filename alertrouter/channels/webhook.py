@@ -21,6 +21,7 @@ from typing import ClassVar
 
 from ..config.schema import WebhookChannel
 from ..render import Rendered
+from ..safety import safe_links
 from .base import ChannelContext, DeliveryResult, post_json
 
 SECRET_PREFIX = "whsec_"
@@ -64,11 +65,10 @@ class WebhookSender:
         self._keys = signing_keys(name, self._secret) if self._secret else []
 
     def build(self, msg: Rendered) -> dict:
-        return {
-            "type": msg.kind,
-            "timestamp": datetime.now(timezone.utc).isoformat(),
-            "data": {**msg.view, "text": msg.text, "channel": msg.channel, "notification_id": msg.notification_id},
-        }
+        data = {**msg.view, "text": msg.text, "channel": msg.channel, "notification_id": msg.notification_id}
+        if isinstance(data.get("links"), dict):  # http(s) only, whatever built the view
+            data["links"] = safe_links(data["links"], allow_http=True)
+        return {"type": msg.kind, "timestamp": datetime.now(timezone.utc).isoformat(), "data": data}
 
     def signed_headers(self, msg: Rendered, body: bytes, now: float | None = None) -> dict[str, str]:
         """The Standard Webhooks headers for `body` (empty when the channel has no secret)."""

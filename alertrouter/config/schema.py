@@ -251,6 +251,15 @@ class RunOwners(_Strict):
                              description="Which run notices reach the owners")
 
 
+class Links(_Strict):
+    """Which links notifications may carry. Links come only from the fields the inbound adapters know
+    are links (studio, portal, investigation, search results); any other scheme (javascript:, data:…)
+    is never sent, and neither is a URL with spaces, control characters or credentials in it."""
+
+    allow_http: bool = Field(False, description="Also send plain http:// links (https only when false; "
+                                                "http to a loopback host is always allowed)")
+
+
 class RoutingConfig(_Strict):
     version: Literal[1] = 1
     channels: dict[str, Channel] = Field(default_factory=dict)
@@ -262,4 +271,5 @@ class RoutingConfig(_Strict):
     inhibit_rules: list[InhibitRule] = Field(default_factory=list)
     run_watch: RunWatch | None = None
     run_owners: RunOwners | None = None
+    links: Links = Field(default_factory=Links)
     retention_days: int = Field(90, ge=1, le=3650, description="How long events are kept for digests")

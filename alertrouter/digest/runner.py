@@ -79,7 +79,7 @@ class DigestRunner:
         self.loaded = loaded
         self.store = store
         self.channels = channels
-        self.renderer = renderer or Renderer()
+        self.renderer = renderer or Renderer(allow_http=loaded.config.links.allow_http)
         self.clock = clock
         self.sleep = sleep
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"

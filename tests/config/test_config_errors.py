@@ -23,7 +23,7 @@ routes:
 CASES = [
     ("unknown top-level key", BASE + "silences: []\n",
      'routing.yaml:11 silences: unknown key "silences"; allowed: channels, default_route, digests, '
-     "inhibit_rules, retention_days, roles, routes, run_owners, run_watch, time_windows, version"),
+     "inhibit_rules, links, retention_days, roles, routes, run_owners, run_watch, time_windows, version"),
     ("typo in a route key", BASE.replace("    roles: [se]\n", "    roles: [se]\n    contiue: true\n"),
      'routing.yaml:11 routes[0].contiue: unknown key "contiue" (did you mean "continue"?); '
      "allowed: active_during, continue, escalate, group_by, group_interval, group_wait, match, muted_during, name, "
