@@ -7,8 +7,11 @@
   only), everyone is the local operator — except in Azure (`allow_open=False`), where nobody is.
 - Reads need an identity unless the server listens on loopback (`open_reads`).
 - Every change is a POST that needs an identity and a CSRF token: an HMAC of the session id in
-  the cookie (SameSite=Strict, HttpOnly), checked in constant time; a cross-origin `Origin` is
-  refused as well.
+  the cookie (SameSite=Strict, HttpOnly), checked in constant time; a cross-origin `Origin`, or a
+  `Sec-Fetch-Site` of another site, is refused as well.
+- Cookies and CSRF tokens are keyed with a random secret (see `console.console_key`), never with
+  the API key: the cookie `GET /login` hands anyone must not let them test guesses of the key.
+- Sign-in: `LOGIN_FAILURES` wrong keys a minute per client address, then 429 with Retry-After.
 - Every page carries a Content-Security-Policy without inline scripts or styles.
 
 No key, token or cookie value is ever put into a page, a reason or a log line.
@@ -27,9 +30,11 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from ..auth import Authenticator, EntraValidator, KeyCheck
+from .limits import FailureLimiter
 
 COOKIE = "alertrouter_console"
 SESSION_SECONDS = 12 * 3600
+LOGIN_FAILURES, LOGIN_WINDOW = 5, 60.0  # wrong keys per client address a minute before sign-in answers 429
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
        "connect-src 'self'; frame-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 # The email preview page: the rendered email's own inline styles, nothing else, sandboxed.
@@ -61,6 +66,7 @@ class ConsoleSecurity:
         self.secure_cookie = secure_cookie
         self.allow_open = allow_open  # False in Azure: nothing configured must never mean "everyone"
         self.clock = clock
+        self.logins = FailureLimiter(LOGIN_FAILURES, LOGIN_WINDOW)
 
     # --- the cookie: a session id (for CSRF) and, once signed in, who ---
 
@@ -120,6 +126,11 @@ class ConsoleSecurity:
 
         return self.auth.key.check(_Req()).ok
 
+    @staticmethod
+    def client(req) -> str:
+        """The peer address the local server's guard passes on (hostguard.CLIENT_HEADER); "" elsewhere."""
+        return req.header("x-alertrouter-client")
+
     # --- CSRF ---
 
     def csrf_token(self, s: Session) -> str:
@@ -129,6 +140,8 @@ class ConsoleSecurity:
         s = self.session(req)
         if s is None:
             return False
+        if req.header("sec-fetch-site").strip().lower() in ("cross-site", "same-site"):
+            return False  # the browser says the form was posted from a page of another site
         origin = req.header("origin")
         hosts = {req.header(h) for h in ("host", "x-forwarded-host", "x-original-host")} - {""}
         if origin and origin != "null" and urlsplit(origin).netloc not in hosts:
