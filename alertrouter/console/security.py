@@ -11,7 +11,8 @@
   `Sec-Fetch-Site` of another site, is refused as well.
 - Cookies and CSRF tokens are keyed with a random secret (see `console.console_key`), never with
   the API key: the cookie `GET /login` hands anyone must not let them test guesses of the key.
-- Sign-in: `LOGIN_FAILURES` wrong keys a minute per client address, then 429 with Retry-After.
+- Sign-in: `LOGIN_FAILURES` wrong keys a minute per client address (`LOGIN_FAILURES_ALL` from all
+  addresses together), then 429 with Retry-After.
 - Every page carries a Content-Security-Policy without inline scripts or styles.
 
 No key, token or cookie value is ever put into a page, a reason or a log line.
@@ -34,7 +35,9 @@ from .limits import FailureLimiter
 
 COOKIE = "alertrouter_console"
 SESSION_SECONDS = 12 * 3600
-LOGIN_FAILURES, LOGIN_WINDOW = 5, 60.0  # wrong keys per client address a minute before sign-in answers 429
+# Wrong keys a minute before sign-in answers 429: per client address, and from all addresses together (so
+# rotating addresses, or X-Forwarded-For values uvicorn trusts from loopback, does not multiply guesses).
+LOGIN_FAILURES, LOGIN_FAILURES_ALL, LOGIN_WINDOW = 5, 30, 60.0
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
        "connect-src 'self'; frame-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 # The email preview page: the rendered email's own inline styles, nothing else, sandboxed.
@@ -67,6 +70,7 @@ class ConsoleSecurity:
         self.allow_open = allow_open  # False in Azure: nothing configured must never mean "everyone"
         self.clock = clock
         self.logins = FailureLimiter(LOGIN_FAILURES, LOGIN_WINDOW)
+        self.all_logins = FailureLimiter(LOGIN_FAILURES_ALL, LOGIN_WINDOW)
 
     # --- the cookie: a session id (for CSRF) and, once signed in, who ---
 
@@ -125,6 +129,17 @@ class ConsoleSecurity:
             query: dict = {}
 
         return self.auth.key.check(_Req()).ok
+
+    def login_wait(self, req) -> int:
+        """Seconds before this client may try a key again (0: now)."""
+        return max(self.logins.retry_after(self.client(req)), self.all_logins.retry_after(""))
+
+    def login_failed(self, req) -> None:
+        self.logins.failed(self.client(req))
+        self.all_logins.failed("")
+
+    def login_succeeded(self, req) -> None:
+        self.logins.succeeded(self.client(req))
 
     @staticmethod
     def client(req) -> str:
