@@ -148,26 +148,40 @@ def _parse_origin(origin: str) -> str:
 
 def guarded(asgi, guard: HostGuard):
     """`asgi` behind `guard` (HTTP requests only; lifespan passes)."""
+    passed: set[bytes] = set()  # Host values that passed the Host check (a handful in practice; bounded)
 
     async def app(scope, receive, send):
         if scope["type"] != "http":
             await asgi(scope, receive, send)
             return
-        raw = [(k, v) for k, v in scope["headers"] if k.lower() != CLIENT_HEADER]
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in raw
-                   if k.lower() in (b"host", b"origin", b"sec-fetch-site")}
-        refused = guard.refusal(scope["method"], scope.get("scheme", "http"), headers)
-        if refused is not None:
-            status, message = refused
-            log.warning("refused %s %s: %s", scope["method"], scope["path"], message)
-            body = json.dumps({"error": message}).encode()
-            await send({"type": "http.response.start", "status": status,
-                        "headers": [(b"content-type", b"application/json"),
-                                    (b"content-length", str(len(body)).encode())]})
-            await send({"type": "http.response.body", "body": body})
-            return
+        raw, host, from_browser = [], b"", False
+        for k, v in scope["headers"]:  # ASGI gives header names lower-case
+            if k == CLIENT_HEADER:
+                continue
+            if k == b"host":
+                host = v
+            elif k == b"origin" or k == b"sec-fetch-site":
+                from_browser = True
+            raw.append((k, v))
+        if host not in passed or (from_browser and scope["method"] not in SAFE_METHODS):
+            headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in raw
+                       if k in (b"host", b"origin", b"sec-fetch-site")}
+            refused = guard.refusal(scope["method"], scope.get("scheme", "http"), headers)
+            if refused is not None:
+                await _refuse(scope, send, *refused)
+                return
+            if len(passed) < 256:
+                passed.add(host)
         client = scope.get("client")
         raw.append((CLIENT_HEADER, (client[0] if client else "").encode("latin-1")))
         await asgi({**scope, "headers": raw}, receive, send)
 
     return app
+
+
+async def _refuse(scope, send, status: int, message: str) -> None:
+    log.warning("refused %s %s: %s", scope["method"], scope["path"], message)
+    body = json.dumps({"error": message}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
