@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 
 from ..app import App
@@ -13,6 +14,7 @@ from .pages import Console
 from .security import ConsoleSecurity
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+log = logging.getLogger("alertrouter.console")
 
 
 def build_console(app: App, auth: Authenticator | None = None, *, settings=None, open_reads: bool = False,
@@ -42,6 +44,9 @@ def console_key(app: App, settings=None, secret: bytes | None = None) -> bytes:
     ack = getattr(app.pipeline, "ack_secret", None)
     if ack:
         return hmac.new(ack, b"alertrouter console sessions", hashlib.sha256).digest()
+    if settings is not None:
+        log.warning("console: neither ALERTROUTER_CONSOLE__SECRET nor ALERTROUTER_ACK_SECRET is set; sessions and "
+                    "forms are signed with a key of this process (they fail on other instances and after a restart)")
     return secrets.token_bytes(32)
 
 

@@ -119,3 +119,24 @@ def test_which_names_a_bind_answers_to():
             split_host(bad)
     status, message = loop.refusal("GET", "http", {"host": "a b"})
     assert (status, message) == (400, "malformed Host header 'a b'")
+
+
+def test_serve_answers_to_configured_names(tmp_path):
+    """`alertrouter serve` as `make run` starts it, told of a proxy's name and its public URL."""
+    from tests.console.test_serve import serve
+
+    proc, base = serve(tmp_path, ALERTROUTER_ALLOWED_HOSTS="proxy.example, other.example:8443",
+                       ALERTROUTER_PUBLIC_URL="https://alerts.contoso.com")
+    try:
+        for host, status in [("proxy.example", 200), ("other.example:9999", 200), ("alerts.contoso.com", 200),
+                             ("localhost", 200), ("evil.example", 400)]:
+            assert requests.get(base + "/api/health", headers={"Host": host}, timeout=5).status_code == status, host
+        behind = requests.post(base + "/api/alerts", data=json.dumps(alert(1)), timeout=5, headers={
+            "Host": "alerts.contoso.com", "Origin": "https://alerts.contoso.com", "Sec-Fetch-Site": "same-origin"})
+        assert behind.status_code == 200                        # the public origin, through a TLS proxy
+        other = requests.post(base + "/api/alerts", data=json.dumps(alert(2)), timeout=5,
+                              headers={"Host": "proxy.example", "Origin": "https://evil.example"})
+        assert other.status_code == 403 and "ALERTROUTER_PUBLIC_URL" in other.json()["error"]
+    finally:
+        proc.terminate()
+        proc.wait(10)
