@@ -98,6 +98,7 @@ class HttpApi:
                 return error(400, "expected JSON like {\"token\": \"…\", \"by\": \"name\"}")
             if not isinstance(token, str):
                 return error(400, "\"token\" must be a string: the token of the acknowledge link")
+        by = "".join(c for c in by if c.isprintable())  # a name: no control characters into titles and logs
         try:
             status, text = 200, self.app.acknowledge(token, by or "someone with the link").title
         except escalate.AckError as exc:

@@ -108,7 +108,7 @@ def test_the_pages_button_acknowledges_and_stops_the_escalation(srv, httpserver)
 def test_json_post_keeps_working_for_scripts(srv, httpserver):
     link = page_link(srv, httpserver)
     token = link.split("token=", 1)[1]
-    done = requests.post(srv.url + "/api/ack", json={"token": token, "by": "bot"}, timeout=5)
+    done = requests.post(srv.url + "/api/ack", json={"token": token, "by": "bot\u001b\u202e"}, timeout=5)
     assert done.status_code == 200
     assert done.json() == {"acknowledged": "Acknowledged by bot: Fired: disk-full on vm-1"}
     assert requests.post(srv.url + "/api/ack", json={"token": token}, timeout=5).json() == {
