@@ -165,6 +165,14 @@ def serve(config: str, host: str, port: int, data_dir: str, allowed_hosts: str) 
         click.echo(f"error: refusing to listen on {host} without authentication; set ALERTROUTER_API_KEY "
                    "(callers send it as x-functions-key or ?code=) or ALERTROUTER_ENTRA__TENANT_ID", err=True)
         sys.exit(1)
+    from .hostguard import HostGuard
+
+    allowed_hosts = ",".join(h for h in (settings.allowed_hosts, allowed_hosts) if h)
+    try:
+        names = HostGuard(host, port, settings.public_url, allowed_hosts)
+    except ValueError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
     from .store import open_store
 
     app = App(loaded, data_dir, store=open_store(settings.store, data_dir, settings.azure),
@@ -183,6 +191,8 @@ def serve(config: str, host: str, port: int, data_dir: str, allowed_hosts: str) 
     click.echo(f"alertrouter: listening on http://{host}:{port} (config {config}, data {data_dir})", err=True)
     click.echo("  POST /api/eventgrid  POST /api/alerts  GET /api/health", err=True)
     click.echo(f"  console: http://{host}:{port}/", err=True)
+    click.echo("  answers to Host: " + ("any name" if names.any_host else ", ".join(sorted(names.hosts)))
+               + (" and any IP address" if names.wildcard else "") + " (more: ALERTROUTER_ALLOWED_HOSTS)", err=True)
     if pending:
         click.echo(f"  resuming {pending} pending notification(s)", err=True)
     if auth.open:
@@ -196,7 +206,7 @@ def serve(config: str, host: str, port: int, data_dir: str, allowed_hosts: str) 
     try:
         run(app, dispatcher, host, port, max_body=settings.max_body_bytes, auth=auth, settings=settings,
             console_secret=_local_secret(Path(data_dir), "console-secret"),
-            allowed_hosts=",".join(h for h in (settings.allowed_hosts, allowed_hosts) if h))
+            allowed_hosts=allowed_hosts)
     finally:
         if digests is not None:
             digests.stop()

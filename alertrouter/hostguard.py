@@ -83,7 +83,13 @@ class HostGuard:
         items = allowed.split(",") if isinstance(allowed, str) else list(allowed)
         names = {i.strip().lower() for i in items if i and i.strip()}
         self.any_host = "*" in names
-        self.hosts = {bound} | {split_host(n)[0] for n in names - {"*"}}
+        self.hosts = {bound}
+        for n in names - {"*"}:
+            try:
+                self.hosts.add(split_host(n)[0])
+            except ValueError:
+                raise ValueError(f"{SETTING}: {n[:100]!r} is not a host name; write names or name:port, "
+                                 "comma-separated (or * for any)") from None
         self.bound = f"{host}:{port}"
         self.wildcard = bound in WILDCARD
         if _loopback(bound) or self.wildcard:

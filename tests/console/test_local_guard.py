@@ -140,3 +140,16 @@ def test_serve_answers_to_configured_names(tmp_path):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_serve_refuses_a_name_list_it_cannot_read(tmp_path):
+    from click.testing import CliRunner
+
+    from alertrouter.cli import main
+    from tests.conftest import ROOT
+
+    r = CliRunner().invoke(main, ["serve", "--config", str(ROOT / "routing.yaml"), "--data-dir", str(tmp_path),
+                                  "--allowed-hosts", "proxy.example, http://x/"], env={"ALERTROUTER_API_KEY": ""})
+    assert r.exit_code == 1
+    assert r.stderr.strip().endswith("error: ALERTROUTER_ALLOWED_HOSTS: 'http://x/' is not a host name; write names "
+                                     "or name:port, comma-separated (or * for any)")
