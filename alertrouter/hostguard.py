@@ -99,9 +99,13 @@ class HostGuard:
         self.public_origin = ""
         if public_url:
             url = urlsplit(public_url)
+            try:
+                port = url.port
+            except ValueError:
+                raise ValueError(f"ALERTROUTER_PUBLIC_URL: {public_url[:100]!r} has a port that is not a number") from None
             if url.hostname:
                 self.hosts.add(url.hostname.lower())
-                self.public_origin = _origin(url.scheme, url.hostname, url.port)
+                self.public_origin = _origin(url.scheme, url.hostname, port)
 
     def host_ok(self, name: str) -> bool:
         return self.any_host or name in self.hosts or (self.wildcard and _is_ip(name))
