@@ -147,7 +147,10 @@ def render(payload: str, channel_name: str, role: str | None, config: str, out_d
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=7071, show_default=True, type=int)
 @click.option("--data-dir", default=".data", show_default=True)
-def serve(config: str, host: str, port: int, data_dir: str) -> None:
+@click.option("--allowed-hosts", default="", metavar="NAMES",
+              help="more Host names to answer to, comma-separated (a proxy or tunnel in front; added to "
+                   "ALERTROUTER_ALLOWED_HOSTS); other names get 400")
+def serve(config: str, host: str, port: int, data_dir: str, allowed_hosts: str) -> None:
     """Run the router locally on the Functions routes (SQLite store in the data dir)."""
     from .app import App
     from .dispatcher import Dispatcher
@@ -172,6 +175,14 @@ def serve(config: str, host: str, port: int, data_dir: str) -> None:
         click.echo(f"error: refusing to listen on {host} without authentication; set ALERTROUTER_API_KEY "
                    "(callers send it as x-functions-key or ?code=) or ALERTROUTER_ENTRA__TENANT_ID", err=True)
         sys.exit(1)
+    from .hostguard import HostGuard
+
+    allowed_hosts = ",".join(h for h in (settings.allowed_hosts, allowed_hosts) if h)
+    try:
+        names = HostGuard(host, port, settings.public_url, allowed_hosts)
+    except ValueError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
     from .store import open_store
 
     app = App(loaded, data_dir, store=open_store(settings.store, data_dir, settings.azure),
@@ -193,6 +204,8 @@ def serve(config: str, host: str, port: int, data_dir: str) -> None:
     click.echo(f"alertrouter: listening on http://{host}:{port} (config {config}, data {data_dir})", err=True)
     click.echo("  POST /api/eventgrid  POST /api/alerts  GET /api/health", err=True)
     click.echo(f"  console: http://{host}:{port}/", err=True)
+    click.echo("  answers to Host: " + ("any name" if names.any_host else ", ".join(sorted(names.hosts)))
+               + (" and any IP address" if names.wildcard else "") + " (more: ALERTROUTER_ALLOWED_HOSTS)", err=True)
     if pending:
         click.echo(f"  resuming {pending} pending notification(s)", err=True)
     if auth.open:
@@ -204,22 +217,48 @@ def serve(config: str, host: str, port: int, data_dir: str) -> None:
     if digests is not None:
         digests.start()
     try:
-        run(app, dispatcher, host, port, max_body=settings.max_body_bytes, auth=auth, settings=settings)
+        run(app, dispatcher, host, port, max_body=settings.max_body_bytes, auth=auth, settings=settings,
+            console_secret=_local_secret(Path(data_dir), "console-secret"),
+            allowed_hosts=allowed_hosts)
     finally:
         if digests is not None:
             digests.stop()
 
 
-def _local_ack_secret(data_dir: Path) -> bytes:
-    """The local server's acknowledge-link key: made once, kept in the data dir (owner-only)."""
+def _local_secret(data_dir: Path, name: str) -> bytes:
+    """A random key of the local server, made once and kept in the data dir, readable by its owner
+    only: created with mode 0600 in one step (never briefly readable by others), and tightened to
+    0600 when an older install left it looser."""
+    import os
     import secrets as _secrets
 
-    path = data_dir / "ack-secret"
-    if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(_secrets.token_bytes(32))
+    import tempfile
+
+    path = data_dir / name
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if not path.exists():  # written aside (mkstemp: 0600), then linked in: a reader never sees it half made
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=data_dir)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(_secrets.token_bytes(32))
+            os.link(tmp, path)
+        except FileExistsError:  # another process made it first: theirs is kept
+            pass
+        finally:
+            os.unlink(tmp)
+    elif path.stat().st_mode & 0o077:
         path.chmod(0o600)
-    return path.read_bytes()
+    secret = path.read_bytes()
+    if len(secret) < 16:
+        click.echo(f"error: {path} holds {len(secret)} bytes, too short for a key; delete it and a new one is made",
+                   err=True)
+        sys.exit(1)
+    return secret
+
+
+def _local_ack_secret(data_dir: Path) -> bytes:
+    """The local server's acknowledge-link key (`ack-secret` in the data dir)."""
+    return _local_secret(data_dir, "ack-secret")
 
 
 @main.command()

@@ -10,13 +10,14 @@ both turn their request objects into `Request` and call the same methods.
 
 from __future__ import annotations
 
-import html
 import json
 import logging
 import math
 from dataclasses import dataclass, field
 from typing import Mapping
+from urllib.parse import parse_qsl
 
+from . import ack_page
 from .app import App
 from .config.schema import parse_duration
 from .pipeline import escalate, silences
@@ -78,27 +79,42 @@ class HttpApi:
     # --- acknowledgements (the token is the credential) ---
 
     def ack(self, req: Request) -> Response:
+        """GET/HEAD (a person, or a mail scanner, opened the link): a confirmation page, nothing
+        changes. POST acknowledges: the page's form (token and name, form-encoded) gets a page back;
+        a script's JSON `{"token", "by"}` (or an empty body with `?token=`) gets JSON."""
+        method = req.method.upper()
         token = req.query.get("token", "")
         by = (req.query.get("by") or "").strip()[:80]
-        if req.method.upper() == "POST" and req.body.strip():
+        if method in ("GET", "HEAD"):
+            return self._ack_page(req, *ack_page.confirm_page(ack_page.preview(self.app, token), token, by,
+                                                              head=method == "HEAD"))
+        if method != "POST":
+            return Response(405, b"", {"Allow": "GET, HEAD, POST"})
+        form = req.header("content-type").split(";")[0].strip().lower() == "application/x-www-form-urlencoded"
+        if form:
+            fields = dict(parse_qsl(req.body.decode("utf-8", "replace"), keep_blank_values=True))
+            token, by = fields.get("token", token), (fields.get("by") or by).strip()[:80]
+        elif req.body.strip():
             try:
                 doc = _json_object(req.body, '{"token": "…", "by": "name"}')
-                token, by = doc.get("token", token), str(doc.get("by", by))[:80]
-            except (ValueError, AttributeError):
+                token, by = doc.get("token", token), str(doc.get("by", by)).strip()[:80]
+            except MalformedJson as exc:  # says what was wrong and where
+                return error(400, str(exc))
+            except (ValueError, AttributeError, RecursionError):
                 return error(400, "expected JSON like {\"token\": \"…\", \"by\": \"name\"}")
+            if not isinstance(token, str):
+                return error(400, "\"token\" must be a string: the token of the acknowledge link")
+        by = "".join(c for c in by if c.isprintable())  # a name: no control characters into titles and logs
         try:
-            notice = self.app.acknowledge(token, by or "someone with the link")
+            status, text = 200, self.app.acknowledge(token, by or "someone with the link").title
         except escalate.AckError as exc:
-            return self._ack_page(req, exc.status, exc.reason)
-        return self._ack_page(req, 200, notice.title)
-
-    def _ack_page(self, req: Request, status: int, text: str) -> Response:
-        if req.method.upper() == "GET":  # a person clicked the link in a card or an email
-            page = (f"<!doctype html><meta charset=utf-8><title>alertrouter</title>"
-                    f"<p>{html.escape(text)}</p>").encode()
-            return Response(status, page, {"Content-Type": "text/html; charset=utf-8",
-                                           "Content-Security-Policy": "default-src 'none'"})
+            status, text = exc.status, exc.reason
+        if form:
+            return self._ack_page(req, *ack_page.result_page(status, text))
         return json_response(status, {"acknowledged": text} if status == 200 else {"error": text})
+
+    def _ack_page(self, req: Request, status: int, body: bytes, headers: dict[str, str]) -> Response:
+        return Response(status, body, headers)
 
     # --- silences ---
 

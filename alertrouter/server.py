@@ -17,16 +17,19 @@ from .auth import Authenticator
 from .console import Console, build_console
 from .inbound import MAX_BODY_BYTES
 from .dispatcher import Dispatcher
+from .hostguard import HostGuard, guarded
 from .http_api import HttpApi, Request, Response, error
 
 log = logging.getLogger("alertrouter.server")
 
 
 def create_app(app: App, dispatcher: Dispatcher | None = None, max_body: int | None = None,
-               auth: Authenticator | None = None, console: Console | None = None):
+               auth: Authenticator | None = None, console: Console | None = None, guard: HostGuard | None = None):
     """The ASGI app on the Functions routes, and the operator console at /. With a dispatcher, it
     starts with the server, is woken by every intake, and on shutdown stops claiming, lets sends under
-    way finish and releases the rest."""
+    way finish and releases the rest. Every request first passes `guard` (Host, and the site a write
+    comes from: see hostguard); without one, the names of a loopback bind and the public URL's."""
+    guard = guard or HostGuard("127.0.0.1", 0, app.pipeline.public_url or "")
     api = HttpApi(app, max_body or MAX_BODY_BYTES, auth)
     console = console or build_console(app, api.auth)
     if dispatcher is not None:
@@ -60,7 +63,7 @@ def create_app(app: App, dispatcher: Dispatcher | None = None, max_body: int | N
         Route("/api/alerts", endpoint(api.alerts), methods=["POST"]),
         Route("/api/health", endpoint(api.health), methods=["GET"]),
         Route("/metrics", endpoint(api.metrics), methods=["GET"]),
-        Route("/api/ack", endpoint(api.ack), methods=["GET", "POST"]),
+        Route("/api/ack", endpoint(api.ack), methods=["GET", "HEAD", "POST"]),
         Route("/api/silences", endpoint(api.silences), methods=["GET", "POST"]),
         Route("/api/silences/{id}/expire", endpoint(api.expire_silence), methods=["POST"]),
         Route("/runtime/webhooks/EventGrid", endpoint(api.eventgrid_runtime), methods=["POST"]),
@@ -83,7 +86,7 @@ def create_app(app: App, dispatcher: Dispatcher | None = None, max_body: int | N
     # tokens are checked (a JWKS fetch), so it is taken in on the event loop, straight from ASGI: two
     # thread hand-offs a request, Starlette's routing and middleware cost more than the work on two cores.
     if api.auth.entra is not None:
-        return routed
+        return guarded(routed, guard)
     intake = {"/api/alerts": api.alerts, "/api/eventgrid": api.eventgrid}
 
     async def asgi(scope, receive, send):
@@ -104,7 +107,7 @@ def create_app(app: App, dispatcher: Dispatcher | None = None, max_body: int | N
                     + [(b"content-length", str(len(resp.body)).encode())]})
         await send({"type": "http.response.body", "body": resp.body})
 
-    return asgi
+    return guarded(asgi, guard)
 
 
 async def _receive_body(receive, declared: str, limit: int) -> bytes | None:
@@ -133,12 +136,17 @@ def _to_starlette(resp: Response) -> StarletteResponse:
 
 
 def serve(app: App, dispatcher: Dispatcher, host: str = "127.0.0.1", port: int = 7071, log_level: str = "info",
-          max_body: int | None = None, auth: Authenticator | None = None, settings=None) -> None:
+          max_body: int | None = None, auth: Authenticator | None = None, settings=None,
+          console_secret: bytes | None = None, allowed_hosts: str = "") -> None:
+    """`console_secret` signs the console's sessions and CSRF tokens (the caller keeps it with the
+    data); `allowed_hosts` adds Host names to the bound ones (comma-separated, see hostguard)."""
     import uvicorn
 
     from .console import LOOPBACK
 
     private = settings is not None and settings.console.private_reads
-    console = build_console(app, auth, settings=settings, open_reads=host in LOOPBACK and not private)
-    uvicorn.run(create_app(app, dispatcher, max_body, auth, console), host=host, port=port, log_level=log_level, access_log=False,
-                http="httptools", timeout_keep_alive=30, timeout_graceful_shutdown=30)
+    console = build_console(app, auth, settings=settings, open_reads=host in LOOPBACK and not private,
+                            secret=console_secret)
+    guard = HostGuard(host, port, app.pipeline.public_url, allowed_hosts)
+    uvicorn.run(create_app(app, dispatcher, max_body, auth, console, guard), host=host, port=port, log_level=log_level,
+                access_log=False, http="httptools", timeout_keep_alive=30, timeout_graceful_shutdown=30)

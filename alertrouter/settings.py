@@ -53,8 +53,10 @@ class DispatchSettings(BaseModel):
 class ConsoleSettings(BaseModel):
     """The operator console (pages at / on the local server, /api/console in Azure)."""
 
-    secret: str = Field("", description="Signs console sessions and CSRF tokens (a secret); empty: derived "
-                                        "from the API key or the acknowledge secret, else random per process")
+    secret: str = Field("", description="Signs console sessions and CSRF tokens (a secret, 32 random bytes); "
+                                        "empty: the local server keeps a random one in its data dir "
+                                        "(console-secret, mode 0600); in Azure one derived from the acknowledge "
+                                        "secret, else random per process. Never derived from the API key")
     easy_auth: bool = Field(False, description="Trust App Service authentication's X-MS-CLIENT-PRINCIPAL headers "
                                                "(only behind Easy Auth, which sets and strips them)")
     easy_auth_role: str = Field("", description="App role a signed-in user must hold; empty = any user the "
@@ -81,7 +83,10 @@ class Settings(BaseSettings):
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
     ack_secret: str = Field("", description="Signs acknowledge links (a secret); empty: no links "
                                             "(the local server keeps one in its data dir)")
-    public_url: str = Field("http://127.0.0.1:7071", description="Base URL of this router, for acknowledge links")
+    public_url: str = Field("http://127.0.0.1:7071", description="Base URL of this router, for acknowledge links; "
+                            "the local server also answers to its host name and takes writes from its origin")
+    allowed_hosts: str = Field("", description="Local server: more Host names it answers to, comma-separated "
+                               "(a proxy or tunnel in front of it; `*`: any). Others answer 400 (DNS rebinding)")
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     log_format: Literal["text", "json"] = Field("text", description="json: one object per line with the ids")
 

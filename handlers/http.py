@@ -41,7 +41,7 @@ def monitor_alerts(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @bp.function_name("acknowledge")
-@bp.route(route="ack", methods=["GET", "POST"], auth_level=func.AuthLevel.ANONYMOUS)  # the signed token is the key
+@bp.route(route="ack", methods=["GET", "HEAD", "POST"], auth_level=func.AuthLevel.ANONYMOUS)  # the signed token is the key
 def acknowledge(req: func.HttpRequest) -> func.HttpResponse:
     return _response(_runtime.api().ack(_request(req)))
 

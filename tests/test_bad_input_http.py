@@ -90,9 +90,11 @@ def test_acknowledge_bodies_and_tokens_of_any_shape_answer_4xx(server, tmp_path)
         assert post(server, "/api/ack", body).status_code == 400, body
     config = CAPTURE_CONFIG.replace("${CAPTURE_URL}", "http://127.0.0.1:9/hook")
     api = HttpApi(App(loads(config, str(tmp_path / "routing.yaml")), tmp_path / "data", ack_secret=b"k" * 32))
-    for doc in [{"token": ["a.b"]}, {"token": 7, "by": {"x": 1}}, {"token": "no dot"}]:
+    not_a_string = {"error": '"token" must be a string: the token of the acknowledge link'}
+    for doc, answer in [({"token": ["a.b"]}, not_a_string), ({"token": 7, "by": {"x": 1}}, not_a_string),
+                        ({"token": "no dot"}, {"error": "malformed acknowledge token"})]:
         resp = api.ack(Request("POST", "/api/ack", {}, body=json.dumps(doc).encode()))
-        assert resp.status == 400 and json.loads(resp.body) == {"error": "malformed acknowledge token"}, doc
+        assert resp.status == 400 and json.loads(resp.body) == answer, doc
     for token in ["abc.d\u00e9f", "\u202e.\u0000", "x" * 5000 + ".y", "a.\ud800"]:  # any signature text: 403
         resp = api.ack(Request("GET", "/api/ack", {}, query={"token": token}))
         assert resp.status == 403 and b"bad signature" in resp.body, token

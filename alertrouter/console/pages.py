@@ -258,12 +258,20 @@ class Console:
                               key_login=self.security.auth.key is not None)
         form = forms.parse_form(req.body)
         nxt = views.safe_next(form.get("next", "/"), self.base)
+        wait = self.security.login_wait(req)
+        if wait:
+            page = self._page(req, "login.html", 429, next=nxt, key_login=self.security.auth.key is not None,
+                              error=f"Too many wrong keys: try again in {wait} s.")
+            page.headers["Retry-After"] = str(wait)
+            return page
         if not self.security.csrf_ok(req, form):
             return self._page(req, "login.html", 403, next=nxt, error="The form expired; try again.",
                               key_login=self.security.auth.key is not None)
         if not self.security.key_valid(form.get("key", "")):
+            self.security.login_failed(req)
             return self._page(req, "login.html", 401, next=nxt, error="That is not the operator key.",
                               key_login=self.security.auth.key is not None)
+        self.security.login_succeeded(req)
         name = form.get("name", "").strip()[:60] or "operator"
         session = self.security.new_session(f"{name} (operator key)")  # a new session id: a planted one is not kept
         return self._redirect(nxt, self.security.set_cookie(session), absolute=True)

@@ -7,8 +7,12 @@
   only), everyone is the local operator — except in Azure (`allow_open=False`), where nobody is.
 - Reads need an identity unless the server listens on loopback (`open_reads`).
 - Every change is a POST that needs an identity and a CSRF token: an HMAC of the session id in
-  the cookie (SameSite=Strict, HttpOnly), checked in constant time; a cross-origin `Origin` is
-  refused as well.
+  the cookie (SameSite=Strict, HttpOnly), checked in constant time; a cross-origin `Origin`, or a
+  `Sec-Fetch-Site` of another site, is refused as well.
+- Cookies and CSRF tokens are keyed with a random secret (see `console.console_key`), never with
+  the API key: the cookie `GET /login` hands anyone must not let them test guesses of the key.
+- Sign-in: `LOGIN_FAILURES` wrong keys a minute per client address (`LOGIN_FAILURES_ALL` from all
+  addresses together), then 429 with Retry-After.
 - Every page carries a Content-Security-Policy without inline scripts or styles.
 
 No key, token or cookie value is ever put into a page, a reason or a log line.
@@ -27,9 +31,13 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from ..auth import Authenticator, EntraValidator, KeyCheck
+from .limits import FailureLimiter
 
 COOKIE = "alertrouter_console"
 SESSION_SECONDS = 12 * 3600
+# Wrong keys a minute before sign-in answers 429: per client address, and from all addresses together (so
+# rotating addresses, or X-Forwarded-For values uvicorn trusts from loopback, does not multiply guesses).
+LOGIN_FAILURES, LOGIN_FAILURES_ALL, LOGIN_WINDOW = 5, 30, 60.0
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
        "connect-src 'self'; frame-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 # The email preview page: the rendered email's own inline styles, nothing else, sandboxed.
@@ -61,6 +69,8 @@ class ConsoleSecurity:
         self.secure_cookie = secure_cookie
         self.allow_open = allow_open  # False in Azure: nothing configured must never mean "everyone"
         self.clock = clock
+        self.logins = FailureLimiter(LOGIN_FAILURES, LOGIN_WINDOW)
+        self.all_logins = FailureLimiter(LOGIN_FAILURES_ALL, LOGIN_WINDOW)
 
     # --- the cookie: a session id (for CSRF) and, once signed in, who ---
 
@@ -120,6 +130,22 @@ class ConsoleSecurity:
 
         return self.auth.key.check(_Req()).ok
 
+    def login_wait(self, req) -> int:
+        """Seconds before this client may try a key again (0: now)."""
+        return max(self.logins.retry_after(self.client(req)), self.all_logins.retry_after(""))
+
+    def login_failed(self, req) -> None:
+        self.logins.failed(self.client(req))
+        self.all_logins.failed("")
+
+    def login_succeeded(self, req) -> None:
+        self.logins.succeeded(self.client(req))
+
+    @staticmethod
+    def client(req) -> str:
+        """The peer address the local server's guard passes on (hostguard.CLIENT_HEADER); "" elsewhere."""
+        return req.header("x-alertrouter-client")
+
     # --- CSRF ---
 
     def csrf_token(self, s: Session) -> str:
@@ -129,6 +155,8 @@ class ConsoleSecurity:
         s = self.session(req)
         if s is None:
             return False
+        if req.header("sec-fetch-site").strip().lower() in ("cross-site", "same-site"):
+            return False  # the browser says the form was posted from a page of another site
         origin = req.header("origin")
         hosts = {req.header(h) for h in ("host", "x-forwarded-host", "x-original-host")} - {""}
         if origin and origin != "null" and urlsplit(origin).netloc not in hosts:

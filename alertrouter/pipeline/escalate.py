@@ -4,6 +4,10 @@ A notification on a route with `escalate: {after, to}` carries an acknowledge li
 with HMAC-SHA256 (the app's ack secret), naming the event and the route, expiring after
 `TOKEN_TTL`, good once. If nobody acknowledges within `after`, the route's event is sent to the
 `to` roles; an acknowledgement stops that and is announced to the route's roles.
+
+The link (named "Acknowledge" in cards and emails) opens a page saying what would be acknowledged,
+with a button; only that button's POST acknowledges (`alertrouter.ack_page`), because mail scanners
+and link unfurlers open every link they see.
 """
 
 from __future__ import annotations

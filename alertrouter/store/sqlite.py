@@ -106,6 +106,20 @@ def _n(row) -> Notification:
     return Notification(**dict(zip(_N_COLS, row)))
 
 
+def _owner_only(path: Path) -> None:
+    """The database and its -wal and -shm files (the WAL holds payloads and acknowledge tokens) are
+    readable by their owner only: the database is created with mode 0600 before SQLite opens it
+    (SQLite gives the -wal and -shm it creates the database's mode), and files an older version made
+    readable by others are tightened."""
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))
+    for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}.lock")):
+        try:
+            if p.stat().st_mode & 0o077:
+                p.chmod(0o600)
+        except (FileNotFoundError, PermissionError):  # not there yet; not ours to change
+            pass
+
+
 class SqliteStore:
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -118,6 +132,8 @@ class SqliteStore:
         # writers in other processes (the delivery process, the CLI) queue on this lock file rather than
         # in SQLite's busy handler, which sleeps in steps of up to 100 ms
         self._lock_fd: int | None = None
+        if self._shared:
+            _owner_only(self.path)
         self._conn().executescript(SCHEMA)
         self._migrate()
 

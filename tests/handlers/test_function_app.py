@@ -36,7 +36,7 @@ def test_functions_and_bindings(indexed):
             {"direction": "OUT", "type": "http", "name": "$return"},
         ],
         "acknowledge": [
-            {"direction": "IN", "type": "httpTrigger", "name": "req", "methods": ["GET", "POST"],
+            {"direction": "IN", "type": "httpTrigger", "name": "req", "methods": ["GET", "HEAD", "POST"],
              "authLevel": "ANONYMOUS", "route": "ack"},
             {"direction": "OUT", "type": "http", "name": "$return"},
         ],

@@ -48,13 +48,18 @@ def test_acknowledge_link_in_the_page_works_once(srv, httpserver):
     [page] = captured(httpserver, 1)
     link = page["data"]["links"]["Acknowledge"]
     assert link.startswith(srv.url + "/api/ack?token=")
-    first = requests.get(link + "&by=ana", timeout=5)
+    shown = requests.get(link + "&by=ana", timeout=5)        # the link opens a page with a button
+    assert shown.status_code == 200 and "Fired: test-metricAlertRule on vm-1" in shown.text
+    assert '<form method="post">' in shown.text and 'value="ana"' in shown.text
+    assert shown.headers["Content-Security-Policy"].startswith("default-src 'none'; form-action 'self'")
+    token = link.split("token=", 1)[1]
+    first = requests.post(link, data={"token": token, "by": "ana"}, timeout=5)   # the button
     assert first.status_code == 200 and "Acknowledged by ana: Fired: test-metricAlertRule on vm-1" in first.text
-    assert first.headers["Content-Security-Policy"] == "default-src 'none'"
     kinds = [b["data"]["kind"] for b in captured(httpserver, 2)]
     assert kinds == ["alert.fired", "alert.acknowledged"]      # announced to the route's roles
-    again = requests.get(link, timeout=5)
+    again = requests.post(link, data={"token": token}, timeout=5)
     assert again.status_code == 409 and "already acknowledged" in again.text
+    assert "already acknowledged by ana" in requests.get(link, timeout=5).text
     forged = requests.get(link[:-3] + ("xyz" if not link.endswith("xyz") else "abc"), timeout=5)
     assert forged.status_code == 403
     assert requests.post(srv.url + "/api/ack", json={"token": "garbage"}, timeout=5).status_code == 400
