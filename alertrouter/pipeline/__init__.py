@@ -48,6 +48,7 @@ class Pipeline:
         self.ack_secret = ack_secret
         self.public_url = public_url.rstrip("/")
         self.inhibitor = inhibit.Inhibitor(self.cfg.inhibit_rules)
+        self.silences = silences.Current(store)
         self.routes = {r.name: r for r in self.cfg.routes}
         self._batch = threading.local()  # per intake request: requests run on several threads
         # when the next group notice this process knows of is due (set by intake and by tick), so
@@ -142,10 +143,10 @@ class Pipeline:
     def _silenced(self, event: Event, now: float) -> str | None:
         if self._in_batch:
             if self._batch.silences is None:
-                self._batch.silences = [s for s in silences.all_silences(self.store) if s.active(now)]
+                self._batch.silences = self.silences.active(now)
             active = self._batch.silences
         else:
-            active = [s for s in silences.all_silences(self.store) if s.active(now)]
+            active = self.silences.active(now)
         s = next((s for s in active if s.matches(event)), None)
         return s.describe() if s else None
 
