@@ -570,7 +570,8 @@ def scaling(ns: list[int], store: str, config: str, timeout: float) -> list[dict
         cpu = r.get("intake_cpu_ms_per_alert", r["cpu_ms_per_alert"])
         rows.append({"config": config, "store": store, "severity": os.environ.get("BENCH_STORM_SEVERITY", "Sev4"), "n": n, "events_in_per_s": r["events_in_per_s"],
                      "wall_ms_per_alert": wall, "tail_wall_ms_per_alert": tail, "cpu_ms_per_alert": cpu})
-        print(f"scaling: n={n} done ({r['events_in_per_s']} events in/s)", file=sys.stderr, flush=True)
+        print(f"scaling: n={n}: {r['events_in_per_s']} events in/s, {wall} ms wall and {cpu} ms CPU an alert",
+              file=sys.stderr, flush=True)  # a run cut short keeps the figures it has
     base = rows[0]
     for r in rows:
         for k in ("wall_ms_per_alert", "tail_wall_ms_per_alert", "cpu_ms_per_alert"):
