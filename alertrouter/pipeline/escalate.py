@@ -25,6 +25,7 @@ KIND = "escalation"
 ACK_KIND = "ack"
 DUE = "escalation-due-"  # + the minute (epoch // 60) an escalation falls due: key -> {}
 CURSOR, CURSOR_KEY = "escalation-cursor", "all"  # {"minute": the earliest minute that may hold one}
+CATCH_UP = 60  # minutes behind beyond which a pass reads every escalation rather than minute by minute
 TOKEN_TTL = 7 * 86400.0
 
 
@@ -56,6 +57,11 @@ def due(store, now: float) -> list[tuple[str, dict, int]]:
     """The waiting escalations due by `now`: reads the minutes' lists from the cursor to now."""
     found = store.state_get(CURSOR, CURSOR_KEY) or _list_existing(store, now)
     (cursor, version), last = (found[0]["minute"], found[1]), int(now // 60)
+    if last - cursor > CATCH_UP:  # no pass for long (the router was down): one read of them all
+        waiting = [(k, d, v) for k, d, v in store.state_list(KIND) if d["state"] == "waiting"]
+        first = min((int(d["due"] // 60) for _, d, _ in waiting), default=last)
+        store.state_put(CURSOR, CURSOR_KEY, {"minute": min(first, last)}, version, now)
+        return [(k, d, v) for k, d, v in waiting if d["due"] <= now]
     out, empty_until = [], cursor
     for minute in range(cursor, last + 1):
         left = 0

@@ -50,3 +50,18 @@ def test_escalations_scheduled_before_the_minute_lists_are_found(store):
     assert escalate.due(store, T) == []
     [(k, doc, _)] = escalate.due(store, T + 61)
     assert k == "old|pages" and doc["event_id"] == "e"
+
+
+def test_a_pass_after_a_long_pause_reads_them_all_once_then_minute_by_minute_again(store):
+    escalate.due(store, T)
+    escalate.schedule(store, "a", "e-a", "pages", ["lead"], AFTER, T)
+    escalate.schedule(store, "b", "e-b", "pages", ["lead"], 3 * 86400, T)
+    later = T + 2 * 86400  # the router was down for two days
+    [(k, doc, version)] = escalate.due(store, later)
+    assert k == "a|pages"
+    assert escalate.due(store, later + 1) == [(k, doc, version)]  # not claimed yet: still found
+    assert escalate.claim(store, k, doc, version, later + 1)
+    assert escalate.due(store, later + 2) == []
+    assert store.state_get(escalate.CURSOR, escalate.CURSOR_KEY)[0]["minute"] == int((later + 2) // 60)  # caught up
+    [(k, _, _)] = escalate.due(store, T + 3 * 86400 + 1)
+    assert k == "b|pages"
