@@ -4,6 +4,7 @@ Alertmanager in the same run where it is installed.
 
     python benchmarks/throughput.py [--n 2000] [--workload single|burst|storm|all]
                                     [--connections 1,8] [--target ours|alertmanager|both] [--json]
+    python benchmarks/throughput.py --scaling 500,2000,10000,20000 [--config shipped|bench] [--json]
 
 single: Azure Monitor alerts (common schema, distinct alert ids), one per POST to /api/alerts, as
         Action Groups send them, over 1 (or 8) keep-alive connections, each a closed loop.
@@ -11,6 +12,16 @@ burst:  Azure ML run events in Event Grid batches of 100 to /api/eventgrid, one 
 storm:  Azure Monitor alerts from ONE alert rule on N distinct resources, one per POST, with a
         route grouping on the rule (group_wait 1s, group_interval 1s): a few notices, the last of
         which must count every alert.
+
+`--config shipped` runs ours on the project's own routing.yaml (its channels' variables unset, so
+notices go to the built-in log channel; its two inhibit rules, its grouping of platform alerts with
+group_wait 30s): the storm alerts (Sev4) are targets of its first inhibit rule, and join one group.
+On that config a run measures intake only: it does not wait the 30 s for the group's notice.
+
+`--scaling N1,N2,...` runs the storm at each N (a fresh server and store each time) and prints the
+cost per alert: wall ms (first POST to last answer, over N; and over the last 10 % of the POSTs
+alone), the server's CPU ms during intake over N, and each as a ratio to the first N. A per-event
+cost that grows with the number of firing alerts shows as ratios well above 1.
 
 Alertmanager gets the equivalent alerts on its v2 API (one per POST for single, 100 per POST for
 burst, one alertname on N resources for storm), `group_by: ['...']` and `group_wait: 0s` for
@@ -31,6 +42,7 @@ import json
 import multiprocessing as mp
 import os
 import queue
+import re
 import shutil
 import signal
 import socket
@@ -48,6 +60,7 @@ FIXTURES = ROOT / "tests" / "fixtures"
 MP = mp.get_context("spawn")  # children share nothing with the parent (no inherited threads or GIL)
 
 STORM_WAIT, STORM_INTERVAL = "1s", "1s"
+
 STORM_SETTLE = 6.0  # seconds without a new notice after which a storm run stops waiting (> wait + interval + tick)
 OURS_CONFIG = """
 channels:
@@ -159,6 +172,7 @@ def _monitor_alerts(n: int, storm: bool):
         ess["alertId"] = key
         if storm:  # one rule, many resources: what a bad deployment or a region incident looks like
             ess["alertRule"] = "bench-storm-rule"
+            ess["severity"] = os.environ.get("BENCH_STORM_SEVERITY", ess["severity"])
             ess["alertTargetIDs"] = [f"{rg}res{i}"]
             ess["configurationItems"] = [f"res{i}"]
         yield [key], json.dumps(base).encode(), "/api/alerts", {"Content-Type": "application/json"}
@@ -281,10 +295,16 @@ def wait_until(url: str, what: str, proc: subprocess.Popen | None = None, second
         time.sleep(0.05)
 
 
-def start_ours(tmp: Path, workload: str, rport: int, store: str) -> tuple[subprocess.Popen, int]:
-    (tmp / "routing.yaml").write_text(OURS_STORM_CONFIG if workload == "storm" else OURS_CONFIG)
+def start_ours(tmp: Path, workload: str, rport: int, store: str, config: str = "bench") -> tuple[subprocess.Popen, int]:
+    if config == "shipped":
+        (tmp / "routing.yaml").write_text((ROOT / "routing.yaml").read_text())
+    else:
+        (tmp / "routing.yaml").write_text(OURS_STORM_CONFIG if workload == "storm" else OURS_CONFIG)
     port = free_port()
     env = {**os.environ, "BENCH_HOOK_URL": f"http://127.0.0.1:{rport}/hook", "ALERTROUTER_STORE": store}
+    if config == "shipped":  # its channels stay unconfigured: notices go to the log channel, nothing leaves
+        for name in re.findall(r"\$\{(\w+)\}", (ROOT / "routing.yaml").read_text()):
+            env.pop(name, None)
     if store == "azure":  # tables and queue of its own: the alert ids repeat from run to run
         tag = uuid.uuid4().hex[:10]
         env.update(ALERTROUTER_AZURE__TABLE_PREFIX=f"bench{tag}", ALERTROUTER_AZURE__QUEUE_NAME=f"bench-{tag}")
@@ -418,7 +438,7 @@ def pct(values: list[float], p: float) -> float:
 
 
 def run(target: str, workload: str, n: int, conns: int = 1, store: str = "sqlite", timeout: float = 120,
-        alertmanager: str | None = None, profile: Path | None = None) -> dict:
+        alertmanager: str | None = None, profile: Path | None = None, config: str = "bench") -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="alertrouter-bench-"))
     rport = free_port()
     receiver = MP.Process(target=_receiver, args=(rport,), daemon=True)
@@ -430,12 +450,13 @@ def run(target: str, workload: str, n: int, conns: int = 1, store: str = "sqlite
         if target == "alertmanager":
             server, port = start_alertmanager(alertmanager or "prometheus-alertmanager", tmp, workload, rport)
         else:
-            server, port = start_ours(tmp, workload, rport, store)
+            server, port = start_ours(tmp, workload, rport, store, config)
         if profile is not None and target == "ours":
             spy = start_profile(server.pid, profile / f"{target}-{workload}-x{conns}.txt")
         cpu0 = cpu_seconds(server.pid)
         sent, t0, t_end, last_post = send_all(target, workload, n, conns, port)
-        deadline = time.time() + timeout
+        intake_cpu = cpu_seconds(server.pid) - cpu0
+        deadline = time.time() + (0 if config == "shipped" else timeout)  # shipped: intake only
         while time.time() < deadline:
             stats = requests.get(stats_url, timeout=10).json()
             if workload != "storm" and stats["delivered"] >= n:
@@ -463,6 +484,13 @@ def run(target: str, workload: str, n: int, conns: int = 1, store: str = "sqlite
     row = {"target": target, "workload": workload, "connections": conns, "n": n,
            "events_in_per_s": round(n / (t_end - t0), 1), "notifications": got["requests"],
            "cpu_ms_per_alert": round(cpu * 1000 / n, 3)}
+    if config == "shipped":
+        times = sorted(sent.values())
+        tail = times[-max(1, n // 10):]
+        row.update(config="shipped", wall_ms_per_alert=round((t_end - t0) * 1000 / n, 3),
+                   tail_wall_ms_per_alert=round((t_end - tail[0]) * 1000 / len(tail), 3),
+                   intake_cpu_ms_per_alert=round(intake_cpu * 1000 / n, 3), peak_rss_mb=round(rss, 1))
+        return row
     if workload == "storm":
         largest: dict[str, int] = {}
         for group, size, _ in notices:
@@ -497,9 +525,10 @@ def table(rows: list[dict], cols: list[str]) -> str:
     return "\n".join([line(cols), line(["-" * w for w in widths]), *(line(row) for row in cells)])
 
 
-RUN_COLS = ["target", "workload", "connections", "n", "delivered", "events_in_per_s", "delivered_per_s",
+RUN_COLS = ["target", "workload", "config", "connections", "n", "delivered", "events_in_per_s", "delivered_per_s",
             "notifications", "p50_ms", "p95_ms", "p99_ms", "groups", "accounted", "all_accounted",
-            "first_notice_s", "last_post_to_last_notice_s", "cpu_ms_per_alert", "peak_rss_mb"]
+            "first_notice_s", "last_post_to_last_notice_s", "wall_ms_per_alert", "tail_wall_ms_per_alert",
+            "intake_cpu_ms_per_alert", "cpu_ms_per_alert", "peak_rss_mb"]
 
 
 def label(r: dict) -> str:
@@ -531,6 +560,25 @@ def comparison(rows: list[dict]) -> list[dict]:
     return out
 
 
+def scaling(ns: list[int], store: str, config: str, timeout: float) -> list[dict]:
+    """The storm at each N, and its cost per alert as a ratio to the first N's."""
+    rows = []
+    for n in ns:
+        r = run("ours", "storm", n, 1, store, timeout, config=config)
+        wall = r.get("wall_ms_per_alert", round(1000 / r["events_in_per_s"], 3))
+        tail = r.get("tail_wall_ms_per_alert", float("nan"))
+        cpu = r.get("intake_cpu_ms_per_alert", r["cpu_ms_per_alert"])
+        rows.append({"config": config, "store": store, "severity": os.environ.get("BENCH_STORM_SEVERITY", "Sev4"), "n": n, "events_in_per_s": r["events_in_per_s"],
+                     "wall_ms_per_alert": wall, "tail_wall_ms_per_alert": tail, "cpu_ms_per_alert": cpu})
+        print(f"scaling: n={n}: {r['events_in_per_s']} events in/s, {wall} ms wall and {cpu} ms CPU an alert",
+              file=sys.stderr, flush=True)  # a run cut short keeps the figures it has
+    base = rows[0]
+    for r in rows:
+        for k in ("wall_ms_per_alert", "tail_wall_ms_per_alert", "cpu_ms_per_alert"):
+            r[k.replace("_ms_per_alert", "_ratio")] = round(r[k] / base[k], 2) if base[k] else float("nan")
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=2000)
@@ -546,8 +594,27 @@ def main() -> None:
                          "(the figures of a profiled run are slowed by the sampling)")
     ap.add_argument("--delivery-process", action="store_true",
                     help="run ours with ALERTROUTER_DISPATCH__PROCESS=true (delivery in a process of its own)")
+    ap.add_argument("--config", choices=["bench", "shipped"], default=None,
+                    help="ours on the benchmark's own minimal config (default) or on the project's routing.yaml "
+                         "(the storm workload only; the default for --scaling)")
+    ap.add_argument("--scaling", default=None, metavar="N1,N2,...",
+                    help="the storm at each N on a fresh server; prints the cost per alert and its ratio to the first N")
+    ap.add_argument("--storm-severity", choices=["Sev0", "Sev1", "Sev2", "Sev3", "Sev4"], default=None,
+                    help="the storm's alerts' severity (default: the fixture's, Sev4); on the shipped config Sev0 "
+                         "alerts are pages with an escalation, and sources of its first inhibit rule")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
+    if args.storm_severity:
+        os.environ["BENCH_STORM_SEVERITY"] = args.storm_severity  # the senders (spawned) read it
+    if args.scaling is not None:
+        try:
+            ns = [int(x) for x in args.scaling.split(",")]
+        except ValueError:
+            ap.error(f"--scaling takes numbers separated by commas, e.g. 500,2000,10000,20000 (got {args.scaling!r})")
+        if not ns or any(n < 1 or n > 100_000 for n in ns):
+            ap.error("--scaling: each N must be between 1 and 100,000")
+    if args.config == "shipped" and args.scaling is None and (args.workload != "storm" or args.target != "ours"):
+        ap.error("--config shipped runs the storm workload on ours: add --workload storm --target ours")
     if args.delivery_process:
         os.environ["ALERTROUTER_DISPATCH__PROCESS"] = "true"
     if args.profile is not None and py_spy() is None:
@@ -559,7 +626,7 @@ def main() -> None:
         ap.error("--connections must be between 1 and 64")
     workloads = ["single", "burst", "storm"] if args.workload == "all" else [args.workload]
     plan = [(w, c) for w in workloads for c in (conns if w == "single" else [1])]
-    targets = ["ours", "alertmanager"] if args.target == "both" else [args.target]
+    targets = ["ours", "alertmanager"] if args.target == "both" and args.scaling is None else [args.target]
     am = None
     if "alertmanager" in targets:
         am = find_alertmanager(args.alertmanager)
@@ -575,7 +642,12 @@ def main() -> None:
             ap.error("--store azure needs ALERTROUTER_AZURE__CONNECTION_STRING or Azurite (npm ci in the project root)")
         os.environ["ALERTROUTER_AZURE__CONNECTION_STRING"] = azurite.connection_string
     try:
-        rows = [run(t, w, args.n, c, args.store, args.timeout, am, args.profile) for w, c in plan for t in targets]
+        if args.scaling is not None:
+            rows = scaling(ns, args.store, args.config or "shipped", args.timeout)
+            print(json.dumps(rows) if args.json else table(rows, list(rows[0])))
+            return
+        rows = [run(t, w, args.n, c, args.store, args.timeout, am, args.profile, args.config or "bench")
+                for w, c in plan for t in targets]
     finally:
         if azurite is not None:
             azurite.stop()

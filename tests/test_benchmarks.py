@@ -46,6 +46,28 @@ def test_storm_workload_notices_account_for_every_alert():
     assert row["all_accounted"] == "yes"
 
 
+def test_storm_on_the_shipped_routing_yaml_measures_intake():
+    [row], _ = throughput("--workload", "storm", "--target", "ours", "--config", "shipped")
+    assert (row["workload"], row["config"], row["n"]) == ("storm", "shipped", N)
+    assert row["wall_ms_per_alert"] > 0 and row["intake_cpu_ms_per_alert"] > 0
+
+
+def test_scaling_run_prints_the_cost_per_alert_and_its_ratio_to_the_first_n():
+    out = subprocess.run([sys.executable, "benchmarks/throughput.py", "--scaling", "20,40", "--json"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)
+    assert [(r["config"], r["n"]) for r in rows] == [("shipped", 20), ("shipped", 40)]
+    assert rows[0]["cpu_ratio"] == rows[0]["wall_ratio"] == 1.0
+    assert all(r["cpu_ms_per_alert"] > 0 and r["cpu_ratio"] > 0 for r in rows)
+
+
+def test_scaling_refuses_a_bad_list_with_what_to_write():
+    out = subprocess.run([sys.executable, "benchmarks/throughput.py", "--scaling", "500,lots"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "500,2000,10000,20000" in out.stderr
+
+
 def test_alertmanager_absent_is_skipped_with_a_line():
     rows, err = throughput("--workload", "single", "--connections", "1", "--alertmanager", "/nonexistent/alertmanager")
     assert "alertmanager: not installed" in err

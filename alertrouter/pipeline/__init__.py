@@ -48,6 +48,7 @@ class Pipeline:
         self.ack_secret = ack_secret
         self.public_url = public_url.rstrip("/")
         self.inhibitor = inhibit.Inhibitor(self.cfg.inhibit_rules)
+        self.silences = silences.Current(store)
         self.routes = {r.name: r for r in self.cfg.routes}
         self._batch = threading.local()  # per intake request: requests run on several threads
         # when the next group notice this process knows of is due (set by intake and by tick), so
@@ -58,17 +59,12 @@ class Pipeline:
         """What happens to each target. With apply=False nothing is written (for `alertrouter route`)."""
         store = self.store
         if apply:
-            doc = inhibit.track(store, event, now)
-            if doc is not None and self._firing is not None:
-                if doc["firing"]:
-                    self._firing[event.fingerprint] = doc
-                else:
-                    self._firing.pop(event.fingerprint, None)
+            self.inhibitor.track(store, event, now)
         stage, held = "lifecycle", self._lifecycle(event, now, apply)
         if not held:
             stage, held = "silence", self._silenced(event, now)
         if not held:
-            stage, held = "inhibit", self.inhibitor.inhibiting(self._firing_alerts, event)
+            stage, held = "inhibit", self.inhibitor.inhibiting(store, event, apply, now)
         out = []
         at = datetime.fromtimestamp(now, timezone.utc)
         for t in targets:
@@ -118,31 +114,20 @@ class Pipeline:
                         stage="window")
 
     def batch(self) -> "Pipeline":
-        """Within `with pipeline.batch():`, firing alerts and silences are read once from the store
-        and kept up to date in memory (one intake request); outside, every event reads them."""
+        """Within `with pipeline.batch():`, silences are read once from the store (one intake
+        request); outside, every event reads them. Inhibition reads its index per event."""
         return self
 
     def __enter__(self) -> "Pipeline":
-        self._batch.firing, self._batch.silences, self._batch.on = None, None, True
+        self._batch.silences, self._batch.on = None, True
         return self
 
     def __exit__(self, *exc) -> None:
-        self._batch.firing, self._batch.silences, self._batch.on = None, None, False
+        self._batch.silences, self._batch.on = None, False
 
     @property
     def _in_batch(self) -> bool:
         return getattr(self._batch, "on", False)
-
-    @property
-    def _firing(self) -> dict | None:
-        return getattr(self._batch, "firing", None)
-
-    def _firing_alerts(self) -> dict[str, dict]:
-        if not self._in_batch:
-            return inhibit.firing(self.store)
-        if self._batch.firing is None:
-            self._batch.firing = inhibit.firing(self.store)
-        return self._batch.firing
 
     def _lifecycle(self, event: Event, now: float, apply: bool) -> str | None:
         if event.kind not in RUN_ENDINGS:
@@ -158,10 +143,10 @@ class Pipeline:
     def _silenced(self, event: Event, now: float) -> str | None:
         if self._in_batch:
             if self._batch.silences is None:
-                self._batch.silences = [s for s in silences.all_silences(self.store) if s.active(now)]
+                self._batch.silences = self.silences.active(now)
             active = self._batch.silences
         else:
-            active = [s for s in silences.all_silences(self.store) if s.active(now)]
+            active = self.silences.active(now)
         s = next((s for s in active if s.matches(event)), None)
         return s.describe() if s else None
 

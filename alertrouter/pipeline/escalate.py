@@ -8,6 +8,13 @@ with HMAC-SHA256 (the app's ack secret), naming the event and the route, expirin
 The link (named "Acknowledge" in cards and emails) opens a page saying what would be acknowledged,
 with a button; only that button's POST acknowledges (`alertrouter.ack_page`), because mail scanners
 and link unfurlers open every link they see.
+
+The periodic pass does not read every escalation ever scheduled: each one is also listed under
+the minute it falls due (kind `escalation-due-<minute>`), and a cursor document says the earliest
+minute that may still hold one. A pass reads the minutes from the cursor to now, drops the entries
+that were claimed, resolved or acknowledged, and moves the cursor past minutes left empty.
+Escalations scheduled before these lists existed are listed once, on the first pass that finds no
+cursor.
 """
 
 from __future__ import annotations
@@ -20,6 +27,9 @@ from dataclasses import dataclass
 
 KIND = "escalation"
 ACK_KIND = "ack"
+DUE = "escalation-due-"  # + the minute (epoch // 60) an escalation falls due: key -> {}
+CURSOR, CURSOR_KEY = "escalation-cursor", "all"  # {"minute": the earliest minute that may hold one}
+CATCH_UP = 60  # minutes behind beyond which a pass reads every escalation rather than minute by minute
 TOKEN_TTL = 7 * 86400.0
 
 
@@ -30,9 +40,10 @@ def key(fingerprint: str, route: str) -> str:
 def schedule(store, fingerprint: str, event_id: str, route: str, roles: list[str], after: float, now: float) -> None:
     """Put-if-absent per alert (fingerprint) and route: a redelivered or repeated event does not
     restart the clock."""
-    store.state_put(KIND, key(fingerprint, route), {"event_id": event_id, "fingerprint": fingerprint,
-                                                    "route": route, "to": roles, "due": now + after,
-                                                    "state": "waiting"}, None, now)
+    k = key(fingerprint, route)
+    if store.state_put(KIND, k, {"event_id": event_id, "fingerprint": fingerprint, "route": route, "to": roles,
+                                 "due": now + after, "state": "waiting"}, None, now):
+        store.state_put(DUE + str(int((now + after) // 60)), k, {}, None, now)
 
 
 def stop(store, fingerprint: str, route: str, state: str, now: float) -> None:
@@ -47,7 +58,42 @@ def stop(store, fingerprint: str, route: str, state: str, now: float) -> None:
 
 
 def due(store, now: float) -> list[tuple[str, dict, int]]:
-    return [(k, d, v) for k, d, v in store.state_list(KIND) if d["state"] == "waiting" and d["due"] <= now]
+    """The waiting escalations due by `now`: reads the minutes' lists from the cursor to now."""
+    found = store.state_get(CURSOR, CURSOR_KEY) or _list_existing(store, now)
+    (cursor, version), last = (found[0]["minute"], found[1]), int(now // 60)
+    if last - cursor > CATCH_UP:  # no pass for long (the router was down): one read of them all
+        waiting = [(k, d, v) for k, d, v in store.state_list(KIND) if d["state"] == "waiting"]
+        first = min((int(d["due"] // 60) for _, d, _ in waiting), default=last)
+        store.state_put(CURSOR, CURSOR_KEY, {"minute": min(first, last)}, version, now)
+        return [(k, d, v) for k, d, v in waiting if d["due"] <= now]
+    out, empty_until = [], cursor
+    for minute in range(cursor, last + 1):
+        left = 0
+        for k, _, _ in store.state_list(DUE + str(minute)):
+            got = store.state_get(KIND, k)
+            if got is None or got[0]["state"] != "waiting":
+                store.state_delete(DUE + str(minute), k)  # claimed, resolved or acknowledged
+                continue
+            left += 1
+            if got[0]["due"] <= now:
+                out.append((k, got[0], got[1]))
+        if left == 0 and empty_until == minute and minute < last:
+            empty_until = minute + 1
+    if empty_until > cursor:  # another instance moving it too: either move is right
+        store.state_put(CURSOR, CURSOR_KEY, {"minute": empty_until}, version, now)
+    return out
+
+
+def _list_existing(store, now: float) -> tuple[dict, int]:
+    """The first pass (a store from before the minutes' lists): list every waiting escalation."""
+    first = int(now // 60)
+    for k, d, _ in store.state_list(KIND):
+        if d["state"] == "waiting":
+            minute = int(d["due"] // 60)
+            store.state_put(DUE + str(minute), k, {}, None, now)
+            first = min(first, minute)
+    store.state_put(CURSOR, CURSOR_KEY, {"minute": first}, None, now)
+    return store.state_get(CURSOR, CURSOR_KEY)
 
 
 def claim(store, k: str, doc: dict, version: int, now: float) -> bool:

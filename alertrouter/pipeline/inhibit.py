@@ -4,22 +4,43 @@ an alert does not inhibit itself).
 
 Firing alerts are tracked in the store (kind "alert", by fingerprint), updated by each alert event
 in time order, so redelivered or late events cannot flip the state back.
+
+The index, so an event's cost does not grow with how many alerts fire: per rule and per values of
+its `equal` labels, one small document per firing source alert (kind `inhibit-<generation>-<hash of
+the values>`, key the source's fingerprint). Whether an event is inhibited is one bounded read of
+that kind per rule whose target matches it (and, when there is a candidate, one read of its alert
+document to name it and check it still fires there). `track` moves a fingerprint between kinds when
+its alert starts or stops firing or its labels change, then reads the alert back: if a newer state
+was written meanwhile it converges on that one, so concurrent writers of one alert leave the index
+as the alert document says.
+
+A rule's index is built from the firing alerts the first time an instance applies the rule and
+finds no `inhibit-ready` document for it (after an upgrade, or when the rule is added); that
+document names the generation every instance then writes to. A rule that leaves the config loses
+its ready document, so it is rebuilt afresh if it comes back. Instances of one deployment are
+expected to share one routing.yaml.
 """
 
 from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import uuid
 
 from ..config.schema import InhibitRule
 from ..model import Event
 from ..routing.matchers import compile_match
 
 KIND = "alert"
+READY = "inhibit-ready"  # by rule id: {"gen": the generation its index lives in}
+CANDIDATES = 4  # index documents read per lookup (the first that still fires there wins)
 
 
-def track(store, event: Event, now: float) -> dict | None:
+def track_doc(store, event: Event, now: float) -> tuple[dict | None, dict | None, int]:
     """Record whether the event's alert fires; older events than the last one seen change nothing.
-    Returns the alert's document as stored now (None for events that are not alerts)."""
-    if event.kind not in ("alert.fired", "alert.resolved"):
-        return None
+    Returns (the previous document, the document as stored now, its version); the previous one is
+    the stored one again when nothing changed."""
     t = event.time.timestamp()
     labels = {**event.labels, "source": event.source, "kind": event.kind, "severity": event.severity.value}
     doc = {"firing": event.kind == "alert.fired", "time": t, "labels": labels, "title": event.title}
@@ -27,41 +48,153 @@ def track(store, event: Event, now: float) -> dict | None:
         found = store.state_get(KIND, event.fingerprint)
         if found is None:
             if store.state_put(KIND, event.fingerprint, doc, None, now):
-                return doc
+                return None, doc, 1
             continue
         value, version = found
         if value["time"] > t:
-            return value
+            return value, value, version
         if store.state_put(KIND, event.fingerprint, doc, version, now):
-            return doc
+            return value, doc, version + 1
 
 
 def firing(store) -> dict[str, dict]:
+    """Every firing alert by fingerprint (the console's list; intake uses the index)."""
     return {fp: v for fp, v, _ in store.state_list(KIND) if v["firing"]}
+
+
+class _Rule:
+    def __init__(self, rule: InhibitRule):
+        self.rule = rule
+        self.source = compile_match(rule.source)[0]
+        self.target = compile_match(rule.target)[0]
+        spec = json.dumps({"source": rule.source, "equal": rule.equal}, sort_keys=True, default=str)
+        self.id = hashlib.sha256(spec.encode()).hexdigest()[:24]  # same source and equal: same index
+        self.name = f" (rule {rule.name})" if rule.name else ""
+
+    def place(self, doc: dict | None) -> str | None:
+        """The `equal` values an alert document is indexed under for this rule, or None when it
+        does not inhibit (not firing, or not matching the rule's source)."""
+        if doc is None or not doc["firing"]:
+            return None
+        labels = doc["labels"]
+        if not all(m.test(labels.get(m.key)) for m in self.source):
+            return None
+        return _values(labels.get(k, "") for k in self.rule.equal)
+
+    def targets(self, event: Event) -> bool:
+        return all(m.test(event.match_value(m.key)) for m in self.target)
+
+    def values_of(self, event: Event) -> str:
+        return _values(event.match_value(k) or "" for k in self.rule.equal)
+
+
+def _values(values) -> str:
+    return json.dumps([v if isinstance(v, str) else str(v) for v in values], separators=(",", ":"))
+
+
+def index_kind(gen: str, values: str) -> str:
+    """The state kind holding one rule generation's firing sources with these `equal` values."""
+    return f"inhibit-{gen}-{hashlib.sha256(values.encode('utf-8', 'surrogatepass')).hexdigest()[:32]}"
 
 
 class Inhibitor:
     def __init__(self, rules: list[InhibitRule]):
-        self.rules = [(r, compile_match(r.source)[0], compile_match(r.target)[0]) for r in rules]
+        self.rules = [_Rule(r) for r in rules]
+        self._gens: dict[str, str] | None = None  # rule id -> generation, once this process is ready
+        self._lock = threading.Lock()
 
-    def inhibiting(self, firing_alerts, event: Event) -> str | None:
-        """Why `event` is held (naming the inhibiting alert and the rule), or None. `firing_alerts`
-        is called (once) for the firing alerts by fingerprint only when a rule's target matches."""
+    # --- writing: the alert's state and its place in the index ---
+
+    def track(self, store, event: Event, now: float) -> dict | None:
+        """Record the alert's state (see track_doc) and keep the index in step. Returns the alert's
+        document as stored now (None for events that are not alerts)."""
+        if event.kind not in ("alert.fired", "alert.resolved"):
+            return None
+        gens = self.ready(store, now)
+        old, new, version = track_doc(store, event, now)
+        if old is new or not self.rules:
+            return new
+        fp = event.fingerprint
+        while True:
+            for r in self.rules:
+                gen, was, at = gens[r.id], r.place(old), r.place(new)
+                if was == at:
+                    continue
+                if was is not None:
+                    store.state_delete(index_kind(gen, was), fp)
+                if at is not None:
+                    store.state_put(index_kind(gen, at), fp, {"since": now}, None, now)  # if absent
+            found = store.state_get(KIND, fp)  # a newer state written meanwhile: converge on it
+            if found is None or found[1] == version:
+                return new
+            old, (new, version) = new, found
+
+    def ready(self, store, now: float) -> dict[str, str]:
+        """Each rule's index generation, building the index of a rule that has none (once per
+        process; the other instances find the ready document)."""
+        if self._gens is not None:
+            return self._gens
+        with self._lock:
+            if self._gens is not None:
+                return self._gens
+            marks = {rid: doc for rid, doc, _ in store.state_list(READY)}
+            known = {r.id for r in self.rules}
+            for rid in set(marks) - known:  # a rule no longer configured: rebuilt afresh if it returns
+                store.state_delete(READY, rid)
+            gens = {}
+            for r in self.rules:
+                if r.id not in gens:
+                    gens[r.id] = marks[r.id]["gen"] if r.id in marks else self._build(store, r, now)
+            self._gens = gens
+            return gens
+
+    def _build(self, store, r: _Rule, now: float) -> str:
+        gen = uuid.uuid4().hex[:12]
+        for fp, doc in firing(store).items():
+            at = r.place(doc)
+            if at is not None:
+                store.state_put(index_kind(gen, at), fp, {"since": now}, None, now)
+        if store.state_put(READY, r.id, {"gen": gen, "built": now}, None, now):
+            return gen
+        return store.state_get(READY, r.id)[0]["gen"]  # another instance built it first: use theirs
+
+    def _known_gens(self, store) -> dict[str, str]:
+        """The generations without building anything (for decisions that write nothing)."""
+        if self._gens is not None:
+            return self._gens
+        return {rid: doc["gen"] for rid, doc, _ in store.state_list(READY)}
+
+    # --- reading ---
+
+    def inhibiting(self, store, event: Event, apply: bool = True, now: float = 0.0) -> str | None:
+        """Why `event` is held (naming the inhibiting alert and the rule), or None. Reads the index
+        of each rule whose target matches the event: a bounded number of documents, however many
+        alerts fire."""
         if not self.rules:
             return None
-        candidates = None
-        for rule, source, target in self.rules:
-            if not all(m.test(event.match_value(m.key)) for m in target):
+        gens = self.ready(store, now) if apply else None
+        everything = None
+        for r in self.rules:
+            if not r.targets(event):
                 continue
-            if candidates is None:
-                candidates = list(firing_alerts().items())
-            for fp, alert in candidates:
+            if gens is None:
+                gens = self._known_gens(store)
+            values = r.values_of(event)
+            gen = gens.get(r.id)
+            if gen is None:  # a dry run on a store whose index for this rule is not built yet
+                everything = firing(store) if everything is None else everything
+                candidates = sorted(everything)
+            else:
+                candidates = [fp for fp, _, _ in store.state_list(index_kind(gen, values), limit=CANDIDATES)]
+            for fp in candidates:
                 if fp == event.fingerprint:
                     continue
-                labels = alert["labels"]
-                if not all(m.test(labels.get(m.key)) for m in source):
-                    continue
-                if all(labels.get(k, "") == (event.match_value(k) or "") for k in rule.equal):
-                    name = f" (rule {rule.name})" if rule.name else ""
-                    return f"inhibited by {alert['title']}{name}"
+                alert = everything.get(fp) if everything is not None and gen is None else _alert(store, fp)
+                if alert is not None and r.place(alert) == values:
+                    return f"inhibited by {alert['title']}{r.name}"
         return None
+
+
+def _alert(store, fp: str) -> dict | None:
+    found = store.state_get(KIND, fp)
+    return found[0] if found else None

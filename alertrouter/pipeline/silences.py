@@ -2,6 +2,10 @@
 
 A silenced notification is recorded as held with the silence named, never sent, and never
 released later: an expired silence does not flood anyone with stale notices.
+
+Intake does not list every silence ever made for each request: every change to a silence also
+bumps one revision document (kind "silence-rev"), and `Current` keeps the silences that can still
+apply in memory, reading that one document per request and the whole list only when it moved.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from ..model import Event
 from ..routing.matchers import compile_match
 
 KIND = "silence"
+REV, REV_KEY = "silence-rev", "all"  # its version moves with every change to any silence
 
 
 class SilenceError(RouterError):
@@ -75,6 +80,7 @@ def create(store, *, matchers: dict, starts_at: float, ends_at: float, created_b
     s = Silence(id="s_" + uuid.uuid4().hex[:12], matchers=matchers, starts_at=starts_at, ends_at=ends_at,
                 created_by=created_by.strip(), comment=comment.strip(), created_at=now)
     store.state_put(KIND, s.id, s.__dict__, None, now)
+    _bump(store, now)
     return s
 
 
@@ -93,8 +99,36 @@ def expire(store, silence_id: str, now: float) -> Silence:
             return s
         s.expired_at = now
         if store.state_put(KIND, silence_id, s.__dict__, version, now):
+            _bump(store, now)
             return s
 
 
 def silencing(store, event: Event, now: float) -> Silence | None:
     return next((s for s in all_silences(store) if s.active(now) and s.matches(event)), None)
+
+
+def _bump(store, now: float) -> None:
+    """Tell every instance's `Current` that the silences changed."""
+    while True:
+        found = store.state_get(REV, REV_KEY)
+        if store.state_put(REV, REV_KEY, {"at": now}, found[1] if found else None, now):
+            return
+
+
+class Current:
+    """The silences that can still apply (not expired, not over), kept in memory per process and
+    read again only when the revision document says they changed: one document read per call,
+    however many silences were ever made."""
+
+    def __init__(self, store):
+        self.store = store
+        self._cache: tuple[object, list[Silence]] = (object(), [])  # (revision, silences): replaced whole
+
+    def active(self, now: float) -> list[Silence]:
+        found = self.store.state_get(REV, REV_KEY)
+        rev = found[1] if found else None  # None: no change recorded yet (silences made before the revision)
+        cached_rev, cached = self._cache
+        if rev != cached_rev:
+            cached = [s for s in all_silences(self.store) if s.expired_at is None and s.ends_at > now]
+            self._cache = (rev, cached)
+        return [s for s in cached if s.active(now)]

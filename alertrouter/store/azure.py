@@ -720,8 +720,10 @@ class AzureStore:
                 return False
             raise
 
-    def state_list(self, kind: str) -> list[tuple[str, dict, int]]:
-        rows = self.state.query_entities("PartitionKey eq @k", parameters={"k": kind})
+    def state_list(self, kind: str, limit: int | None = None) -> list[tuple[str, dict, int]]:
+        rows = self.state.query_entities("PartitionKey eq @k", parameters={"k": kind}, results_per_page=limit)
+        if limit is not None:  # one request: the first `limit` rows (in RowKey order, a hash of the key)
+            rows = itertools.islice(rows, limit)
         return sorted(((e["key"], self._state_value(e), int(e["version"])) for e in rows), key=lambda r: r[0])
 
     def state_delete(self, kind: str, key: str) -> None:

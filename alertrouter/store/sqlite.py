@@ -366,8 +366,9 @@ class SqliteStore:
                                 "WHERE kind = ? AND key = ? AND version = ?", (body, now, kind, key, expected))
         return cur.rowcount == 1
 
-    def state_list(self, kind: str) -> list[tuple[str, dict, int]]:
-        rows = self._conn().execute("SELECT key, value, version FROM state WHERE kind = ? ORDER BY key", (kind,))
+    def state_list(self, kind: str, limit: int | None = None) -> list[tuple[str, dict, int]]:
+        rows = self._conn().execute("SELECT key, value, version FROM state WHERE kind = ? ORDER BY key LIMIT ?",
+                                    (kind, -1 if limit is None else limit))
         return [(k, json.loads(v), ver) for k, v, ver in rows.fetchall()]
 
     def state_delete(self, kind: str, key: str) -> None:
