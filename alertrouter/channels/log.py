@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import threading
 from datetime import datetime, timezone
@@ -56,7 +57,8 @@ class LogSender:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             line = json_controls(json.dumps(record, ensure_ascii=False))
-            with _lock, self.path.open("a", encoding="utf-8") as fh:
+            with _lock, open(os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600),
+                             "a", encoding="utf-8") as fh:  # the owner's only: a text may hold an acknowledge link
                 fh.write(line + "\n")
         except OSError as exc:
             return DeliveryResult.retry(f"log {self.name}: cannot write {self.path.name} ({exc.strerror})")

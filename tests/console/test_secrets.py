@@ -165,3 +165,18 @@ def test_sqlite_files_are_made_and_kept_owner_only(tmp_path):
         conn.close()
     finally:
         os.umask(old)
+
+
+def test_the_log_channels_file_is_owner_only(tmp_path):
+    """The log channel's file holds rendered notices, acknowledge links (live credentials) among them."""
+    from alertrouter.channels.base import ChannelContext
+    from alertrouter.channels.http import make_session
+    from alertrouter.channels.log import LogSender
+    from alertrouter.config.schema import LogChannel
+    from alertrouter.render import Rendered
+
+    sender = LogSender("log", LogChannel(type="log", console=False), ChannelContext(make_session(), tmp_path))
+    msg = Rendered(notification_id="n1", event_id="e1", route="r", role="a", channel="log", kind="alert.fired",
+                   severity="critical", title="t", parts={"text": "Acknowledge: http://127.0.0.1:7071/api/ack?token=x"})
+    assert sender.send(msg).status == "delivered"
+    assert mode(tmp_path / "notifications.jsonl") == 0o600
