@@ -199,15 +199,25 @@ def render_digest(renderer: Renderer, data: DigestData, *, template: str = "dige
                   channel: str = "", recipients: dict[str, list[str]] | None = None,
                   template_dirs: Iterable[str] = (), parts: Iterable[str] = PARTS) -> Rendered:
     v = view(data, role=role, visibility=visibility)
-    env = renderer._env(tuple(str(d) for d in template_dirs if d))
+    dirs = tuple(str(d) for d in template_dirs if d)
+    envs = [renderer._env(dirs)] + ([renderer._env(())] if dirs else [])  # the role's folder, then templates/
     out: dict[str, str] = {}
     errors: dict[str, str] = {}
     for part in parts:
         name = f"email/{template}.{part}.j2"
-        try:
-            tpl = env.get_template(name)
-        except jinja2.TemplateNotFound:
-            errors[part] = f"{name}: not found"
+        tpl = None
+        for env in envs:
+            try:
+                tpl = env.get_template(name)
+                break
+            except jinja2.TemplateNotFound:
+                errors.setdefault(part, f"{name}: not found")
+            except jinja2.TemplateError as exc:  # a typo in a template must not lose the digest
+                where = f"{exc.filename or name}:{getattr(exc, 'lineno', '?')}"
+                errors[part] = f"{where}: {type(exc).__name__}: {exc}"
+                log.error("digest template %s does not compile (%s); trying the next, else the plain rendering",
+                          where, exc)
+        if tpl is None:
             out[part] = fallback(v, part)
             continue
         try:

@@ -170,3 +170,12 @@ def test_names_from_payloads_are_escaped(tmp_path):
     assert "<img" not in html and "&lt;img" in html
     assert not parse(html).all("img")
     store.close()
+
+
+@pytest.mark.parametrize("broken", ["{% if %}", "{{ runs | no_such_filter }}"])
+def test_a_template_that_does_not_compile_falls_back_to_the_shipped_one(data, tmp_path, broken):
+    (tmp_path / "email").mkdir()
+    (tmp_path / "email" / "digest.html.j2").write_text("line one\n" + broken)
+    msg = render(data, template_dirs=[str(tmp_path)])
+    assert "digest.html.j2:2" in msg.template_errors["html"]
+    assert not msg.parts["html"].startswith("<pre>") and "Runs ended" in msg.parts["html"]  # the shipped digest
