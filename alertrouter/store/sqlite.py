@@ -359,11 +359,10 @@ class SqliteStore:
             c.execute("DELETE FROM state WHERE kind = ? AND key = ?", (kind, key))
 
     def counts(self) -> dict[str, int]:
-        c = self._conn()
-        out = {"events": c.execute("SELECT COUNT(*) FROM events").fetchone()[0]}
-        for status in ("pending", "sent", "dead", "held"):
-            out[status] = c.execute("SELECT COUNT(*) FROM notifications WHERE status = ?", (status,)).fetchone()[0]
-        return out
+        """Events and notifications by status, in one statement: a reader takes no lock (WAL), and one
+        statement gives the interpreter back once, not ten times, while a big batch is taken in."""
+        row = self._conn().execute(_COUNTS_SQL).fetchone()
+        return dict(zip(("events", *_STATUSES), row))
 
     def close(self) -> None:
         with self._all_lock:
@@ -513,6 +512,11 @@ SELECT key, value, received_at, event_id FROM (
         WHERE e.rowid > :done AND e.rowid <= :top
 ) ORDER BY key, value, received_at, event_id
 """
+
+
+_STATUSES = ("pending", "sent", "dead", "held")
+_COUNTS_SQL = "SELECT (SELECT COUNT(*) FROM events), " + ", ".join(
+    f"(SELECT COUNT(*) FROM notifications WHERE status = '{s}')" for s in _STATUSES)
 
 
 def _index_conditions(f: EventFilter) -> list[tuple[str, str]]:
