@@ -93,6 +93,7 @@ def create_app(app: App, dispatcher: Dispatcher | None = None, max_body: int | N
     if api.auth.entra is not None:
         return routed
     intake = {"/api/alerts": api.alerts, "/api/eventgrid": api.eventgrid}
+    big = [0]  # big intake requests under way (on worker threads)
 
     async def asgi(scope, receive, send):
         """POST to the two intake routes here; everything else through Starlette."""
@@ -108,11 +109,18 @@ def create_app(app: App, dispatcher: Dispatcher | None = None, max_body: int | N
             query = dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True))
             req = Request(method="POST", path=scope["path"], headers=headers, query=query, body=body)
             # a batch bigger than a few events is taken in on a worker thread: on the event loop its
-            # seconds of parsing and routing would hold every other request (and /api/health) back
-            if len(req.body) <= INLINE_BODY_BYTES:
-                resp = handler(req)
+            # seconds of parsing and routing would hold every other request (and /api/health) back;
+            # meanwhile small ones go there too, not to wait on the loop for the store's write lock
+            if len(req.body) > INLINE_BODY_BYTES:
+                big[0] += 1
+                try:
+                    resp = await run_in_threadpool(_without_gc, handler, req)
+                finally:
+                    big[0] -= 1
+            elif big[0]:
+                resp = await run_in_threadpool(handler, req)
             else:
-                resp = await run_in_threadpool(_without_gc, handler, req)
+                resp = handler(req)
         await send({"type": "http.response.start", "status": resp.status,
                     "headers": [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in resp.headers.items()]
                     + [(b"content-length", str(len(resp.body)).encode())]})

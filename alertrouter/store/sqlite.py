@@ -408,23 +408,34 @@ class SqliteStore:
                                          (event_id, limit))]
         return count, times
 
+    INDEX_STEP = 250  # events indexed per transaction (about 20 ms): other writers wait no longer
+
     def flush_index(self, limit: int | None = None) -> int:
         """Build the event list's index rows for the events taken in since the last flush (at most
         `limit` of them, oldest first); returns how many events. Intake writes no index rows (30 or
         so scattered B-tree rows an event cost a fifth of its throughput): the dispatcher flushes at
         most once a second, the event list and purge fully before they read.
         The rows are made by SQLite from the stored events (their labels through json_each), in
-        key order."""
+        key order, INDEX_STEP events a transaction: after a big batch the catch-up holds the write
+        lock (and an intake request waiting on it) no more than one step at a time."""
+        done = 0
+        while limit is None or done < limit:
+            step = self.INDEX_STEP if limit is None else min(self.INDEX_STEP, limit - done)
+            n = self._flush_index_step(step)
+            done += n
+            if n < step:
+                break
+        return done
+
+    def _flush_index_step(self, limit: int) -> int:
         c = self._conn()
         done = self._index_done(c)
         if c.execute("SELECT COALESCE(MAX(rowid), 0) FROM events").fetchone()[0] <= done:
             return 0
         with self._tx() as c:  # writers are serialised, so rowids are handed out in commit order
             done = self._index_done(c)
-            top = c.execute("SELECT COALESCE(MAX(rowid), 0) FROM events").fetchone()[0]
-            if limit is not None:
-                top = min(top, c.execute("SELECT COALESCE(MAX(rowid), 0) FROM (SELECT rowid FROM events WHERE "
-                                         "rowid > ? ORDER BY rowid LIMIT ?)", (done, limit)).fetchone()[0])
+            top = c.execute("SELECT COALESCE(MAX(rowid), 0) FROM (SELECT rowid FROM events WHERE "
+                            "rowid > ? ORDER BY rowid LIMIT ?)", (done, limit)).fetchone()[0]
             if top <= done:
                 return 0
             c.execute(_INDEX_SQL, {"done": done, "top": top})
