@@ -2,7 +2,7 @@
 SQLite store, as `make run` starts it): does the server keep answering while it takes the batch in,
 and does its memory come back?
 
-    python benchmarks/big_batch.py [--events 33000] [--config routing.yaml] [--settle 5] [--json]
+    python benchmarks/big_batch.py [--events 33000] [--config routing.yaml] [--settle 5] [--batches 1] [--json]
 
 The batch is one POST of a ~1 MB JSON array of tiny Event Grid events (distinct ids, an unknown
 event type: each goes to the default route, one notification each, to the log channel since no
@@ -16,7 +16,8 @@ too), and a sampler reads the server's RSS from /proc every 10 ms. Printed:
 - the time to take the batch in, the server's CPU time meanwhile and the time its threads waited for
   a CPU (on a shared machine the other processes' share: read the latencies against it);
 - the server's RSS before the POST, its peak while taking it in, just after the answer, and after
-  the outbox drained and `--settle` seconds passed.
+  the outbox drained and `--settle` seconds passed; with `--batches K`, K - 1 more batches of new
+  events follow, each delivered, and the RSS after each (is the memory reused, or does it grow?).
 """
 
 from __future__ import annotations
@@ -174,7 +175,7 @@ def wait_drained(port: int, timeout: float) -> None:
     raise RuntimeError(f"the outbox did not drain within {timeout} s")
 
 
-def run(events: int, config: Path, settle: float, timeout: float, idle: float = 3.0) -> dict:
+def run(events: int, config: Path, settle: float, timeout: float, idle: float = 3.0, batches: int = 1) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="alertrouter-bigbatch-"))
     port = free_port()
     body = batch(events)
@@ -182,7 +183,10 @@ def run(events: int, config: Path, settle: float, timeout: float, idle: float = 
         with open(tmp / "server.log", "wb") as log_file:
             proc = start_server(config, tmp / "data", port, log_file)
             try:
-                return _measure(proc, port, body, events, settle, timeout, idle)
+                r = _measure(proc, port, body, events, settle, timeout, idle)
+                r["rss_after_each_further_batch_mb"] = [_again(proc, port, events, i, settle, timeout)
+                                                        for i in range(1, batches)]
+                return r
             finally:
                 proc.send_signal(signal.SIGINT)
                 try:
@@ -192,6 +196,17 @@ def run(events: int, config: Path, settle: float, timeout: float, idle: float = 
                     proc.wait()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _again(proc: subprocess.Popen, port: int, events: int, i: int, settle: float, timeout: float) -> float:
+    """Another batch of as many (new) events, delivered, then the RSS after `settle` seconds (MB)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    conn.request("POST", "/api/eventgrid", batch(events, f"b{i}-"), JSON)
+    conn.getresponse().read()
+    conn.close()
+    wait_drained(port, timeout)
+    time.sleep(settle)
+    return rss_kb(proc.pid) / 1024
 
 
 def _measure(proc: subprocess.Popen, port: int, body: bytes, events: int, settle: float, timeout: float,
@@ -248,9 +263,10 @@ def main() -> None:
     ap.add_argument("--config", type=Path, default=ROOT / "routing.yaml")
     ap.add_argument("--settle", type=float, default=5.0, help="seconds to wait after the outbox drained")
     ap.add_argument("--timeout", type=float, default=900.0)
+    ap.add_argument("--batches", type=int, default=1, help="more batches after the first, each followed by its RSS")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    r = run(args.events, args.config.resolve(), args.settle, args.timeout)
+    r = run(args.events, args.config.resolve(), args.settle, args.timeout, batches=args.batches)
     if args.json:
         print(json.dumps(r, indent=2))
         return
@@ -268,6 +284,9 @@ def main() -> None:
     print(f"RSS: before {r['rss_before_mb']:.0f} MB, peak while taking in {r['rss_peak_intake_mb']:.0f} MB, "
           f"just after {r['rss_just_after_mb']:.0f} MB, peak {r['rss_peak_mb']:.0f} MB, "
           f"after delivery + {args.settle:g} s {r['rss_after_mb']:.0f} MB")
+    if r["rss_after_each_further_batch_mb"]:
+        print("RSS after each further batch (delivered + settle): "
+              + ", ".join(f"{mb:.0f} MB" for mb in r["rss_after_each_further_batch_mb"]))
 
 
 if __name__ == "__main__":
