@@ -145,3 +145,14 @@ def test_a_crash_mid_batch_then_redelivery_stores_every_event_once(tmp_path):
     assert (len(result.accepted), len(result.duplicates)) == (n - events, events)
     assert len(result.notifications) == n - events
     assert stored(db) == (n, n, n)
+
+
+def test_big_batch_benchmark_runs():
+    import json
+
+    out = subprocess.run([sys.executable, "benchmarks/big_batch.py", "--events", "300", "--settle", "0", "--json",
+                          "--timeout", "120"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    r = json.loads(out.stdout)
+    assert r["answer"] == {"accepted": 300, "duplicates": 0, "notifications": 300} and r["stored_events"] == 300
+    assert r["probes"]["health"]["intake"]["requests"] >= 1 and r["rss_after_mb"] > 0
