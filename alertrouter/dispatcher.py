@@ -86,9 +86,9 @@ class Dispatcher:
                 self._flush_index()
             return 0
         tried = [t for t in self._send_all(claimed) if t is not None]
-        with store.transaction():  # one commit for the pass's results (and, once a second, the index)
+        with store.transaction():  # one commit for the pass's results
             recorded = [(t, self._finish(*t[:4])) for t in tried]
-            self._flush_index()
+        self._flush_index()  # once a second, in transactions of its own (short ones: intake waits on them)
         for (n, _, started, now, changed), outcome in recorded:
             if outcome is not None:
                 self._after(n, *outcome, started, now, changed)
