@@ -210,29 +210,33 @@ class HttpApi:
             log.warning("dropped a delivery from Event Grid subscription %r: not in the allow-list", subscription)
             self.app.metrics.dropped.labels("subscription_not_allowed").inc()
             return json_response(200, {"accepted": 0, "dropped": "subscription not allowed"})
-        parsed = parse_body(req.body, req.header("Content-Type"), endpoint, self.max_body)
+        parsed = parse_body(req.body, req.header("Content-Type"), endpoint, self.max_body, lazy=True)
         if parsed.handshake is not None:
-            if parsed.events:
+            if parsed.count:
                 return error(400, "a SubscriptionValidationEvent must arrive alone, not with other events")
             log.info("Event Grid subscription validated (subscription %s)", req.header("aeg-subscription-name") or "?")
             return json_response(200, parsed.handshake)
-        events = parsed.events
-        if endpoint == "eventgrid":
-            events = []
-            for e in parsed.events:
-                if sources.topic_allowed(e.labels.get("topic", "")):
-                    events.append(e)
-                else:
-                    log.warning("dropped event %s: topic %r is not in the allow-list", e.id, e.labels.get("topic", ""),
-                                extra={"event_id": e.id})
-                    self.app.metrics.dropped.labels("topic_not_allowed").inc()
-        result = self.app.ingest(events)
-        body = result.as_dict()
-        if len(events) != len(parsed.events):
-            body["dropped"] = len(parsed.events) - len(events)
+        total, kept = parsed.count, 0
+        body = {"accepted": 0, "duplicates": 0, "notifications": 0}
+        for events in parsed.chunks(self.app.INGEST_CHUNK):  # a big batch: one chunk's Events at a time
+            if endpoint == "eventgrid":
+                events = [e for e in events if self._topic_allowed(e)]
+            kept += len(events)
+            for key, n in self.app.ingest(events).as_dict().items():
+                body[key] += n
+        if kept != total:
+            body["dropped"] = total - kept
         if parsed.ignored:
             body["ignored"] = parsed.ignored
         return json_response(200, body)
+
+    def _topic_allowed(self, e) -> bool:
+        if self.auth.sources.topic_allowed(e.labels.get("topic", "")):
+            return True
+        log.warning("dropped event %s: topic %r is not in the allow-list", e.id, e.labels.get("topic", ""),
+                    extra={"event_id": e.id})
+        self.app.metrics.dropped.labels("topic_not_allowed").inc()
+        return False
 
     def _guard(self, endpoint: str, fn) -> Response:
         try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import Any, Iterator, Literal
 
 from ..errors import MalformedJson, TooLarge, UnsupportedSchema
 from ..model import Event
@@ -21,6 +21,9 @@ Endpoint = Literal["eventgrid", "alerts"] | None
 # Event Grid delivers events of up to 1 MB each, inside a JSON array (and batches of up to 1 MB): a 1 MB
 # event must not be refused for its brackets, since Event Grid does not retry a 413 (it drops the event)
 MAX_BODY_BYTES = 1024 * 1024 + 64 * 1024
+# An Event Grid array longer than this is checked whole, then made into Events a chunk at a time as
+# it is taken in (`Parsed.chunks`), so a 1 MB batch of 33,000 tiny events never holds 33,000 Events
+LAZY_OVER = 100
 
 
 @dataclass
@@ -29,6 +32,24 @@ class Parsed:
     handshake: dict | None = None  # {"validationResponse": code} for Event Grid validation
     ignored: list[str] = field(default_factory=list)  # e.g. SubscriptionDeletion notices
     format: str = ""  # "eventgrid", "cloudevents", "common-alert-schema", "legacy-…"
+    pending: list = field(default_factory=list)  # envelopes checked but not yet made into Events (lazy)
+    received: datetime | None = None
+
+    @property
+    def count(self) -> int:
+        """How many events the payload holds, made or pending."""
+        return len(self.events) + len(self.pending)
+
+    def chunks(self, size: int) -> Iterator[list[Event]]:
+        """Every event, `size` at a time; pending envelopes become Events one chunk at a time and are
+        let go once made, so memory holds one chunk's Events, not the batch's."""
+        for i in range(0, len(self.events), size):
+            yield self.events[i:i + size]
+        pending, self.pending = self.pending, []
+        for i in range(0, len(pending), size):
+            chunk = [event_from_envelope(env, self.received) for env in pending[i:i + size]]
+            pending[i:i + size] = [None] * len(chunk)
+            yield chunk
 
 
 def decode(body: bytes, max_bytes: int = MAX_BODY_BYTES) -> Any:
@@ -44,12 +65,15 @@ def decode(body: bytes, max_bytes: int = MAX_BODY_BYTES) -> Any:
 
 
 def parse_body(body: bytes, content_type: str | None = None, endpoint: Endpoint = None,
-               max_bytes: int = MAX_BODY_BYTES, received: datetime | None = None) -> Parsed:
+               max_bytes: int = MAX_BODY_BYTES, received: datetime | None = None, lazy: bool = False) -> Parsed:
+    """With `lazy`, a long Event Grid array is checked whole (a bad event still refuses it all) but
+    its Events are made as `Parsed.chunks` asks for them."""
     obj = decode(body, max_bytes)
-    return parse_payload(obj, endpoint, received=received)
+    return parse_payload(obj, endpoint, received=received, lazy=lazy)
 
 
-def parse_payload(obj: Any, endpoint: Endpoint = None, received: datetime | None = None) -> Parsed:
+def parse_payload(obj: Any, endpoint: Endpoint = None, received: datetime | None = None,
+                  lazy: bool = False) -> Parsed:
     received = received or datetime.now(timezone.utc)
     if isinstance(obj, list) or envelope.is_cloudevent(obj) or envelope.is_eventgrid_event(obj):
         if endpoint == "alerts":
@@ -57,7 +81,7 @@ def parse_payload(obj: Any, endpoint: Endpoint = None, received: datetime | None
                 "this is an Event Grid / CloudEvents payload; /api/alerts takes Azure Monitor alerts "
                 "from Action Groups. Post Event Grid deliveries to /api/eventgrid"
             )
-        return _parse_events(obj if isinstance(obj, list) else [obj], received)
+        return _parse_events(obj if isinstance(obj, list) else [obj], received, lazy)
     if azure_monitor.is_common(obj) or legacy.kind_of(obj):
         if endpoint == "eventgrid":
             raise UnsupportedSchema(
@@ -78,10 +102,11 @@ def parse_payload(obj: Any, endpoint: Endpoint = None, received: datetime | None
     raise UnsupportedSchema(f"unknown payload: a JSON {type(obj).__name__}; expected an object or an array of events")
 
 
-def _parse_events(items: list, received: datetime) -> Parsed:
+def _parse_events(items: list, received: datetime, lazy: bool = False) -> Parsed:
     if not items:
         raise UnsupportedSchema("empty event array; Event Grid always delivers at least one event")
-    out = Parsed()
+    out = Parsed(received=received)
+    lazy = lazy and len(items) > LAZY_OVER
     envs = [envelope.parse(obj, f"event [{i}]") for i, obj in enumerate(items)]
     out.format = envs[0].schema
     for env in envs:
@@ -96,7 +121,11 @@ def _parse_events(items: list, received: datetime) -> Parsed:
         if t == envelope.DELETION_EVENT:
             out.ignored.append(f"{env.type} {env.id}")
             continue
-        out.events.append(event_from_envelope(env, received))
+        if lazy:  # made once here to check it (and let go), again when its chunk is taken in
+            event_from_envelope(env, received)
+            out.pending.append(env)
+        else:
+            out.events.append(event_from_envelope(env, received))
     return out
 
 
