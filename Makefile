@@ -36,6 +36,7 @@ bench: $(STAMP) node_modules/.installed
 	$(BIN)/python benchmarks/throughput.py --scaling 500,2000,10000,20000 --config shipped
 	$(BIN)/python benchmarks/routing_core.py
 	$(BIN)/python benchmarks/console_events.py
+	$(BIN)/python benchmarks/big_batch.py
 
 # Debian's Alertmanager, for the side-by-side runs of `make bench` (skipped when it is absent)
 bench-deps:
