@@ -130,6 +130,21 @@ def parse_duration(value: Any) -> float:
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
+
+
+def parse_age_limit(value: Any) -> float | None:
+    """A duration, or 0 / none / null for no limit."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "0")):
+        return None
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+        raise ValueError("expected a duration like 7d or 12h, or none for no limit")
+    if isinstance(value, (int, float)) and value < 0:
+        raise ValueError(f"{value} is negative; write a duration like 7d or 12h, or none for no limit")
+    try:
+        seconds = parse_duration(value)
+    except ValueError:
+        raise ValueError(f'"{value}" is not a duration; write it like 7d or 12h, or none for no limit') from None
+    return seconds or None
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _CLOCK = re.compile(r"^(?:[01]\d|2[0-3]):[0-5]\d$|^24:00$")
 
@@ -234,6 +249,10 @@ class RunWatch(_Strict):
     experiments: dict[str, Duration] = Field(default_factory=dict, description="Fixed limits by experiment")
     learn: LearnedLimit | None = Field(default_factory=LearnedLimit)
     missing: list[MissingRun] = Field(default_factory=list)
+    max_event_age: Annotated[Optional[float], BeforeValidator(parse_age_limit)] = Field(
+        604800.0, description="A run.started older than this when it is taken in (a replayed or sample "
+                              "event) is stored and routed but watched for nothing: no stuck-run watch, and "
+                              "not a start for `missing`; its end still ends a watch. 0 or none = no limit")
 
 
 class RunOwners(_Strict):

@@ -6,6 +6,10 @@ ends. The limit is the experiment's fixed one (`run_watch.experiments`), else le
 the median duration of the experiment's last `last` completed runs, never below `floor`, once
 `min_runs` are known — else `stuck_after`.
 
+A run.started older than `max_event_age` when it is taken in (a sample or a replay: a 2020 sample
+run would otherwise be "still running after 59111 h") is stored and routed as usual but starts no
+watch and does not count as a start for `missing`; an end still ends a watch whatever its age.
+
 Missing (a dead man's switch): an experiment named in `run_watch.missing` that does not start
 within `every` of its last start (or by `grace` after each time its `schedule` fires) raises one
 `run.missing`, and `run.missing_resolved` at its next start.
@@ -18,6 +22,7 @@ instances raise each event once; event ids are deterministic, so the outbox drop
 
 from __future__ import annotations
 
+import logging
 import statistics
 from datetime import datetime, timezone
 
@@ -26,6 +31,8 @@ from ..model import Event
 from ..render import duration_text
 from ..schedule import previous_fire
 
+log = logging.getLogger("alertrouter.watch")
+
 RUN, DURATIONS, MISSING = "run", "durations", "missing"
 ENDINGS = frozenset({"run.completed", "run.failed", "run.canceled"})
 KEEP = ("workspace", "experiment", "experiment_id", "run_id", "run_type", "subscription", "resource_group", "topic")
@@ -33,6 +40,14 @@ KEEP = ("workspace", "experiment", "experiment_id", "run_id", "run_type", "subsc
 
 def _at(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, timezone.utc)
+
+
+def _as_written(seconds: float) -> str:
+    """7d, 36h, 90m: the largest unit that divides the setting evenly."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
 
 
 class Watch:
@@ -49,6 +64,8 @@ class Watch:
         experiment = event.labels.get("experiment", "")
         t = event.time.timestamp()
         if event.kind == "run.started":
+            if self._too_old(event, t, now):
+                return []
             self.store.state_put(RUN, event.fingerprint, {
                 "started": t, "experiment": experiment, "labels": {k: event.labels[k] for k in KEEP if k in event.labels},
                 "title": event.title, "ended": False, "stuck": False}, None, now)
@@ -56,6 +73,15 @@ class Watch:
         elif event.kind in ENDINGS:
             out.extend(self._ended(event, t, now))
         return out
+
+    def _too_old(self, event: Event, t: float, now: float) -> bool:
+        limit = self.cfg.max_event_age
+        if not limit or now - t <= limit:
+            return False
+        log.info("run %s started %s: older than max_event_age %s; not watched",
+                 event.labels.get("run_id", "?"), event.time.isoformat(), _as_written(limit),
+                 extra={"event_id": event.id})
+        return True
 
     def _started(self, experiment: str, t: float, now: float) -> list[Event]:
         out = []
