@@ -261,10 +261,41 @@ def _local_ack_secret(data_dir: Path) -> bytes:
     return _local_secret(data_dir, "ack-secret")
 
 
+def _endpoint_url(base: str, path: str) -> str:
+    """The router's endpoint `path` under the base URL `base`, keeping its query (a Functions `?code=`) and
+    fragment after the path; a base that already ends with the endpoint is used as it is."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(base.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise click.BadParameter(f"{_shown_url(base)} is not an http(s) URL like http://127.0.0.1:7071 or "
+                                 "https://APP.azurewebsites.net", param_hint="--url")
+    prefix = parts.path.rstrip("/")
+    for endpoint in ("/api/eventgrid", "/api/alerts"):
+        if prefix.lower().endswith(endpoint):
+            if endpoint != path:
+                raise click.BadParameter(f"{_shown_url(base)} names {endpoint}, but this payload goes to {path}; "
+                                         "give the base URL (without /api/...)", param_hint="--url")
+            prefix = prefix[:-len(endpoint)]
+    return urlunsplit((parts.scheme, parts.netloc, prefix + path, parts.query, parts.fragment))
+
+
+def _shown_url(url: str) -> str:
+    """A URL as it may be printed: the query (which may carry `code=`, the function key) left out."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url.strip())
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "<query hidden>" if parts.query else "", ""))
+
+
 @main.command()
 @click.argument("payload")
-@click.option("--url", default="http://127.0.0.1:7071", show_default=True, help="router base URL")
-def send(payload: str, url: str) -> None:
+@click.option("--url", default="http://127.0.0.1:7071", show_default=True,
+              help="router base URL; a Functions URL may carry the key as ?code=KEY (the path goes before it)")
+@click.option("--key", envvar="ALERTROUTER_API_KEY", default=None, show_envvar=True, metavar="KEY",
+              help="function key or ALERTROUTER_API_KEY of the router, sent as the x-functions-key header "
+                   "(default: $ALERTROUTER_API_KEY); never printed")
+def send(payload: str, url: str, key: str | None) -> None:
     """POST a payload file to a running router with the headers Azure would send."""
     import requests
 
@@ -284,14 +315,23 @@ def send(payload: str, url: str) -> None:
             headers["aeg-event-type"] = "SubscriptionValidation" if validation else "Notification"
     else:
         path = "/api/alerts"
+    target = _endpoint_url(url, path)
+    if key:
+        headers["x-functions-key"] = key.strip()
     try:
-        resp = requests.post(url.rstrip("/") + path, data=body, headers=headers, timeout=30)
+        resp = requests.post(target, data=body, headers=headers, timeout=30)
     except requests.RequestException as exc:
-        click.echo(f"error: cannot reach the router at {url} ({type(exc).__name__}); is `alertrouter serve` running?",
-                   err=True)
+        click.echo(f"error: cannot reach the router at {_shown_url(url)} ({type(exc).__name__}); "
+                   "is `alertrouter serve` running?", err=True)
         sys.exit(1)
     click.echo(f"POST {path}: HTTP {resp.status_code}")
-    click.echo(resp.text)
+    click.echo(resp.text.replace(key, "<key>") if key else resp.text)
+    if resp.status_code == 401 and "key" in resp.text:
+        from urllib.parse import parse_qs, urlsplit
+
+        given = "the key given was refused" if key or "code" in parse_qs(urlsplit(url).query) else "no key was given"
+        click.echo(f"error: the router wants a key and {given}: pass --key KEY or set ALERTROUTER_API_KEY "
+                   "(the router's ALERTROUTER_API_KEY, or the function key in Azure)", err=True)
     sys.exit(0 if resp.ok else 1)
 
 
