@@ -464,16 +464,36 @@ def outbox_list(status: str | None, limit: int, data_dir: str, as_json: bool) ->
                    f"(route {n.route})  updated {_when(n.updated_at)}" + (f"  {n.last_detail}" if n.last_detail else ""))
 
 
+def _find_notification(store, given: str):
+    """The notification whose id is `given`, or the only one whose id starts with it (a trailing "…" as
+    copied from the README is dropped); exits 1 naming a few candidates when the prefix is ambiguous."""
+    wanted = given.strip().removesuffix("…").removesuffix("...").lower()
+    n = store.get(wanted) if wanted else None
+    if n is not None:
+        return n
+    found = [c for c in store.list(None, 2**62) if c.id.startswith(wanted)] if wanted else []
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        click.echo(f"error: no notification {given}" + (" (nor one whose id starts with it)" if wanted else "")
+                   + "; see `alertrouter outbox list`", err=True)
+        sys.exit(1)
+    shown = 5
+    click.echo(f"error: {given} is the start of {len(found)} notification ids; give more of the id:", err=True)
+    for c in found[:shown]:
+        click.echo(f"  {c.id}  {c.status:<7}  {c.role} via {c.channel}  created {_when(c.created_at)}", err=True)
+    if len(found) > shown:
+        click.echo(f"  … and {len(found) - shown} more (newest shown)", err=True)
+    sys.exit(1)
+
+
 @outbox.command("show")
 @click.argument("notification_id")
 @click.option("--data-dir", default=".data", show_default=True)
 def outbox_show(notification_id: str, data_dir: str) -> None:
-    """One notification and its history of attempts."""
+    """One notification and its history of attempts; NOTIFICATION_ID may be a unique prefix (n_01ce)."""
     store = _store(data_dir)
-    n = store.get(notification_id)
-    if n is None:
-        click.echo(f"error: no notification {notification_id}; see `alertrouter outbox list`", err=True)
-        sys.exit(1)
+    n = _find_notification(store, notification_id)
     event = store.get_event(n.event_id)
     click.echo(f"{n.id}: {n.status}, {n.attempts} attempt(s)")
     click.echo(f"  event   {n.event_id}" + (f"\n          {event.kind} [{event.severity.value}] {event.title}"
