@@ -13,7 +13,14 @@ from .errors import ConfigError, PayloadError
 from .inbound import decode, parse_payload
 
 
-def _load_or_exit(config: str):
+def _load_or_exit(config: str, give_path: str = "with --config PATH"):
+    """The routing config at `config`, or exit 1 with every problem. `give_path` says how the command that
+    failed takes the path (`check` as an argument, the others as --config), so the advice works as given."""
+    if not Path(config).exists():
+        hint = "run it in the folder that holds routing.yaml" if config == "routing.yaml" else "check the path"
+        click.echo(f"error: {config}: file not found (looked for {Path(config).resolve()}); {hint}, or give the "
+                   f"path of your routing config {give_path}", err=True)
+        sys.exit(1)
     try:
         return load(config)
     except ConfigError as exc:
@@ -47,7 +54,7 @@ def check(config: str) -> None:
     from . import template_problems
     from .render import Renderer
 
-    loaded = _load_or_exit(config)
+    loaded = _load_or_exit(config, give_path="as the argument: alertrouter check PATH")
     for w in loaded.warnings:
         click.echo(f"warning: {w}", err=True)
     problems = template_problems.check(loaded, Renderer())
@@ -360,13 +367,20 @@ def silence() -> None:
     """Add, list and expire silences (matching notifications are recorded, not sent)."""
 
 
-@silence.command("add")
-@click.option("--match", "match", multiple=True, required=True, help="label=value, label!=value, label=~regex")
+@silence.command("add", short_help="Silence matching notifications for a while.")
+@click.option("--match", "match", multiple=True, required=True, help="label=value, label!=value, label=~regex or label!~regex; repeat it: all must match")
 @click.option("--duration", default="1h", show_default=True, help="how long, like 30m, 2h, 1d")
-@click.option("--author", required=True)
-@click.option("--comment", required=True)
-@click.option("--data-dir", default=".data", show_default=True)
+@click.option("--author", required=True, help="who is silencing (shown in the console and `silence list`)")
+@click.option("--comment", required=True, help="why, for whoever wonders where the notifications went")
+@click.option("--data-dir", default=".data", show_default=True, help="the local server's store")
 def silence_add(match: tuple[str, ...], duration: str, author: str, comment: str, data_dir: str) -> None:
+    """Silence notifications whose event matches every --match, from now for --duration.
+
+    \b
+    Example:
+      alertrouter silence add --match resource=vm-7 --match alert_rule=~"cpu.*" \\
+        --duration 2h --author ana --comment "patching vm-7"
+    """
     import time as _time
 
     from .pipeline import silences
@@ -381,28 +395,33 @@ def silence_add(match: tuple[str, ...], duration: str, author: str, comment: str
     click.echo(f"{s.id}: silencing {json.dumps(s.matchers)} until {_when(s.ends_at)} UTC")
 
 
-@silence.command("list")
-@click.option("--all", "show_all", is_flag=True, help="expired ones too")
-@click.option("--data-dir", default=".data", show_default=True)
+@silence.command("list", short_help="Active and pending silences (--all: expired too).")
+@click.option("--all", "show_all", is_flag=True, help="expired ones too (as the console's silences page shows them)")
+@click.option("--data-dir", default=".data", show_default=True, help="the local server's store")
 def silence_list(show_all: bool, data_dir: str) -> None:
+    """List active and pending silences, newest first (with --all, expired ones too)."""
     import time as _time
 
     from .pipeline import silences
 
     now = _time.time()
-    rows = [s for s in silences.all_silences(_store(data_dir)) if show_all or s.active(now) or s.starts_at > now]
+    every = silences.all_silences(_store(data_dir))
+    rows = [s for s in every if show_all or s.active(now) or s.starts_at > now]
     if not rows:
-        click.echo("no silences")
+        hidden = len(every) - len(rows)
+        click.echo("no silences" if not hidden else f"no active or pending silences ({hidden} expired: --all shows them)")
     for s in rows:
         state = "active" if s.active(now) else "pending" if s.starts_at > now else "expired"
-        click.echo(f"{s.id}  {state:<7}  {json.dumps(s.matchers)}  until {_when(s.ends_at)}  by {s.created_by}: "
-                   f"{s.comment}")
+        end = (f"expired {_when(min(s.expired_at or s.ends_at, s.ends_at))}" if state == "expired"
+               else f"until {_when(s.ends_at)}")
+        click.echo(f"{s.id}  {state:<7}  {json.dumps(s.matchers)}  {end}  by {s.created_by}: {s.comment}")
 
 
-@silence.command("expire")
+@silence.command("expire", short_help="End a silence now.")
 @click.argument("silence_id")
-@click.option("--data-dir", default=".data", show_default=True)
+@click.option("--data-dir", default=".data", show_default=True, help="the local server's store")
 def silence_expire(silence_id: str, data_dir: str) -> None:
+    """End silence SILENCE_ID now (ids: `alertrouter silence list`); what it held stays held."""
     import time as _time
 
     from .pipeline import silences
@@ -410,7 +429,7 @@ def silence_expire(silence_id: str, data_dir: str) -> None:
     try:
         s = silences.expire(_store(data_dir), silence_id, _time.time())
     except silences.SilenceError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {exc}; the ids are in `alertrouter silence list --all`", err=True)
         sys.exit(1)
     click.echo(f"{s.id} expired (notifications it held stay held)")
 
@@ -452,7 +471,7 @@ def outbox() -> None:
 @click.option("--data-dir", default=".data", show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 def outbox_list(status: str | None, limit: int, data_dir: str, as_json: bool) -> None:
-    """Newest first."""
+    """List notifications, newest first (--status to pick one kind)."""
     rows = _store(data_dir).list(status, limit)
     if as_json:
         click.echo(json.dumps([n.as_dict() for n in rows], indent=2))

@@ -80,8 +80,12 @@ def test_silence_add_list_expire(tmp_path):
     listed = run("silence", "list", "--data-dir", d)
     assert sid in listed.stdout and "active" in listed.stdout and "by ana: reboot" in listed.stdout
     assert run("silence", "expire", sid, "--data-dir", d).stdout == f"{sid} expired (notifications it held stay held)\n"
-    assert run("silence", "list", "--data-dir", d).stdout == "no silences\n"
-    assert "expired" in run("silence", "list", "--all", "--data-dir", d).stdout
+    assert run("silence", "list", "--data-dir", d).stdout == "no active or pending silences (1 expired: --all shows them)\n"
+    expired = run("silence", "list", "--all", "--data-dir", d).stdout
+    assert expired.startswith(f"{sid}  expired  ") and "  expired 20" in expired and "until" not in expired
+    unknown = run("silence", "expire", "s_nope", "--data-dir", d)
+    assert unknown.exit_code == 1
+    assert unknown.stderr == "error: no silence s_nope; the ids are in `alertrouter silence list --all`\n"
     bad = run("silence", "add", "--match", "nonsense", "--author", "a", "--comment", "c", "--data-dir", d)
     assert bad.exit_code == 2 and "is not a matcher like severity=critical" in bad.stderr
 
