@@ -13,7 +13,14 @@ from .errors import ConfigError, PayloadError
 from .inbound import decode, parse_payload
 
 
-def _load_or_exit(config: str):
+def _load_or_exit(config: str, give_path: str = "with --config PATH"):
+    """The routing config at `config`, or exit 1 with every problem. `give_path` says how the command that
+    failed takes the path (`check` as an argument, the others as --config), so the advice works as given."""
+    if not Path(config).exists():
+        hint = "run it in the folder that holds routing.yaml" if config == "routing.yaml" else "check the path"
+        click.echo(f"error: {config}: file not found (looked for {Path(config).resolve()}); {hint}, or give the "
+                   f"path of your routing config {give_path}", err=True)
+        sys.exit(1)
     try:
         return load(config)
     except ConfigError as exc:
@@ -47,7 +54,7 @@ def check(config: str) -> None:
     from . import template_problems
     from .render import Renderer
 
-    loaded = _load_or_exit(config)
+    loaded = _load_or_exit(config, give_path="as the argument: alertrouter check PATH")
     for w in loaded.warnings:
         click.echo(f"warning: {w}", err=True)
     problems = template_problems.check(loaded, Renderer())
@@ -261,10 +268,41 @@ def _local_ack_secret(data_dir: Path) -> bytes:
     return _local_secret(data_dir, "ack-secret")
 
 
+def _endpoint_url(base: str, path: str) -> str:
+    """The router's endpoint `path` under the base URL `base`, keeping its query (a Functions `?code=`) and
+    fragment after the path; a base that already ends with the endpoint is used as it is."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(base.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise click.BadParameter(f"{_shown_url(base)} is not an http(s) URL like http://127.0.0.1:7071 or "
+                                 "https://APP.azurewebsites.net", param_hint="--url")
+    prefix = parts.path.rstrip("/")
+    for endpoint in ("/api/eventgrid", "/api/alerts"):
+        if prefix.lower().endswith(endpoint):
+            if endpoint != path:
+                raise click.BadParameter(f"{_shown_url(base)} names {endpoint}, but this payload goes to {path}; "
+                                         "give the base URL (without /api/...)", param_hint="--url")
+            prefix = prefix[:-len(endpoint)]
+    return urlunsplit((parts.scheme, parts.netloc, prefix + path, parts.query, parts.fragment))
+
+
+def _shown_url(url: str) -> str:
+    """A URL as it may be printed: the query (which may carry `code=`, the function key) left out."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url.strip())
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "<query hidden>" if parts.query else "", ""))
+
+
 @main.command()
 @click.argument("payload")
-@click.option("--url", default="http://127.0.0.1:7071", show_default=True, help="router base URL")
-def send(payload: str, url: str) -> None:
+@click.option("--url", default="http://127.0.0.1:7071", show_default=True,
+              help="router base URL; a Functions URL may carry the key as ?code=KEY (the path goes before it)")
+@click.option("--key", envvar="ALERTROUTER_API_KEY", default=None, show_envvar=True, metavar="KEY",
+              help="function key or ALERTROUTER_API_KEY of the router, sent as the x-functions-key header "
+                   "(default: $ALERTROUTER_API_KEY); never printed")
+def send(payload: str, url: str, key: str | None) -> None:
     """POST a payload file to a running router with the headers Azure would send."""
     import requests
 
@@ -284,14 +322,23 @@ def send(payload: str, url: str) -> None:
             headers["aeg-event-type"] = "SubscriptionValidation" if validation else "Notification"
     else:
         path = "/api/alerts"
+    target = _endpoint_url(url, path)
+    if key:
+        headers["x-functions-key"] = key.strip()
     try:
-        resp = requests.post(url.rstrip("/") + path, data=body, headers=headers, timeout=30)
+        resp = requests.post(target, data=body, headers=headers, timeout=30)
     except requests.RequestException as exc:
-        click.echo(f"error: cannot reach the router at {url} ({type(exc).__name__}); is `alertrouter serve` running?",
-                   err=True)
+        click.echo(f"error: cannot reach the router at {_shown_url(url)} ({type(exc).__name__}); "
+                   "is `alertrouter serve` running?", err=True)
         sys.exit(1)
     click.echo(f"POST {path}: HTTP {resp.status_code}")
-    click.echo(resp.text)
+    click.echo(resp.text.replace(key, "<key>") if key else resp.text)
+    if resp.status_code == 401 and "key" in resp.text:
+        from urllib.parse import parse_qs, urlsplit
+
+        given = "the key given was refused" if key or "code" in parse_qs(urlsplit(url).query) else "no key was given"
+        click.echo(f"error: the router wants a key and {given}: pass --key KEY or set ALERTROUTER_API_KEY "
+                   "(the router's ALERTROUTER_API_KEY, or the function key in Azure)", err=True)
     sys.exit(0 if resp.ok else 1)
 
 
@@ -320,13 +367,20 @@ def silence() -> None:
     """Add, list and expire silences (matching notifications are recorded, not sent)."""
 
 
-@silence.command("add")
-@click.option("--match", "match", multiple=True, required=True, help="label=value, label!=value, label=~regex")
+@silence.command("add", short_help="Silence matching notifications for a while.")
+@click.option("--match", "match", multiple=True, required=True, help="label=value, label!=value, label=~regex or label!~regex; repeat it: all must match")
 @click.option("--duration", default="1h", show_default=True, help="how long, like 30m, 2h, 1d")
-@click.option("--author", required=True)
-@click.option("--comment", required=True)
-@click.option("--data-dir", default=".data", show_default=True)
+@click.option("--author", required=True, help="who is silencing (shown in the console and `silence list`)")
+@click.option("--comment", required=True, help="why, for whoever wonders where the notifications went")
+@click.option("--data-dir", default=".data", show_default=True, help="the local server's store")
 def silence_add(match: tuple[str, ...], duration: str, author: str, comment: str, data_dir: str) -> None:
+    """Silence notifications whose event matches every --match, from now for --duration.
+
+    \b
+    Example:
+      alertrouter silence add --match resource=vm-7 --match alert_rule=~"cpu.*" \\
+        --duration 2h --author ana --comment "patching vm-7"
+    """
     import time as _time
 
     from .pipeline import silences
@@ -341,28 +395,33 @@ def silence_add(match: tuple[str, ...], duration: str, author: str, comment: str
     click.echo(f"{s.id}: silencing {json.dumps(s.matchers)} until {_when(s.ends_at)} UTC")
 
 
-@silence.command("list")
-@click.option("--all", "show_all", is_flag=True, help="expired ones too")
-@click.option("--data-dir", default=".data", show_default=True)
+@silence.command("list", short_help="Active and pending silences (--all: expired too).")
+@click.option("--all", "show_all", is_flag=True, help="expired ones too (as the console's silences page shows them)")
+@click.option("--data-dir", default=".data", show_default=True, help="the local server's store")
 def silence_list(show_all: bool, data_dir: str) -> None:
+    """List active and pending silences, newest first (with --all, expired ones too)."""
     import time as _time
 
     from .pipeline import silences
 
     now = _time.time()
-    rows = [s for s in silences.all_silences(_store(data_dir)) if show_all or s.active(now) or s.starts_at > now]
+    every = silences.all_silences(_store(data_dir))
+    rows = [s for s in every if show_all or s.active(now) or s.starts_at > now]
     if not rows:
-        click.echo("no silences")
+        hidden = len(every) - len(rows)
+        click.echo("no silences" if not hidden else f"no active or pending silences ({hidden} expired: --all shows them)")
     for s in rows:
         state = "active" if s.active(now) else "pending" if s.starts_at > now else "expired"
-        click.echo(f"{s.id}  {state:<7}  {json.dumps(s.matchers)}  until {_when(s.ends_at)}  by {s.created_by}: "
-                   f"{s.comment}")
+        end = (f"expired {_when(min(s.expired_at or s.ends_at, s.ends_at))}" if state == "expired"
+               else f"until {_when(s.ends_at)}")
+        click.echo(f"{s.id}  {state:<7}  {json.dumps(s.matchers)}  {end}  by {s.created_by}: {s.comment}")
 
 
-@silence.command("expire")
+@silence.command("expire", short_help="End a silence now.")
 @click.argument("silence_id")
-@click.option("--data-dir", default=".data", show_default=True)
+@click.option("--data-dir", default=".data", show_default=True, help="the local server's store")
 def silence_expire(silence_id: str, data_dir: str) -> None:
+    """End silence SILENCE_ID now (ids: `alertrouter silence list`); what it held stays held."""
     import time as _time
 
     from .pipeline import silences
@@ -370,7 +429,7 @@ def silence_expire(silence_id: str, data_dir: str) -> None:
     try:
         s = silences.expire(_store(data_dir), silence_id, _time.time())
     except silences.SilenceError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {exc}; the ids are in `alertrouter silence list --all`", err=True)
         sys.exit(1)
     click.echo(f"{s.id} expired (notifications it held stay held)")
 
@@ -412,7 +471,7 @@ def outbox() -> None:
 @click.option("--data-dir", default=".data", show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 def outbox_list(status: str | None, limit: int, data_dir: str, as_json: bool) -> None:
-    """Newest first."""
+    """List notifications, newest first (--status to pick one kind)."""
     rows = _store(data_dir).list(status, limit)
     if as_json:
         click.echo(json.dumps([n.as_dict() for n in rows], indent=2))
@@ -424,16 +483,36 @@ def outbox_list(status: str | None, limit: int, data_dir: str, as_json: bool) ->
                    f"(route {n.route})  updated {_when(n.updated_at)}" + (f"  {n.last_detail}" if n.last_detail else ""))
 
 
+def _find_notification(store, given: str):
+    """The notification whose id is `given`, or the only one whose id starts with it (a trailing "…" as
+    copied from the README is dropped); exits 1 naming a few candidates when the prefix is ambiguous."""
+    wanted = given.strip().removesuffix("…").removesuffix("...").lower()
+    n = store.get(wanted) if wanted else None
+    if n is not None:
+        return n
+    found = [c for c in store.list(None, 2**62) if c.id.startswith(wanted)] if wanted else []
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        click.echo(f"error: no notification {given}" + (" (nor one whose id starts with it)" if wanted else "")
+                   + "; see `alertrouter outbox list`", err=True)
+        sys.exit(1)
+    shown = 5
+    click.echo(f"error: {given} is the start of {len(found)} notification ids; give more of the id:", err=True)
+    for c in found[:shown]:
+        click.echo(f"  {c.id}  {c.status:<7}  {c.role} via {c.channel}  created {_when(c.created_at)}", err=True)
+    if len(found) > shown:
+        click.echo(f"  … and {len(found) - shown} more (newest shown)", err=True)
+    sys.exit(1)
+
+
 @outbox.command("show")
 @click.argument("notification_id")
 @click.option("--data-dir", default=".data", show_default=True)
 def outbox_show(notification_id: str, data_dir: str) -> None:
-    """One notification and its history of attempts."""
+    """One notification and its history of attempts; NOTIFICATION_ID may be a unique prefix (n_01ce)."""
     store = _store(data_dir)
-    n = store.get(notification_id)
-    if n is None:
-        click.echo(f"error: no notification {notification_id}; see `alertrouter outbox list`", err=True)
-        sys.exit(1)
+    n = _find_notification(store, notification_id)
     event = store.get_event(n.event_id)
     click.echo(f"{n.id}: {n.status}, {n.attempts} attempt(s)")
     click.echo(f"  event   {n.event_id}" + (f"\n          {event.kind} [{event.severity.value}] {event.title}"

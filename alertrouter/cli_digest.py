@@ -52,7 +52,7 @@ def digest(name: str, period_end: str | None, out_dir: str | None, role: str | N
         click.echo(f'error: no digest "{name}" (digests: {known})', err=True)
         sys.exit(1)
     if role is not None and role not in loaded.config.roles:
-        click.echo(f'error: no role "{role}"', err=True)
+        click.echo(f'error: no role "{role}" (roles: {", ".join(sorted(loaded.config.roles))})', err=True)
         sys.exit(1)
     d = digests[name]
     store = _store(data_dir)

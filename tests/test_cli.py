@@ -133,3 +133,47 @@ routes:
     [page] = (tmp_path / "out").glob("*.html")
     text = page.read_text()
     assert secret not in text and "&lt;redacted&gt;" in text and "<redacted>" not in text
+
+
+def test_a_missing_config_advice_fits_the_command(tmp_path, monkeypatch):
+    """`check` takes the path as its argument, the other commands as --config: each one's advice, when
+    followed, works."""
+    monkeypatch.chdir(tmp_path)
+    r = run("check", "missing.yaml")
+    assert r.exit_code == 1
+    assert r.stderr == (f"error: missing.yaml: file not found (looked for {tmp_path / 'missing.yaml'}); check the "
+                        "path, or give the path of your routing config as the argument: alertrouter check PATH\n")
+    assert "--config" not in r.stderr
+    assert run("check", SHIPPED).exit_code == 0  # the advice followed
+    r = run("route", fixture_path("monitor-budget-fired.test-action.json"))
+    assert r.exit_code == 1
+    assert r.stderr.startswith("error: routing.yaml: file not found")
+    assert r.stderr.endswith("run it in the folder that holds routing.yaml, or give the path of your routing "
+                             "config with --config PATH\n")
+    assert run("route", fixture_path("monitor-budget-fired.test-action.json"), "--config", SHIPPED).exit_code == 0
+    r = run("digest", "weekly-summary", "--config", "nope.yaml")
+    assert r.exit_code == 1 and r.stderr.endswith("give the path of your routing config with --config PATH\n")
+
+
+def test_every_command_has_help_text():
+    """Each command and option shows what it is for in --help."""
+    import click
+
+    def walk(cmd, path):
+        yield path, cmd
+        for name, sub in getattr(cmd, "commands", {}).items():
+            yield from walk(sub, path + [name])
+
+    for path, cmd in walk(main, []):
+        assert (cmd.help or "").strip(), f"`alertrouter {' '.join(path)}` has no help text"
+        if path:
+            listed = run(*path[:-1], "--help").stdout
+            line = next(x for x in listed.splitlines() if x.strip().startswith(path[-1] + " "))
+            assert len(line.split(None, 1)) == 2, line
+    for sub in ("add", "list", "expire"):
+        r = run("silence", sub, "--help")
+        assert r.exit_code == 0
+        options = [p for p in main.commands["silence"].commands[sub].params if isinstance(p, click.Option)]
+        assert all(o.help for o in options), [o.name for o in options if not o.help]
+    assert "--author TEXT    who is silencing" in run("silence", "add", "--help").stdout
+    assert "expired ones too" in run("silence", "list", "--help").stdout

@@ -80,7 +80,54 @@ def test_silence_add_list_expire(tmp_path):
     listed = run("silence", "list", "--data-dir", d)
     assert sid in listed.stdout and "active" in listed.stdout and "by ana: reboot" in listed.stdout
     assert run("silence", "expire", sid, "--data-dir", d).stdout == f"{sid} expired (notifications it held stay held)\n"
-    assert run("silence", "list", "--data-dir", d).stdout == "no silences\n"
-    assert "expired" in run("silence", "list", "--all", "--data-dir", d).stdout
+    assert run("silence", "list", "--data-dir", d).stdout == "no active or pending silences (1 expired: --all shows them)\n"
+    expired = run("silence", "list", "--all", "--data-dir", d).stdout
+    assert expired.startswith(f"{sid}  expired  ") and "  expired 20" in expired and "until" not in expired
+    unknown = run("silence", "expire", "s_nope", "--data-dir", d)
+    assert unknown.exit_code == 1
+    assert unknown.stderr == "error: no silence s_nope; the ids are in `alertrouter silence list --all`\n"
     bad = run("silence", "add", "--match", "nonsense", "--author", "a", "--comment", "c", "--data-dir", d)
     assert bad.exit_code == 2 and "is not a matcher like severity=critical" in bad.stderr
+
+
+def prefixed(tmp_path):
+    """Seven notifications with ids shaped as the router makes them (n_ + 32 hex digits)."""
+    from alertrouter.store.base import Notification
+    from alertrouter.store.sqlite import SqliteStore
+
+    store = SqliteStore(tmp_path / "alertrouter.db")
+    ids = ["n_01ce" + "a" * 28, "n_01cf" + "b" * 28] + [f"n_77{i:02d}" + "c" * 28 for i in range(6)]
+    store.ingest([(event("e9"), [Notification(id=i, event_id="e9", route="r", role=f"role{k}", channel="ch")
+                                 for k, i in enumerate(ids)])], time.time())
+    return ids
+
+
+def test_show_accepts_a_unique_prefix(tmp_path):
+    ids = prefixed(tmp_path)
+    for given in ("n_01ce", "n_01ce…", "N_01CEAAA", ids[0]):
+        r = run("outbox", "show", given, "--data-dir", str(tmp_path))
+        assert r.exit_code == 0, (given, r.output)
+        assert r.stdout.startswith(f"{ids[0]}: pending, 0 attempt(s)\n")
+        assert "alert.fired [error] title e9" in r.stdout
+
+
+def test_show_an_ambiguous_prefix_lists_a_few_candidates(tmp_path):
+    ids = prefixed(tmp_path)
+    r = run("outbox", "show", "n_01", "--data-dir", str(tmp_path))
+    assert r.exit_code == 1 and r.stdout == ""
+    lines = r.stderr.splitlines()
+    assert lines[0] == "error: n_01 is the start of 2 notification ids; give more of the id:"
+    assert [line.split()[0] for line in lines[1:]] == sorted(ids[:2])
+    r = run("outbox", "show", "n_", "--data-dir", str(tmp_path))
+    assert r.exit_code == 1
+    lines = r.stderr.splitlines()
+    assert lines[0] == "error: n_ is the start of 8 notification ids; give more of the id:"
+    assert len(lines) == 1 + 5 + 1 and lines[-1] == "  … and 3 more (newest shown)"
+    assert all(line.split()[0] in ids for line in lines[1:6])
+
+
+def test_show_no_match_says_so(tmp_path):
+    prefixed(tmp_path)
+    r = run("outbox", "show", "n_ffff", "--data-dir", str(tmp_path))
+    assert r.exit_code == 1
+    assert r.stderr == "error: no notification n_ffff (nor one whose id starts with it); see `alertrouter outbox list`\n"

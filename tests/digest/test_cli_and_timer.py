@@ -69,6 +69,10 @@ def test_unknown_digest_and_bad_date(store, tmp_path):
     r = CliRunner().invoke(digest, ["weekly-summary", "--period-end", "26/10/2026", "--config", cfg,
                                     "--data-dir", str(store.path.parent)])
     assert r.exit_code == 2 and "is not a date" in r.output
+    r = CliRunner().invoke(digest, ["weekly-summary", "--role", "qa", "--config", cfg, "--data-dir",
+                                    str(store.path.parent)])
+    assert r.exit_code == 1
+    assert r.output == 'error: no role "qa" (roles: business-analyst, quality-assurance)\n'
 
 
 def test_timer_binding_and_run(store, tmp_path, smtp_server, monkeypatch):
