@@ -133,6 +133,25 @@ def test_duration_text_has_one_style(seconds, text):
     assert duration_text(seconds) == text
 
 
+def test_the_acknowledged_card_says_its_sentence_once(teams, httpserver):
+    ev = event(METRIC_FIRED)
+    ack = ev.model_copy(update={"id": "ack|x|r", "kind": "alert.acknowledged", "title": f"Acknowledged by ana: {ev.title}"})
+    card = teams_card(teams, httpserver, ack)
+    said = [b["text"] for b in card["body"] if b["type"] == "TextBlock"]
+    assert said[1] == "Acknowledged by ana: Fired: test-metricAlertRule on test-storageAccount"
+    assert sum("Acknowledged by ana" in s for s in said) == 1
+    assert said[2] == "Transactions (Total) GreaterThan 0: value 100 over 5 min. Alertruledescription"
+
+
+def test_an_acknowledged_card_without_its_own_words_has_no_text(teams, httpserver):
+    ev = event(METRIC_FIRED)
+    ack = ev.model_copy(update={"id": "ack|y|r", "kind": "alert.acknowledged", "summary": ev.title,
+                                "title": f"Acknowledged by ana: {ev.title}"})
+    card = teams_card(teams, httpserver, ack)
+    said = [b["text"] for b in card["body"] if b["type"] == "TextBlock"]
+    assert sum("test-metricAlertRule" in s for s in said) == 1
+
+
 @pytest.mark.parametrize("extra, said", [(1, "1 more detail …truncated"), (2, "2 more details …truncated")])
 def test_a_card_counts_the_details_it_leaves_out_in_words(extra, said, teams, httpserver):
     ev = event(METRIC_FIRED)
