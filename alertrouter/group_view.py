@@ -8,11 +8,11 @@ its https links; a restricted role gets only the labels it may see, and no links
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any
 
 from .model import Event
 from .safety import safe_links
+from .wording import iso_duration_text, when_text
 
 # A member's facts, in order (label keys joined by `fmt`); the first of each name whose labels are there.
 MEMBER_FACTS = (
@@ -44,14 +44,15 @@ def _member(m: dict, event: Event, restricted: bool, visible: frozenset[str], se
     links = {} if restricted else safe_links({str(k): str(u) for k, u in (m.get("links") or {}).items()},
                                              allow_http)
     firing = bool(m.get("firing"))
-    when = _utc(str(m.get("time", "")))
+    when = when_text(str(m.get("time", "")))
     facts: list[tuple[str, str]] = []
     for name, keys, fmt in MEMBER_FACTS:
         if any(name == f for f, _ in facts) or not all(labels.get(k) for k in keys):
             continue
         if name == "Alert rule" and labels["alert_rule"] == event.labels.get("alert_rule"):
             continue  # the notice names it once
-        facts.append((name, fmt.format(*(labels[k] for k in keys))))
+        value = fmt.format(*(labels[k] for k in keys))
+        facts.append((name, iso_duration_text(value) if name == "Window" else value))
     facts.append(("Fired at" if firing else "Resolved at", when))
     severity = str(m.get("severity", ""))
     return {"title": str(m.get("title", "")), "severity": severity, "sev": sev.get(severity, ""),
@@ -65,9 +66,3 @@ def _int(value: str | None) -> int:
     except ValueError:
         return 0
 
-
-def _utc(iso: str) -> str:
-    try:
-        return datetime.fromisoformat(iso).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-    except ValueError:
-        return iso

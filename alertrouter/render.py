@@ -36,6 +36,7 @@ from . import template_problems
 from .group_view import group_view
 from .model import Event
 from .safety import safe_links
+from .wording import duration_text, iso_duration_text, when_text  # noqa: F401  (duration_text: the one style)
 from .template_env import environment, flavour  # noqa: F401  (flavour: what a template makes)
 
 log = logging.getLogger("alertrouter.render")
@@ -74,18 +75,6 @@ class Rendered:
         return self.parts.get("text", "")
 
 
-def duration_text(seconds: float | None) -> str:
-    if seconds is None or seconds < 0:
-        return ""
-    minutes = round(seconds / 60)
-    if seconds < 60:
-        return f"{int(seconds)} s"
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, mins = divmod(minutes, 60)
-    return f"{hours} h {mins} min" if mins else f"{hours} h"
-
-
 def view_model(event: Event, *, route: str, role: str, visibility: str,
                started_at: datetime | None = None, allow_http: bool = False) -> dict[str, Any]:
     """The flat dict templates and channels see. Restricted roles get no links, details or tags;
@@ -109,8 +98,10 @@ def view_model(event: Event, *, route: str, role: str, visibility: str,
         "sev": SEVERITY_SEV[event.severity.value],
         "title": event.title,
         "summary": event.summary,
-        "time": event.time.isoformat(),
+        "time": event.time.isoformat(),  # as data (webhook, PagerDuty); `when` is what people read
+        "when": when_text(event.time),
         "started_at": started_at.isoformat() if started_at else "",
+        "window": iso_duration_text(labels.get("window_size")),  # a metric alert's `PT5M` as "5 min"
         "duration_seconds": duration,
         "duration": duration_text(duration),
         "fingerprint": event.fingerprint,

@@ -18,13 +18,13 @@ from __future__ import annotations
 import json
 import logging
 import re
-from datetime import datetime, timezone
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 from ..config.schema import TeamsChannel
 from ..render import Rendered, plain
 from ..safety import link_allowed, md_escape
+from ..wording import count_text, iso_duration_text, when_text
 from .base import ChannelContext, DeliveryResult, post_json
 
 log = logging.getLogger("alertrouter.channels.teams")
@@ -101,7 +101,9 @@ def facts(view: dict) -> list[tuple[str, str]]:
         if title in seen or not all(labels.get(k) for k in keys):
             continue
         value = fmt.format(*(labels[k] for k in keys))
-        if title == "Drift coefficient":
+        if title == "Window":
+            value = iso_duration_text(value)
+        elif title == "Drift coefficient":
             try:
                 value = f"{float(value):.3f}"
             except ValueError:
@@ -111,15 +113,8 @@ def facts(view: dict) -> list[tuple[str, str]]:
     if view.get("duration"):
         out.append(("Duration", view["duration"]))
     if view.get("time"):
-        out.append((when, _when(view["time"])))
+        out.append((when, view.get("when") or when_text(view["time"])))
     return out
-
-
-def _when(iso: str) -> str:
-    try:
-        return datetime.fromisoformat(iso).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-    except ValueError:
-        return iso
 
 
 def _strip_html(text: str) -> str:
@@ -174,7 +169,8 @@ class TeamsSender:
         shown = all_facts[: max(4, int(40 * scale))]
         fact_rows = [{"title": md_escape(clip(t, 60)), "value": md_escape(clip(v, n(600)))} for t, v in shown]
         if len(shown) < len(all_facts):
-            fact_rows.append({"title": "…", "value": f"{len(all_facts) - len(shown)} more facts {TRUNCATED}"})
+            hidden = count_text(len(all_facts) - len(shown), "more fact")
+            fact_rows.append({"title": "…", "value": f"{hidden} {TRUNCATED}"})
         if fact_rows:
             body.append({"type": "FactSet", "facts": fact_rows, "spacing": "Medium"})
         details = list((view.get("details") or {}).items())
@@ -183,7 +179,8 @@ class TeamsSender:
             rows = [{"title": md_escape(clip(k.removeprefix("property."), 60)),
                      "value": md_escape(clip(_strip_html(v), n(300)))} for k, v in kept]
             if len(kept) < len(details):
-                rows.append({"title": "…", "value": f"{len(details) - len(kept)} more details {TRUNCATED}"})
+                hidden = count_text(len(details) - len(kept), "more detail")
+                rows.append({"title": "…", "value": f"{hidden} {TRUNCATED}"})
             body.append({"type": "TextBlock", "text": "Details", "weight": "Bolder", "separator": True,
                          "spacing": "Medium", "wrap": True})
             body.append({"type": "FactSet", "facts": rows})

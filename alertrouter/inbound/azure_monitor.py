@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 from ..errors import UnsupportedSchema
 from ..model import Event
+from ..wording import iso_duration_text, sentences
 from . import severity as sev
 from ._util import CIDict, arm_parts, clip, flat_tags, list_at, maybe_json, parse_time, to_str
 
@@ -90,7 +91,7 @@ def to_events(payload: dict, received: datetime | None = None) -> list[Event]:
     state = "Resolved" if resolved else "Fired"
     title = f"{state}: {rule}" + (f" on {target}" if target else "")
     description = to_str(e.get("description"))
-    summary = " ".join(p for p in (headline, description) if p) or title
+    summary = sentences(headline, description) or title
 
     key_parts = [alert_id or rule, "Resolved" if resolved else "Fired", to_str(e.get("firedDateTime"))]
     if resolved:
@@ -159,7 +160,7 @@ def _read_criteria(ctx: CIDict, labels: dict, details: dict, links: dict) -> tup
         threshold_text = f"{op} {threshold}" if threshold else op or "dynamic threshold"
         lines.append(f"{metric} ({agg}) {threshold_text}: value {shown_value}".replace(" ()", ""))
     window = labels.get("window_size")
-    headline = "; ".join(lines) + (f" over {window}" if lines and window else "")
+    headline = "; ".join(lines) + (f" over {iso_duration_text(window)}" if lines and window else "")
     return headline, False
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..errors import UnsupportedSchema
 from ..model import Event
+from ..wording import sentences
 from . import severity as sev
 from ._util import CIDict, arm_parts, clip, flat_tags, list_at, parse_time, to_str
 
@@ -117,7 +118,7 @@ def _metric(payload: dict, received: datetime | None) -> Event:
         kind=kind,
         severity=sev.from_azure(ctx.get("severity"), kind),
         title=f"{state}: {labels['alert_rule'] or 'metric alert'}" + (f" on {target}" if target else ""),
-        summary=" ".join(filter(None, ["; ".join(lines), to_str(ctx.get("description"))])),
+        summary=sentences("; ".join(lines), to_str(ctx.get("description"))),
         time=parse_time(ctx.get("timestamp")) or received,
         fingerprint=f"alert:{labels['alert_rule_id']}:{resource_id}",
         labels=labels,

@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from ..config.load import LoadedConfig
 from ..model import Event
 from ..routing.router import Target, target
+from ..wording import duration_text
 from . import budget, escalate, group, inhibit, silences, windows
 
 RUN_ENDINGS = frozenset({"run.completed", "run.failed", "run.canceled"})
@@ -190,11 +191,11 @@ class Pipeline:
             if event is None:
                 continue
             route = f"{doc['route']}/escalated"
-            minutes = round((now - (doc["due"] - (self.routes[doc["route"]].escalate.after
-                                                  if doc["route"] in self.routes and self.routes[doc["route"]].escalate
-                                                  else 0))) / 60)
+            rule = self.routes[doc["route"]].escalate if doc["route"] in self.routes else None
+            waited = rule.after if rule else max(0.0, now - doc["due"])  # the configured wait, as people set it
             escalated = event.model_copy(update={
-                "id": f"escalated|{key}", "title": f"Not acknowledged after {minutes} min: {event.title}"[:200]})
+                "id": f"escalated|{key}",
+                "title": f"Not acknowledged after {duration_text(waited)}: {event.title}"[:200]})
             out.append((escalated, [target(self.loaded, route, role, ch) for role in doc["to"]
                                     if role in self.cfg.roles for ch in self.cfg.roles[role].channels]))
         return out

@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from ..model import Event, Severity
 from ..pacing import DEFAULTS as RECEIVER_LIMITS
 from ..routing.router import Target
+from ..wording import count_text
 
 BUDGET, FOLD = "budget", "fold"
 WINDOW = 60.0
@@ -80,10 +81,12 @@ def due(store, now: float) -> list[tuple[Event, Target]]:
         top = Counter(doc["by"]).most_common(5)
         parts = ", ".join(f"{n} × {what}" for what, n in top)
         more = len(doc["by"]) - len(top)
-        title = f"{doc['count']} more notices for {doc['channel']}: {parts}" + (f" and {more} more" if more else "")
+        title = (f"{count_text(doc['count'], 'more notice')} for {doc['channel']}: {parts}"
+                 + (f" and {more} more" if more else ""))
+        they, each = ("They went", "each is") if doc["count"] > 1 else ("It went", "it is")
         event = Event(id=f"fold|{key}|{int(doc['due'])}", source="azure-monitor", kind="event.other",
                       severity=doc["worst"], title=title[:200],
-                      summary=f"{title}. They went over the channel's budget in one minute; each is in the outbox "
+                      summary=f"{title}. {they} over the channel's budget in one minute; {each} in the outbox "
                               "(alertrouter outbox list --status held).",
                       time=datetime.fromtimestamp(now, timezone.utc), fingerprint=f"fold:{key}",
                       labels={"folded": str(doc["count"]), "channel": doc["channel"]})

@@ -172,7 +172,7 @@ def notice(key: str, doc: dict, members_by_fp: dict[str, dict], seq: int, now: f
     if firing:
         title = f"{len(firing)} firing" + (f", {len(resolved)} resolved" if resolved else "") + f": {what}"
     else:
-        title = f"All {total} resolved: {what}"
+        title = f"All {total} resolved: {what}" if total > 1 else f"Resolved: {what}"
     more = total - len(shown)
     lines = [f"- {m['title']}" for m in shown] + ([f"- and {more} more"] if more > 0 else [])
     shown_members = [_member(m, event_of) for m in shown]

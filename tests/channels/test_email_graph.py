@@ -88,7 +88,7 @@ def test_sendmail_json_for_an_alert_with_the_channel_recipients(mail, httpserver
     html = body["message"]["body"]["content"]
     assert html.startswith("<!DOCTYPE html>")
     assert 'href="https://portal.azure.com/#view/Microsoft_Azure_Monitoring_Alerts/' in html
-    assert "Transactions (Total) GreaterThan 0 over PT5M: value 100" in html
+    assert "Transactions (Total) GreaterThan 0 over 5 min: value 100" in html
     [req] = [r for r, _ in httpserver.log if r.path == SEND_PATH]
     assert req.headers["Authorization"] == f"Bearer {ACCESS_TOKEN}"
     assert req.headers["Content-Type"] == "application/json"

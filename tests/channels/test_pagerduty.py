@@ -63,7 +63,7 @@ def test_metric_alert_trigger_body(channel, httpserver):
     assert set(body) == {"routing_key", "event_action", "dedup_key", "payload", "links", "client", "client_url"}
     payload = body["payload"]
     assert payload["summary"] == ("[Sev4] Fired: test-metricAlertRule on test-storageAccount: Transactions (Total) "
-                                  "GreaterThan 0: value 100 over PT5M Alertruledescription")
+                                  "GreaterThan 0: value 100 over 5 min. Alertruledescription")
     assert {k: payload[k] for k in ("source", "severity", "timestamp", "component", "group", "class")} == {
         "source": "test-storageAccount", "severity": "info", "timestamp": "2025-04-15T18:17:12.851000+00:00",
         "component": "Transactions", "group": "test-RG", "class": "Metric"}

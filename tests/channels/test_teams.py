@@ -97,7 +97,7 @@ def test_metric_alert_card_says_what_where_since_when_and_the_threshold(channel,
     assert {k: facts[k] for k in ("Alert rule", "Resource", "Metric", "Condition", "Value", "Window",
                                   "Monitoring service", "Fired at")} == {
         "Alert rule": "test-metricAlertRule", "Resource": "test-storageAccount", "Metric": "Transactions (Total)",
-        "Condition": "GreaterThan 0", "Value": "100", "Window": "PT5M", "Monitoring service": "Platform",
+        "Condition": "GreaterThan 0", "Value": "100", "Window": "5 min", "Monitoring service": "Platform",
         "Fired at": "2025-04-15 18:17:12 UTC"}
     assert card["body"][1]["text"] == "Fired: test-metricAlertRule on test-storageAccount"
     assert card["actions"][0]["title"] == "Alert in Azure portal"
@@ -108,7 +108,7 @@ def test_resolved_alert_is_a_resolved_card(channel, httpserver):
     channel.send(render(channel, event(METRIC_RESOLVED)))
     card = card_of(posted(httpserver, PATH)[0])
     assert card["body"][0]["color"] == "good"
-    assert card["body"][2]["text"] == "**Resolved.** Percentage CPU (Average) GreaterThan 25: value 7.727 over PT5M"
+    assert card["body"][2]["text"] == "**Resolved.** Percentage CPU (Average) GreaterThan 25: value 7.727 over 5 min"
     facts = facts_of(card)
     assert facts["Resolved at"] == "2019-03-22 14:03:16 UTC"
     assert (facts["Condition"], facts["Value"]) == ("GreaterThan 25", "7.727")
