@@ -179,3 +179,9 @@ def test_a_template_that_does_not_compile_falls_back_to_the_shipped_one(data, tm
     msg = render(data, template_dirs=[str(tmp_path)])
     assert "digest.html.j2:2" in msg.template_errors["html"]
     assert not msg.parts["html"].startswith("<pre>") and "Runs ended" in msg.parts["html"]  # the shipped digest
+
+
+def test_counts_of_one_read_in_the_singular(data):
+    data.current.runs["ended"], data.current.alerts["fired"] = 1, 1
+    subject = render(data).parts["subject"]
+    assert "· 1 run, " in subject and subject.endswith("· 1 alert")

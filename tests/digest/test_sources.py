@@ -118,8 +118,8 @@ def test_every_event_the_router_makes_is_told_from_what_azure_sent(tmp_path):
     assert (f.alerts["fired"], f.top_rules[0]) == (7, {"rule": "storm-rule", "fired": 3})
     assert (f.runs["ended"], f.runs["succeeded"], f.runs["stuck"], f.runs["missing"]) == (1, 1, 1, 1)
     msg = render_digest(Renderer(strict=True), data, role="analyst", visibility="full")
-    assert "Run watch: 1 run(s) still running past their limit, 1 scheduled start(s) missed" in msg.parts["text"]
-    assert "Run watch: 1 run(s) still running past their limit, 1 scheduled start(s) missed" in msg.parts["html"]
+    assert "Run watch: 1 run still running past their limit, 1 scheduled start missed" in msg.parts["text"]
+    assert "Run watch: 1 run still running past their limit, 1 scheduled start missed" in msg.parts["html"]
 
     # channel health: its events are source "router"
     health = ChannelHealth(store, threshold=2, min_outage=0)
