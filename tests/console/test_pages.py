@@ -168,6 +168,79 @@ def test_silence_form_previews_then_creates_then_expires(open_server):
     assert missing.status_code == 400 and "author and a comment" in missing.text
 
 
+def form_with_button(html: str, label: str) -> tuple[dict, dict[str, str]]:
+    """The form that holds the submit button labelled `label`: (its attributes, its fields with
+    their values, the button's name=value included), as a browser would submit it."""
+
+    class Forms(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.forms, self.current, self.button, self.field, self.text = [], None, None, None, ""
+            self.feed(html)
+
+        def handle_starttag(self, tag, attrs):
+            a = dict(attrs)
+            if tag == "form":
+                self.current = (a, {}, [])
+                self.forms.append(self.current)
+            elif self.current and tag in ("input", "textarea") and a.get("name"):
+                self.current[1][a["name"]] = a.get("value") or ""
+                self.field = a["name"] if tag == "textarea" else None
+            elif self.current and tag == "button":
+                self.button, self.text = a, ""
+
+        def handle_data(self, data):
+            if self.field:
+                self.current[1][self.field] += data
+            if self.button is not None:
+                self.text += data
+
+        def handle_endtag(self, tag):
+            if tag == "textarea":
+                self.field = None
+            elif tag == "button" and self.button is not None:
+                self.current[2].append((self.text.strip(), self.button))
+                self.button = None
+
+    for attrs, fields, buttons in Forms().forms:
+        for text, button in buttons:
+            if text == label:
+                return attrs, {**fields, **({button["name"]: button.get("value", "")} if button.get("name") else {})}
+    raise AssertionError(f"no form with a {label!r} button")
+
+
+def test_create_a_silence_from_the_event_page_without_a_second_preview(open_server):
+    """The event page's "Silence events like this" opens the form; author and comment typed into it
+    go with Create (they used to be dropped unless Preview was pressed again)."""
+    post_alert(open_server, alert(5, rule="cpu-high", resource="vm-5", severity="Sev3"))
+    s = requests.Session()
+    eid = event_id_of(open_server, "cpu-high")
+    event = s.get(open_server.url + "/event", params={"id": eid}, timeout=10)
+    attrs, fields = form_with_button(event.text, "Silence events like this for 1 h…")
+    opened = s.request(attrs["method"], open_server.url + attrs["action"], params=fields, timeout=10)
+    assert opened.status_code == 200 and "Fired: cpu-high on vm-5" in opened.text
+    attrs, fields = form_with_button(opened.text, "Create silence")
+    assert attrs["method"] == "post" and fields["matchers"] == "alert_rule=cpu-high\nresource=vm-5"
+    refused = s.post(open_server.url + attrs["action"], data={**fields, "author": "", "comment": "known, fixing"},
+                     timeout=10)
+    assert refused.status_code == 400 and "a silence needs an author and a comment" in refused.text
+    assert open_server.app.store.state_list("silence") == []
+    _, kept = form_with_button(refused.text, "Create silence")  # what was typed is still in the form
+    assert (kept["matchers"], kept["duration"], kept["comment"]) == (fields["matchers"], "1h", "known, fixing")
+    created = s.post(open_server.url + attrs["action"], data={**kept, "author": "ana"}, allow_redirects=False,
+                     timeout=10)
+    assert created.status_code == 303 and created.headers["Location"].startswith("/silences?created=s_")
+    [(sid, doc, _)] = open_server.app.store.state_list("silence")
+    assert (doc["created_by"], doc["comment"]) == ("ana", "known, fixing")
+    listed = s.get(open_server.url + created.headers["Location"], timeout=10)
+    assert f'<tr id="{sid}" class="silence-active">' in listed.text and "known, fixing" in listed.text
+    # Preview posts the same form and changes nothing
+    _, again = form_with_button(listed.text, "Preview: what would it silence?")
+    shown = s.post(open_server.url + "/silences", data={**again, "matchers": "resource=vm-5", "comment": "x"}, timeout=10)
+    assert shown.status_code == 200 and "Open alerts it would silence now" in shown.text
+    assert "Fired: cpu-high on vm-5" in shown.text and len(open_server.app.store.state_list("silence")) == 1
+
+
 def test_reads_and_changes_need_the_key_when_reads_are_not_open(keyed_server):
     post_alert(keyed_server, alert(7, severity="Sev3"), key=OPERATOR_KEY)
     s = requests.Session()
