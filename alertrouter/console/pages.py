@@ -221,11 +221,12 @@ class Console:
     def outbox(self, req: Request) -> Response:
         if not self.security.may_read(req):
             return self._denied(req)
-        status = req.query.get("status", "dead")
-        if status not in ("pending", "sent", "dead", "held"):
-            status = "dead"
+        counts = self.app.store.counts()
+        status = req.query.get("status", "")
+        if status not in ("pending", "sent", "dead", "held"):  # the tab most likely to need attention
+            status = next((st for st in ("dead", "pending", "held") if counts.get(st)), "sent")
         rows = self.app.store.list(status, limit=200)
-        return self._page(req, "outbox.html", tab=status, rows=rows, counts=self.app.store.counts(),
+        return self._page(req, "outbox.html", tab=status, rows=rows, counts=counts,
                           redriven=req.query.get("redriven", ""), detail=views.safe_detail)
 
     def redrive(self, req: Request) -> Response:

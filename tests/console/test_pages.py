@@ -338,3 +338,65 @@ def test_routing_tree_and_the_payload_box(open_server):
     assert open_server.app.store.counts()["events"] == 0  # nothing was taken in
     bad = s.post(open_server.url + "/routing/try", data={"csrf": csrf_of(page.text), "payload": "{oops"}, timeout=10)
     assert bad.status_code == 400 and "malformed JSON" in bad.text
+
+
+GROUPED_CONFIG = """
+version: 1
+channels:
+  hook: {type: webhook, url: "http://127.0.0.1:9/hook"}
+roles:
+  on-call: {channels: [hook]}
+  lead: {channels: [hook]}
+routes:
+  - name: pages
+    match: {severity: {at_least: error}}
+    roles: [on-call]
+    group_by: [alert_rule]
+    group_wait: 45s
+    group_interval: 90m
+    repeat_interval: 1d
+    escalate: {after: 15m, to: [lead]}
+  - name: slow
+    match: {kind: alert.fired}
+    roles: [lead]
+    group_by: []
+    repeat_interval: 2w
+"""
+
+
+def test_routing_page_shows_durations_as_written(tmp_path):
+    from alertrouter.app import App
+    from alertrouter.config.load import loads
+    from tests.conftest import RunningServer
+
+    app = App(loads(GROUPED_CONFIG, str(tmp_path / "routing.yaml")), tmp_path / "data")
+    with RunningServer(app) as server:
+        page = requests.get(server.url + "/routing", timeout=10)
+    assert page.status_code == 200
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page.text))
+    assert "grouped by alert_rule; wait 45s, interval 90m, repeat 1d" in text
+    assert "escalates to lead after 15m unacknowledged" in text
+    assert "grouped by nothing (one group); wait 30s, interval 5m, repeat 2w" in text  # the defaults too
+    assert not re.search(r"\d s\b", text), "a duration in seconds is left"
+
+
+def outbox_tab(server) -> str:
+    page = requests.get(server.url + "/outbox", timeout=10)
+    assert page.status_code == 200
+    return re.search(r'aria-current="page">([a-z]+) \(', page.text).group(1)
+
+
+def test_outbox_opens_on_the_tab_that_needs_attention(open_server, receiver):
+    """Dead if any, else pending or held if any, else sent; never an empty tab when another has rows."""
+    store = open_server.app.store
+    assert outbox_tab(open_server) == "sent"  # nothing anywhere: the record of what went out
+    post_run_failed(open_server)  # the data scientists' Teams (202) and mail (SMTP refused: retried, pending)
+    wait_until(lambda: store.counts()["sent"] >= 1 and store.counts()["pending"] >= 1,
+               what="Teams sent and the mail pending")
+    assert outbox_tab(open_server) == "pending"
+    receiver.expect_request("/pager").respond_with_data("no", status=500)
+    post_alert(open_server, alert(3, rule="disk-full", severity="Sev1"))
+    wait_until(lambda: store.counts()["dead"] == 1, what="the page to die (the receiver answers 500)")
+    assert outbox_tab(open_server) == "dead"
+    assert "No dead notification" not in requests.get(open_server.url + "/outbox", timeout=10).text
+    assert requests.get(open_server.url + "/outbox?status=sent", timeout=10).text.count('aria-current="page">sent') == 1
