@@ -400,3 +400,31 @@ def test_outbox_opens_on_the_tab_that_needs_attention(open_server, receiver):
     assert outbox_tab(open_server) == "dead"
     assert "No dead notification" not in requests.get(open_server.url + "/outbox", timeout=10).text
     assert requests.get(open_server.url + "/outbox?status=sent", timeout=10).text.count('aria-current="page">sent') == 1
+
+
+def test_a_dead_notification_shows_what_the_receiver_answered(open_server, receiver):
+    """The pager webhook answers 400 with a body that echoes its URL (with `sig=`): the attempt keeps
+    the status and the answer's first bytes, masked, on the trail, in the outbox and in `outbox show`."""
+    from click.testing import CliRunner
+    from werkzeug import Response
+
+    from alertrouter.cli import main
+
+    receiver.expect_request("/pager").respond_with_handler(lambda req: Response(
+        f'{{"error": "field data.labels is not allowed", "posted_to": "{req.url}"}}\n', status=400))
+    post_alert(open_server, alert(3, rule="disk-full", severity="Sev1"))
+    store = open_server.app.store
+    wait_until(lambda: store.counts()["dead"] == 1, what="the page to die (the receiver answers 400)")
+    [dead] = store.list("dead", limit=5)
+    secret = SECRET_QUERY.split("=")[1]
+    shown = ('webhook pager-hook: HTTP 400: {"error": "field data.labels is not allowed", "posted_to": '
+             '"&lt;redacted&gt;"}')  # the channel's URL is one of its secrets: masked whole
+    trail = requests.get(open_server.url + "/event", params={"id": dead.event_id}, timeout=10).text
+    attempts = trail.split('<table class="list attempts">')[1].split("</table>")[0]
+    assert shown.replace('"', "&#34;") in attempts and secret not in trail
+    outbox = requests.get(open_server.url + "/outbox", timeout=10).text
+    assert shown.replace('"', "&#34;") in outbox and secret not in outbox
+    cli = CliRunner().invoke(main, ["outbox", "show", dead.id, "--data-dir", str(open_server.app.data_dir)],
+                             env={"ALERTROUTER_STORE": "sqlite"})
+    assert cli.exit_code == 0, cli.output
+    assert shown.replace("&lt;redacted&gt;", "<redacted>") in cli.stdout and secret not in cli.stdout
