@@ -113,7 +113,7 @@ def test_failed_delivery_is_scheduled_again_and_secret_never_logged(server, http
         assert resp.json()["notifications"] == 1
         store = server.app.store
         [n] = wait_until(lambda: [n for n in store.list() if n.attempts == 1], what="the first attempt")
-    assert (n.status, n.last_detail) == ("pending", "webhook capture: HTTP 503")
+    assert (n.status, n.last_detail) == ("pending", "webhook capture: HTTP 503: down")  # the answer's body is kept
     assert n.next_attempt_at - n.updated_at >= 7  # Retry-After honoured
     [attempt] = store.history(n.id)
     assert (attempt.status, attempt.retry_after) == ("retry", 7.0)

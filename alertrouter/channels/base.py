@@ -17,16 +17,17 @@ from __future__ import annotations
 import email.utils
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import ClassVar, Literal, Mapping, Protocol
+from typing import ClassVar, Iterable, Literal, Mapping, Protocol
 from urllib.parse import urlsplit
 
 import requests
 
 from ..render import Rendered
-from .http import client_for
+from .answer import secret_forms, with_answer
+from .http import KEPT_BYTES, client_for
 
 log = logging.getLogger("alertrouter.http")
 
@@ -105,10 +106,20 @@ def classify(status: int, retry_after: str | None) -> DeliveryResult:
     return DeliveryResult.permanent(f"HTTP {status}")
 
 
-def post_json(session: requests.Session, url: str, body: bytes, headers: dict[str, str], timeout: float,
+def _answered(status: int, retry_after: str | None, answer: bytes, url: str, secrets: Iterable[str],
               label: str) -> DeliveryResult:
+    """The result of an answer; a failure keeps the answer's first bytes, secrets masked."""
+    result = classify(status, retry_after)
+    if result.status != "delivered" and answer:
+        result = replace(result, detail=with_answer(result.detail, answer, secret_forms(url, secrets)))
+    return result.prefixed(label)
+
+
+def post_json(session: requests.Session, url: str, body: bytes, headers: dict[str, str], timeout: float,
+              label: str, secrets: Iterable[str] = ()) -> DeliveryResult:
     """POST bytes, map the outcome to a DeliveryResult. Transport errors name their type only: their
-    messages carry the URL, which may hold a secret."""
+    messages carry the URL, which may hold a secret. A refusal keeps the first bytes of the answer
+    with the URL, its query values and `secrets` (the channel's) masked."""
     client = client_for(session)
     if client.direct(url):
         try:
@@ -121,7 +132,7 @@ def post_json(session: requests.Session, url: str, body: bytes, headers: dict[st
             return DeliveryResult.permanent(f"{label}: request error ({type(exc).__name__})")
         if log.isEnabledFor(logging.DEBUG):  # the host only: paths and query strings may hold secrets
             log.debug("POST to %s: HTTP %d", urlsplit(url).netloc.rpartition("@")[2], answer.status)
-        return classify(answer.status, answer.retry_after).prefixed(label)
+        return _answered(answer.status, answer.retry_after, answer.body, url, secrets, label)
     try:
         resp = session.post(url, data=body, headers={"Content-Type": "application/json", **headers},
                             timeout=timeout, allow_redirects=False)
@@ -131,4 +142,5 @@ def post_json(session: requests.Session, url: str, body: bytes, headers: dict[st
         return DeliveryResult.retry(f"{label}: connection failed")
     except requests.RequestException as exc:
         return DeliveryResult.permanent(f"{label}: request error ({type(exc).__name__})")
-    return classify(resp.status_code, resp.headers.get("Retry-After")).prefixed(label)
+    return _answered(resp.status_code, resp.headers.get("Retry-After"), resp.content[:KEPT_BYTES], url, secrets,
+                     label)

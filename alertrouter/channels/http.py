@@ -62,6 +62,7 @@ def make_session(user_agent: str = "alertrouter/0.1") -> requests.Session:
 
 MAX_IDLE = 16  # idle connections kept per host: the dispatcher's delivery threads, with room to spare
 MAX_ANSWER_BYTES = 1 << 20  # a longer answer body is not read to the end: the connection is dropped
+KEPT_BYTES = 4096  # of an answer's body, kept to be masked and cut to EXCERPT_BYTES for a failure's detail
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 
 
@@ -69,6 +70,7 @@ _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 class Answer:
     status: int
     headers: dict[str, str] = field(default_factory=dict)  # lower-case names
+    body: bytes = b""  # the first KEPT_BYTES of the answer's body (for a failure's detail)
 
     @property
     def retry_after(self) -> str | None:
@@ -81,6 +83,7 @@ class _Parse:
     def __init__(self):
         self.headers: dict[str, str] = {}
         self.size = 0
+        self.kept = bytearray()
         self.head_done = self.done = self.keep_alive = False
         self.parser: httptools.HttpResponseParser | None = None
 
@@ -95,6 +98,8 @@ class _Parse:
 
     def on_body(self, chunk: bytes) -> None:
         self.size += len(chunk)
+        if len(self.kept) < KEPT_BYTES:
+            self.kept += chunk[:KEPT_BYTES - len(self.kept)]
 
     def on_message_complete(self) -> None:
         self.done = True
@@ -194,7 +199,7 @@ class KeepAlive:
             if got == 0 and isinstance(exc, (BrokenPipeError, ConnectionResetError)):
                 raise _Unanswered from None
             raise ConnectionError(type(exc).__name__) from None
-        answer = Answer(parser.get_status_code(), parse.headers)
+        answer = Answer(parser.get_status_code(), parse.headers, bytes(parse.kept))
         if parse.done and parse.keep_alive:
             self._give(key, sock)
         else:

@@ -103,4 +103,5 @@ class PagerDutySender:
 
     def send(self, msg: Rendered) -> DeliveryResult:
         body = json.dumps(self.build(msg), ensure_ascii=False).encode("utf-8")
-        return post_json(self.session, self._url, body, {}, self.cfg.timeout_seconds, f"pagerduty {self.name}")
+        return post_json(self.session, self._url, body, {}, self.cfg.timeout_seconds, f"pagerduty {self.name}",
+                         self.secret_values())

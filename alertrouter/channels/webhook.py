@@ -82,7 +82,8 @@ class WebhookSender:
     def send(self, msg: Rendered) -> DeliveryResult:
         body = json.dumps(self.build(msg)).encode()
         headers = {**self._headers, **self.signed_headers(msg, body)}
-        return post_json(self.session, self._url, body, headers, self.cfg.timeout_seconds, f"webhook {self.name}")
+        return post_json(self.session, self._url, body, headers, self.cfg.timeout_seconds, f"webhook {self.name}",
+                         self.secret_values())
 
     def secret_values(self) -> list[str]:
         return [v for v in (self._url, *self._headers.values(), *self._secret.split()) if v]

@@ -164,13 +164,9 @@ class Console:
         draft = {k: q.get(k, "") for k in ("matchers", "duration", "comment", "author")}
         draft["duration"] = draft["duration"] or "1h"
         draft["author"] = draft["author"] or views.author_of(self.security.identity(req))
-        affected, error = None, ""
         if q.get("preview"):
-            try:
-                affected = views.open_alerts_matching(self.app.store, forms.parse_matchers(draft["matchers"]))
-            except (FormError, ValueError) as exc:
-                error = str(exc)
-        return self._silences_page(req, draft, affected, error, created=q.get("created", ""))
+            return self._preview_silence(req, draft)
+        return self._silences_page(req, draft, None, "", created=q.get("created", ""))
 
     def _silences_page(self, req: Request, draft: dict, affected, error: str, created: str = "",
                        status: int = 200) -> Response:
@@ -179,11 +175,27 @@ class Console:
         return self._page(req, "silences.html", 400 if error and status == 200 else status, rows=rows, draft=draft,
                           affected=affected, error=error, created=created)
 
+    def _preview_silence(self, req: Request, draft: dict) -> Response:
+        try:
+            affected, error = views.open_alerts_matching(self.app.store, forms.parse_matchers(draft["matchers"])), ""
+        except (FormError, ValueError) as exc:
+            affected, error = None, str(exc)
+        return self._silences_page(req, draft, affected, error)
+
     def _create_silence(self, req: Request) -> Response:
+        """The silence form posts here with `do=preview` (show what it would silence, change nothing)
+        or `do=create`; either way the page shown again keeps everything typed."""
+        form = forms.parse_form(req.body)
+        draft = {k: form.get(k, "") for k in ("matchers", "duration", "comment", "author")}
+        if form.get("do") == "preview":
+            if not self.security.may_read(req):
+                return self._denied(req)
+            if not self.security.csrf_ok(req, form):
+                return self._page(req, "error.html", 403, message="The form expired (CSRF check failed). Reload the page.")
+            return self._preview_silence(req, draft)
         form, refused = self._change(req)
         if refused:
             return refused
-        draft = {k: form.get(k, "") for k in ("matchers", "duration", "comment", "author")}
         now = self.app.clock()
         try:
             matchers = forms.parse_matchers(draft["matchers"])
@@ -209,11 +221,12 @@ class Console:
     def outbox(self, req: Request) -> Response:
         if not self.security.may_read(req):
             return self._denied(req)
-        status = req.query.get("status", "dead")
-        if status not in ("pending", "sent", "dead", "held"):
-            status = "dead"
+        counts = self.app.store.counts()
+        status = req.query.get("status", "")
+        if status not in ("pending", "sent", "dead", "held"):  # the tab most likely to need attention
+            status = next((st for st in ("dead", "pending", "held") if counts.get(st)), "sent")
         rows = self.app.store.list(status, limit=200)
-        return self._page(req, "outbox.html", tab=status, rows=rows, counts=self.app.store.counts(),
+        return self._page(req, "outbox.html", tab=status, rows=rows, counts=counts,
                           redriven=req.query.get("redriven", ""), detail=views.safe_detail)
 
     def redrive(self, req: Request) -> Response:

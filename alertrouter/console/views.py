@@ -44,6 +44,15 @@ def fmt_ago(ts: float | None, now: float | None = None) -> str:
     return f"in {text}" if future else f"{text} ago"
 
 
+def fmt_duration(seconds: float) -> str:
+    """Seconds as routing.yaml writes them: the largest of w, d, h, m, s that divides them whole
+    (900 → 15m, 14400 → 4h, 5400 → 90m, 45 → 45s), so what is shown can be pasted back."""
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
 def log_change(line: str) -> None:
     log.info("console: %s", line)
 
@@ -144,10 +153,10 @@ def routing_tree(loaded: LoadedConfig) -> dict:
     for r in cfg.routes:
         extras = []
         if r.group_by is not None:
-            extras.append(f"grouped by {', '.join(r.group_by) or 'nothing (one group)'}; wait {r.group_wait:g} s, "
-                          f"interval {r.group_interval:g} s, repeat {r.repeat_interval:g} s")
+            extras.append(f"grouped by {', '.join(r.group_by) or 'nothing (one group)'}; wait {fmt_duration(r.group_wait)}, "
+                          f"interval {fmt_duration(r.group_interval)}, repeat {fmt_duration(r.repeat_interval)}")
         if r.escalate:
-            extras.append(f"escalates to {', '.join(r.escalate.to)} after {r.escalate.after:g} s unacknowledged")
+            extras.append(f"escalates to {', '.join(r.escalate.to)} after {fmt_duration(r.escalate.after)} unacknowledged")
         if r.active_during or r.muted_during:
             extras.append("windows: " + ", ".join([*(f"active {w}" for w in r.active_during),
                                                    *(f"muted {w}" for w in r.muted_during)]))

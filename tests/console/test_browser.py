@@ -132,6 +132,33 @@ def test_silence_from_the_event_page(open_server, page):
     assert page.problems == []
 
 
+def test_silence_from_the_event_page_created_directly(open_server, page):
+    """Matchers, author and comment typed, Create pressed at once (no second Preview): the silence
+    is made with what was typed and listed; a refusal keeps what was typed in the form."""
+    post_alert(open_server, alert(5, rule="cpu-high", resource="vm-5", severity="Sev3"))
+    page.goto(open_server.url + "/")
+    page.locator("table.list tbody tr").get_by_role("link").click()
+    page.get_by_role("button", name="Silence events like this for 1 h…").click()
+    page.get_by_label("Matchers").fill("resource=vm-5")
+    page.get_by_label("Comment").fill("known, fixing")
+    page.get_by_label("Author").fill("")
+    page.get_by_label("Author").evaluate("el => el.removeAttribute('required')")  # as a browser without validation
+    page.get_by_role("button", name="Create silence").click()
+    page.get_by_text("a silence needs an author and a comment").wait_for()
+    assert page.get_by_label("Matchers").input_value() == "resource=vm-5"
+    assert page.get_by_label("Comment").input_value() == "known, fixing"
+    page.get_by_label("Author").fill("ana")
+    page.get_by_role("button", name="Create silence").click()
+    page.wait_for_url(re.compile(r".*/silences\?created=s_[0-9a-f]+"))
+    sid = re.search(r"created=(s_[0-9a-f]+)", page.url).group(1)
+    row = page.locator(f"tr#{sid}").inner_text()
+    assert "resource=vm-5" in row and "ana" in row and "known, fixing" in row and "active" in row
+    [(_, doc, _)] = open_server.app.store.state_list("silence")
+    assert (doc["matchers"], doc["created_by"], doc["comment"]) == ({"resource": "vm-5"}, "ana", "known, fixing")
+    assert doc["ends_at"] - doc["starts_at"] == 3600
+    assert page.problems == []
+
+
 def test_redrive_a_dead_notification_and_see_it_sent(keyed_server, receiver, page):
     answer = {"status": 500}
 

@@ -168,6 +168,79 @@ def test_silence_form_previews_then_creates_then_expires(open_server):
     assert missing.status_code == 400 and "author and a comment" in missing.text
 
 
+def form_with_button(html: str, label: str) -> tuple[dict, dict[str, str]]:
+    """The form that holds the submit button labelled `label`: (its attributes, its fields with
+    their values, the button's name=value included), as a browser would submit it."""
+
+    class Forms(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.forms, self.current, self.button, self.field, self.text = [], None, None, None, ""
+            self.feed(html)
+
+        def handle_starttag(self, tag, attrs):
+            a = dict(attrs)
+            if tag == "form":
+                self.current = (a, {}, [])
+                self.forms.append(self.current)
+            elif self.current and tag in ("input", "textarea") and a.get("name"):
+                self.current[1][a["name"]] = a.get("value") or ""
+                self.field = a["name"] if tag == "textarea" else None
+            elif self.current and tag == "button":
+                self.button, self.text = a, ""
+
+        def handle_data(self, data):
+            if self.field:
+                self.current[1][self.field] += data
+            if self.button is not None:
+                self.text += data
+
+        def handle_endtag(self, tag):
+            if tag == "textarea":
+                self.field = None
+            elif tag == "button" and self.button is not None:
+                self.current[2].append((self.text.strip(), self.button))
+                self.button = None
+
+    for attrs, fields, buttons in Forms().forms:
+        for text, button in buttons:
+            if text == label:
+                return attrs, {**fields, **({button["name"]: button.get("value", "")} if button.get("name") else {})}
+    raise AssertionError(f"no form with a {label!r} button")
+
+
+def test_create_a_silence_from_the_event_page_without_a_second_preview(open_server):
+    """The event page's "Silence events like this" opens the form; author and comment typed into it
+    go with Create (they used to be dropped unless Preview was pressed again)."""
+    post_alert(open_server, alert(5, rule="cpu-high", resource="vm-5", severity="Sev3"))
+    s = requests.Session()
+    eid = event_id_of(open_server, "cpu-high")
+    event = s.get(open_server.url + "/event", params={"id": eid}, timeout=10)
+    attrs, fields = form_with_button(event.text, "Silence events like this for 1 h…")
+    opened = s.request(attrs["method"], open_server.url + attrs["action"], params=fields, timeout=10)
+    assert opened.status_code == 200 and "Fired: cpu-high on vm-5" in opened.text
+    attrs, fields = form_with_button(opened.text, "Create silence")
+    assert attrs["method"] == "post" and fields["matchers"] == "alert_rule=cpu-high\nresource=vm-5"
+    refused = s.post(open_server.url + attrs["action"], data={**fields, "author": "", "comment": "known, fixing"},
+                     timeout=10)
+    assert refused.status_code == 400 and "a silence needs an author and a comment" in refused.text
+    assert open_server.app.store.state_list("silence") == []
+    _, kept = form_with_button(refused.text, "Create silence")  # what was typed is still in the form
+    assert (kept["matchers"], kept["duration"], kept["comment"]) == (fields["matchers"], "1h", "known, fixing")
+    created = s.post(open_server.url + attrs["action"], data={**kept, "author": "ana"}, allow_redirects=False,
+                     timeout=10)
+    assert created.status_code == 303 and created.headers["Location"].startswith("/silences?created=s_")
+    [(sid, doc, _)] = open_server.app.store.state_list("silence")
+    assert (doc["created_by"], doc["comment"]) == ("ana", "known, fixing")
+    listed = s.get(open_server.url + created.headers["Location"], timeout=10)
+    assert f'<tr id="{sid}" class="silence-active">' in listed.text and "known, fixing" in listed.text
+    # Preview posts the same form and changes nothing
+    _, again = form_with_button(listed.text, "Preview: what would it silence?")
+    shown = s.post(open_server.url + "/silences", data={**again, "matchers": "resource=vm-5", "comment": "x"}, timeout=10)
+    assert shown.status_code == 200 and "Open alerts it would silence now" in shown.text
+    assert "Fired: cpu-high on vm-5" in shown.text and len(open_server.app.store.state_list("silence")) == 1
+
+
 def test_reads_and_changes_need_the_key_when_reads_are_not_open(keyed_server):
     post_alert(keyed_server, alert(7, severity="Sev3"), key=OPERATOR_KEY)
     s = requests.Session()
@@ -265,3 +338,93 @@ def test_routing_tree_and_the_payload_box(open_server):
     assert open_server.app.store.counts()["events"] == 0  # nothing was taken in
     bad = s.post(open_server.url + "/routing/try", data={"csrf": csrf_of(page.text), "payload": "{oops"}, timeout=10)
     assert bad.status_code == 400 and "malformed JSON" in bad.text
+
+
+GROUPED_CONFIG = """
+version: 1
+channels:
+  hook: {type: webhook, url: "http://127.0.0.1:9/hook"}
+roles:
+  on-call: {channels: [hook]}
+  lead: {channels: [hook]}
+routes:
+  - name: pages
+    match: {severity: {at_least: error}}
+    roles: [on-call]
+    group_by: [alert_rule]
+    group_wait: 45s
+    group_interval: 90m
+    repeat_interval: 1d
+    escalate: {after: 15m, to: [lead]}
+  - name: slow
+    match: {kind: alert.fired}
+    roles: [lead]
+    group_by: []
+    repeat_interval: 2w
+"""
+
+
+def test_routing_page_shows_durations_as_written(tmp_path):
+    from alertrouter.app import App
+    from alertrouter.config.load import loads
+    from tests.conftest import RunningServer
+
+    app = App(loads(GROUPED_CONFIG, str(tmp_path / "routing.yaml")), tmp_path / "data")
+    with RunningServer(app) as server:
+        page = requests.get(server.url + "/routing", timeout=10)
+    assert page.status_code == 200
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page.text))
+    assert "grouped by alert_rule; wait 45s, interval 90m, repeat 1d" in text
+    assert "escalates to lead after 15m unacknowledged" in text
+    assert "grouped by nothing (one group); wait 30s, interval 5m, repeat 2w" in text  # the defaults too
+    assert not re.search(r"\d s\b", text), "a duration in seconds is left"
+
+
+def outbox_tab(server) -> str:
+    page = requests.get(server.url + "/outbox", timeout=10)
+    assert page.status_code == 200
+    return re.search(r'aria-current="page">([a-z]+) \(', page.text).group(1)
+
+
+def test_outbox_opens_on_the_tab_that_needs_attention(open_server, receiver):
+    """Dead if any, else pending or held if any, else sent; never an empty tab when another has rows."""
+    store = open_server.app.store
+    assert outbox_tab(open_server) == "sent"  # nothing anywhere: the record of what went out
+    post_run_failed(open_server)  # the data scientists' Teams (202) and mail (SMTP refused: retried, pending)
+    wait_until(lambda: store.counts()["sent"] >= 1 and store.counts()["pending"] >= 1,
+               what="Teams sent and the mail pending")
+    assert outbox_tab(open_server) == "pending"
+    receiver.expect_request("/pager").respond_with_data("no", status=500)
+    post_alert(open_server, alert(3, rule="disk-full", severity="Sev1"))
+    wait_until(lambda: store.counts()["dead"] == 1, what="the page to die (the receiver answers 500)")
+    assert outbox_tab(open_server) == "dead"
+    assert "No dead notification" not in requests.get(open_server.url + "/outbox", timeout=10).text
+    assert requests.get(open_server.url + "/outbox?status=sent", timeout=10).text.count('aria-current="page">sent') == 1
+
+
+def test_a_dead_notification_shows_what_the_receiver_answered(open_server, receiver):
+    """The pager webhook answers 400 with a body that echoes its URL (with `sig=`): the attempt keeps
+    the status and the answer's first bytes, masked, on the trail, in the outbox and in `outbox show`."""
+    from click.testing import CliRunner
+    from werkzeug import Response
+
+    from alertrouter.cli import main
+
+    receiver.expect_request("/pager").respond_with_handler(lambda req: Response(
+        f'{{"error": "field data.labels is not allowed", "posted_to": "{req.url}"}}\n', status=400))
+    post_alert(open_server, alert(3, rule="disk-full", severity="Sev1"))
+    store = open_server.app.store
+    wait_until(lambda: store.counts()["dead"] == 1, what="the page to die (the receiver answers 400)")
+    [dead] = store.list("dead", limit=5)
+    secret = SECRET_QUERY.split("=")[1]
+    shown = ('webhook pager-hook: HTTP 400: {"error": "field data.labels is not allowed", "posted_to": '
+             '"&lt;redacted&gt;"}')  # the channel's URL is one of its secrets: masked whole
+    trail = requests.get(open_server.url + "/event", params={"id": dead.event_id}, timeout=10).text
+    attempts = trail.split('<table class="list attempts">')[1].split("</table>")[0]
+    assert shown.replace('"', "&#34;") in attempts and secret not in trail
+    outbox = requests.get(open_server.url + "/outbox", timeout=10).text
+    assert shown.replace('"', "&#34;") in outbox and secret not in outbox
+    cli = CliRunner().invoke(main, ["outbox", "show", dead.id, "--data-dir", str(open_server.app.data_dir)],
+                             env={"ALERTROUTER_STORE": "sqlite"})
+    assert cli.exit_code == 0, cli.output
+    assert shown.replace("&lt;redacted&gt;", "<redacted>") in cli.stdout and secret not in cli.stdout
