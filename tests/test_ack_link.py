@@ -78,6 +78,8 @@ def test_scanner_head_and_get_change_nothing_and_the_page_escalates(srv, httpser
     assert srv.app.store.state_list(escalate.ACK_KIND) == []
     srv.clock.t += 15 * 60 + 1                       # nobody pressed the button: the lead hears of it
     wait_until(lambda: escalation_state(srv.app) == ["escalated"], what="the escalation")  # the dispatcher's tick
+    # the state is claimed first, the escalation's notice taken in right after: wait for both
+    wait_until(lambda: lead_notices(srv.app), what="the lead's notice")
     assert [srv.app.store.get_event(n.event_id).title for n in lead_notices(srv.app)] == [
         "Not acknowledged after 15 min: Fired: disk-full on vm-1"]
 
