@@ -19,6 +19,8 @@ from typing import Iterable, NamedTuple
 import jinja2
 from jinja2 import nodes
 
+from .safety import escape_controls
+
 log = logging.getLogger("alertrouter.render")
 
 MESSAGE_MAX = 300  # an error's message as logged and recorded: payload text may be in it
@@ -45,7 +47,7 @@ def shown_path(path: str | os.PathLike | None) -> str:
 
 def clean(text: str) -> str:
     """An error message fit for a log line: control characters escaped, clipped."""
-    out = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+    out = escape_controls(str(text))
     return out if len(out) <= MESSAGE_MAX else out[: MESSAGE_MAX - 1] + "…"
 
 

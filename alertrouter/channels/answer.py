@@ -16,12 +16,12 @@ import re
 from typing import Iterable
 from urllib.parse import parse_qsl, quote, urlsplit
 
+from ..safety import escape_controls
+
 MASK = "<redacted>"
 EXCERPT_BYTES = 500
 _URL_SECRETS = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]*://)([^\s/?#@\"'<>]*@)?([^\s?#\"'<>]*)(\?[^\s#\"'<>]*)?")
 _CRED = re.compile(r"\b(Bearer|Basic|SharedAccessSignature)\s+[A-Za-z0-9._~+/=%:-]+", re.IGNORECASE)
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 def secret_forms(url: str, secrets: Iterable[str]) -> list[str]:
@@ -50,18 +50,13 @@ def mask(text: str, forms: list[str]) -> str:
     return _CRED.sub(lambda m: f"{m.group(1)} {MASK}", _URL_SECRETS.sub(url, text))
 
 
-def _escape(m: re.Match) -> str:
-    ch = m.group(0)
-    return _NAMED.get(ch) or (f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
-
-
 def excerpt(body: bytes, forms: list[str], limit: int = EXCERPT_BYTES) -> str:
     """The body's first `limit` bytes as one line of text, secrets masked ("" for an empty body)."""
     text = codecs.getincrementaldecoder("utf-8")("replace").decode(body, final=False)  # a cut character is dropped
     masked = mask(text, forms).encode("utf-8")
     cut = masked[:limit].decode("utf-8", "ignore")
     more = len(masked) > limit
-    return (_CONTROL.sub(_escape, cut.strip()) + (" …" if more else "")).strip()
+    return (escape_controls(cut.strip()) + (" …" if more else "")).strip()
 
 
 def with_answer(detail: str, body: bytes, forms: list[str]) -> str:

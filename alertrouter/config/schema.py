@@ -116,7 +116,7 @@ class Recipients(_Strict):
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 def parse_duration(value: Any) -> float:
@@ -126,7 +126,7 @@ def parse_duration(value: Any) -> float:
     m = _DURATION.match(str(value))
     if not m:
         raise ValueError(f'"{value}" is not a duration; write it like 30s, 5m, 4h, 1d or 2w')
-    return float(m[1]) * _UNITS[m[2]]
+    return float(m[1]) * DURATION_UNITS[m[2]]
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]

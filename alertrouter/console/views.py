@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 
 from ..app import App
 from ..config.load import LOG_CHANNEL, LoadedConfig
+from ..config.schema import DURATION_UNITS
 from ..errors import PayloadError
 from ..explain import explain
 from ..inbound import decode, parse_payload
@@ -47,7 +48,7 @@ def fmt_ago(ts: float | None, now: float | None = None) -> str:
 def fmt_duration(seconds: float) -> str:
     """Seconds as routing.yaml writes them: the largest of w, d, h, m, s that divides them whole
     (900 → 15m, 14400 → 4h, 5400 → 90m, 45 → 45s), so what is shown can be pasted back."""
-    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
+    for unit, size in sorted(DURATION_UNITS.items(), key=lambda u: -u[1])[:-1]:  # w, d, h, m
         if seconds >= size and seconds % size == 0:
             return f"{int(seconds // size)}{unit}"
     return f"{seconds:g}s"
