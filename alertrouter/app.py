@@ -25,7 +25,7 @@ from .metrics import Metrics
 from .ml.watch import Watch
 from .model import Event
 from .render import Rendered, Renderer
-from .pipeline import RUN_ENDINGS, Decision, Pipeline, escalate
+from .pipeline import RUN_ENDINGS, Pipeline, Verdict, escalate
 from .routing.router import Router, Target
 from .settings import Settings
 from .store.base import Notification, Store
@@ -151,8 +151,8 @@ class App:
         now = self.clock()
         at = datetime.fromtimestamp(now, timezone.utc)
         made: list[Notification] = []
-        for event, targets in self.pipeline.tick(now):
-            decisions = [self.pipeline.window(t, at) for t in targets]
+        for event, targets in self.pipeline.periodic.due(now):
+            decisions = [self.pipeline.window.verdict(t, at) for t in targets]
             [outcome] = self.store.ingest([(event, [_notification(event, d) for d in decisions])], now)
             made.extend(outcome.notifications)
             log.info("%s: %d notification(s)", event.title, len(outcome.notifications), extra={"event_id": event.id})
@@ -170,11 +170,11 @@ class App:
             raise escalate.AckError(404, "acknowledgements are not enabled (no ALERTROUTER_ACK_SECRET)")
         ack = escalate.verify(self.pipeline.ack_secret, token, now)
         escalate.acknowledge(self.store, ack, by, now)
-        announced = self.pipeline.acknowledgement(ack, by, now)
+        announced = self.pipeline.acks.announcement(ack, by, now)
         if announced is None:
             raise escalate.AckError(404, "the acknowledged event is no longer in the store")
         notice, targets = announced
-        [outcome] = self.store.ingest([(notice, [_notification(notice, Decision(t, "send")) for t in targets])], now)
+        [outcome] = self.store.ingest([(notice, [_notification(notice, Verdict(t, "send")) for t in targets])], now)
         self._notify(outcome.notifications)
         log.info("%s", notice.title, extra={"event_id": ack.event_id})
         return notice
@@ -182,7 +182,7 @@ class App:
     def render(self, event: Event, target: Target, channel: Channel) -> Rendered:
         """The notification for one target, rendered for its role and channel; a page on an
         escalating route carries its acknowledge link."""
-        link = self.pipeline.ack_link(event, target.route, self.clock())
+        link = self.pipeline.acks.link(event, target.route, self.clock())
         if link:
             event = event.model_copy(update={"links": {**event.links, "Acknowledge": link}})
         return render_notification(self.loaded, self.renderer, self.store, event, target, channel)
@@ -191,7 +191,7 @@ class App:
         return self.channels.get(target.channel) or self.channels[LOG_CHANNEL]
 
 
-def _notification(event: Event, d: Decision) -> Notification:
+def _notification(event: Event, d: Verdict) -> Notification:
     t = d.target
     return Notification(id=notification_id(event.id, t), event_id=event.id, route=t.route, role=t.role,
                         channel=t.channel, fallback_from=t.fallback_from,

@@ -14,15 +14,15 @@ def explain(router: Router, pipeline: Pipeline, events: list[Event], now: float)
     out = []
     for ev in events:
         d = router.route(ev, explain=True)
-        decisions = pipeline.decide(ev, d.targets, now, apply=False)
+        verdicts = pipeline.decide(ev, d.targets, now, apply=False)
         out.append({
             "id": ev.id, "source": ev.source, "kind": ev.kind, "severity": ev.severity.value,
             "title": ev.title, "summary": ev.summary, "time": ev.time.isoformat(), "fingerprint": ev.fingerprint,
             "labels": ev.labels, "routes": d.routes, "roles": d.roles, "channels": d.channels,
             "targets": [{"route": t.route, "role": t.role, "channel": t.channel,
                          **({"instead_of": t.fallback_from} if t.fallback_from else {}),
-                         "action": dec.action, **({"reason": dec.reason} if dec.reason else {})}
-                        for t, dec in zip(d.targets, decisions)],
+                         "action": v.action, **({"reason": v.reason} if v.reason else {})}
+                        for t, v in zip(d.targets, verdicts)],
             "trail": d.trail,
         })
     return out

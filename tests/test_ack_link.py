@@ -47,7 +47,7 @@ def srv(tmp_path, httpserver, monkeypatch):
     clock = Clock(time.time())  # the dispatcher claims by the real time
     app = App(loads(CONFIG, str(tmp_path / "routing.yaml")), tmp_path / "data", ack_secret=b"s" * 32, clock=clock)
     with RunningServer(app) as s:
-        app.pipeline.public_url = s.url
+        app.pipeline.acks.public_url = s.url
         s.clock = clock
         yield s
 

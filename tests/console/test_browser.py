@@ -227,7 +227,7 @@ routes:
 def ack_server(tmp_path):
     app = App(loads(ACK_CONFIG, str(tmp_path / "routing.yaml")), tmp_path / "data", ack_secret=b"b" * 32)
     with RunningServer(app) as s:
-        app.pipeline.public_url = s.url
+        app.pipeline.acks.public_url = s.url
         yield s
 
 
@@ -235,7 +235,7 @@ def test_the_link_opens_a_page_whose_button_acknowledges(ack_server, page):
     app = ack_server.app
     post_alert(ack_server, alert(1, rule="gpu-<b>hot</b>", severity="Sev0"))
     [(event, _)] = app.store.list_events(EventFilter(), "", 5).events
-    link = app.pipeline.ack_link(event, "pages", app.clock())
+    link = app.pipeline.acks.link(event, "pages", app.clock())
     page.goto(link)
     assert page.get_by_role("heading").inner_text() == "Acknowledge this page?"
     assert "Fired: gpu-<b>hot</b> on vm-7" in page.locator("strong").inner_text()   # shown as text

@@ -39,7 +39,7 @@ def srv(tmp_path, httpserver, monkeypatch, store):
     httpserver.expect_request("/hook").respond_with_data("", status=202)
     app = App(loads(CONFIG, str(tmp_path / "routing.yaml")), tmp_path / "data", ack_secret=b"s" * 32, store=store)
     with RunningServer(app) as s:
-        app.pipeline.public_url = s.url
+        app.pipeline.acks.public_url = s.url
         yield s
 
 
