@@ -43,7 +43,6 @@ class Pipeline:
                  public_url: str = "http://127.0.0.1:7071"):
         self.loaded = loaded
         self.store = store
-        self.routes = {r.name: r for r in loaded.config.routes}
         self.inhibitor = inhibit.Inhibitor(loaded.config.inhibit_rules)
         self.silences = Silences(silences.Current(store))
         self.flush = NextFlush()

@@ -24,7 +24,8 @@ class Acknowledgements:
         r = self.routes.get(route)
         if self.secret is None or r is None or r.escalate is None or event.kind != "alert.fired":
             return None
-        return f"{self.public_url}/api/ack?token={escalate.make_token(self.secret, event.id, event.fingerprint, route, now)}"
+        token = escalate.make_token(self.secret, event.id, event.fingerprint, route, now)
+        return f"{self.public_url}/api/ack?token={token}"
 
     def announcement(self, ack: escalate.Ack, by: str, now: float) -> tuple[Event, list[Target]] | None:
         """The announcement of an acknowledgement, to the route's roles."""

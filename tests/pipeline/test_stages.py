@@ -196,7 +196,8 @@ SOURCE = alert("src", severity="Sev0", resource="vm-1")
     ([(SOURCE, True)], alert("a1", severity="Sev0"), True, SEND),                          # not a target
     ([(SOURCE, False)], alert("a1"), True, SEND),                                          # a dry run tracks nothing
     ([(SOURCE, True)], alert("a1"), False, inhibited_by(SOURCE.title)),                    # a dry run reads it
-], ids=["nothing-firing", "inhibited", "other-resource", "source-resolved", "not-a-target", "dry-run-tracks-nothing", "dry-run"])
+], ids=["nothing-firing", "inhibited", "other-resource", "source-resolved", "not-a-target",
+        "dry-run-tracks-nothing", "dry-run"])
 def test_inhibit(loaded, db, earlier, event, apply, expected):
     inhibitor = inhibit.Inhibitor(loaded.config.inhibit_rules)
     track, stage = TrackAlerts(inhibitor, db), MuteStage("inhibit", Inhibition(inhibitor, db))
@@ -340,8 +341,8 @@ def test_a_held_event_goes_no_further(loaded, db):
 
 def test_grouped_and_windowed_targets_of_one_event(db):
     """An event on a grouping route that continues to a windowed route: grouped there, deferred here."""
-    loaded = loads(CONFIG.replace("    group_wait: 30s\n", "    group_wait: 30s\n    continue: true\n"), "routing.yaml",
-                   env={})
+    text = CONFIG.replace("    group_wait: 30s\n", "    group_wait: 30s\n    continue: true\n")
+    loaded = loads(text, "routing.yaml", env={})
     event = alert("a1", rule="storm-rule")
     now = at(2026, 11, 23, 22, 30)
     targets = Router(loaded).route(event).targets
