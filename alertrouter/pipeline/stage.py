@@ -10,7 +10,7 @@ gives the reason or None, and `MuteStage` holds every target with that reason.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Protocol
 
 from ..model import Event
@@ -27,9 +27,9 @@ class Verdict:
     group: str = ""
     stage: str = ""  # the stage that held or deferred it: lifecycle, silence, inhibit, window, group, budget
 
-    def held(self, stage: str, reason: str, action: str = "hold", **more) -> "Verdict":
-        """This verdict held back (or deferred, or grouped) by `stage`, saying why."""
-        return replace(self, action=action, reason=reason, stage=stage, **more)
+    def held(self, stage: str, reason: str, action: str = "hold", until: float = 0.0, group: str = "") -> "Verdict":
+        """This target held back (or deferred, or grouped) by `stage`, saying why."""
+        return Verdict(self.target, action, reason, until, group, stage)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,13 +79,17 @@ def run(stages: tuple[Stage, ...], case: Case, targets: list[Target]) -> list[Ve
     for stage in stages:
         stage.observe(case)
     verdicts = [Verdict(t, "send") for t in targets]
+    open_ = list(range(len(verdicts)))  # the positions still "send"
     for stage in stages:
-        open_ = [i for i, v in enumerate(verdicts) if v.action == "send"]
         if verdicts and not open_:
             break
         decided = stage.decide(case, [verdicts[i] for i in open_])
+        still = []
         for i, v in zip(open_, decided, strict=True):
             verdicts[i] = v
+            if v.action == "send":
+                still.append(i)
+        open_ = still
     for stage in stages:
         stage.after(case, verdicts)
     return verdicts
