@@ -75,7 +75,8 @@ class MuteStage(Stage):
 
 def run(stages: tuple[Stage, ...], case: Case, targets: list[Target]) -> list[Verdict]:
     """The verdicts of `stages`, in order, on the event's targets (in target order). Each stage sees
-    only the verdicts still "send"; once every target is held, later stages are not asked."""
+    only the verdicts still "send"; once every target is held, later stages are not asked. An event
+    with no targets passes every stage with an empty batch (a run's end is claimed all the same)."""
     for stage in stages:
         stage.observe(case)
     verdicts = [Verdict(t, "send") for t in targets]

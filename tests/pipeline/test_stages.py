@@ -352,3 +352,10 @@ def test_grouped_and_windowed_targets_of_one_event(db):
     assert [outcome(v) for v in verdicts] == [
         ("group", f"grouped into {GROUPED}", "group"), SEND,
         ("defer", "deferred until 2026-11-24T07:00:00+01:00 (quiet)", "window")]
+
+
+def test_an_event_without_targets_still_claims_its_run_end(loaded, db):
+    pipeline = Pipeline(loaded, db)
+    assert pipeline.decide(run_end(FAILED, "e1"), [], T0 - MIN) == []
+    assert [outcome(v) for v in pipeline.decide(run_end(COMPLETED, "e2"), [SE], T0)] == \
+        [("hold", DUPLICATE.format("run.failed"), "lifecycle")]
