@@ -11,7 +11,7 @@ from pathlib import Path
 
 import requests
 
-from .app import render_notification
+from .delivery.render import render_notification
 from .channels.base import ChannelContext
 from .channels.registry import CHANNELS
 from .channels.log import LogSender

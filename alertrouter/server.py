@@ -19,7 +19,7 @@ from .app import App
 from .auth import Authenticator
 from .console import Console, build_console
 from .inbound import MAX_BODY_BYTES
-from .dispatcher import Dispatcher
+from .delivery.dispatcher import Dispatcher
 from .hostguard import HostGuard, guarded
 from .http_api import HttpApi, Request, Response, error
 
@@ -38,7 +38,7 @@ def create_app(app: App, dispatcher: Dispatcher | None = None, max_body: int | N
     guard = guard or HostGuard("127.0.0.1", 0, app.pipeline.public_url or "")
     api = HttpApi(app, max_body or MAX_BODY_BYTES, auth)
     console = console or build_console(app, api.auth)
-    if dispatcher is not None:
+    if dispatcher is not None and dispatcher.wake not in app.listeners:  # build() may have added it
         app.listeners.append(dispatcher.wake)
 
     def too_large(path: str) -> Response:
@@ -199,18 +199,13 @@ def _to_starlette(resp: Response) -> StarletteResponse:
     return StarletteResponse(resp.body, status_code=resp.status, headers=headers, media_type=media)
 
 
-def serve(app: App, dispatcher: Dispatcher, host: str = "127.0.0.1", port: int = 7071, log_level: str = "info",
-          max_body: int | None = None, auth: Authenticator | None = None, settings=None,
-          console_secret: bytes | None = None, allowed_hosts: str = "") -> None:
-    """`console_secret` signs the console's sessions and CSRF tokens (the caller keeps it with the
-    data); `allowed_hosts` adds Host names to the bound ones (comma-separated, see hostguard)."""
+def serve(app: App, dispatcher, host: str = "127.0.0.1", port: int = 7071, log_level: str = "info",
+          max_body: int | None = None, auth: Authenticator | None = None, console: Console | None = None,
+          allowed_hosts: str = "") -> None:
+    """Serve `app` (built by alertrouter/build.py, with its `dispatcher` and `console`) on uvicorn;
+    `allowed_hosts` adds Host names to the bound ones (comma-separated, see hostguard)."""
     import uvicorn
 
-    from .console import LOOPBACK
-
-    private = settings is not None and settings.console.private_reads
-    console = build_console(app, auth, settings=settings, open_reads=host in LOOPBACK and not private,
-                            secret=console_secret)
     guard = HostGuard(host, port, app.pipeline.public_url, allowed_hosts)
     uvicorn.run(create_app(app, dispatcher, max_body, auth, console, guard), host=host, port=port, log_level=log_level,
                 access_log=False, http="httptools", timeout_keep_alive=30, timeout_graceful_shutdown=30)

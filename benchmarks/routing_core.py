@@ -14,7 +14,7 @@ import json
 import time
 from pathlib import Path
 
-from alertrouter.app import render_notification
+from alertrouter.delivery.render import render_notification
 from alertrouter.channels.base import ChannelContext
 from alertrouter.channels.http import make_session
 from alertrouter.channels.webhook import WebhookSender

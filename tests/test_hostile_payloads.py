@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from alertrouter import logs
-from alertrouter.app import render_notification
+from alertrouter.delivery.render import render_notification
 from alertrouter.channels.registry import CHANNELS, build_channels
 from alertrouter.config.load import load
 from alertrouter.config.schema import SmtpChannel

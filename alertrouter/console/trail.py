@@ -12,7 +12,8 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from ..app import App, render_notification
+from ..app import App
+from ..delivery.render import channel_for, render_notification
 from ..model import Event
 from ..routing.router import Target
 from ..store.base import Attempt, Notification
@@ -110,7 +111,7 @@ def build_trail(app: App, event: Event) -> Trail:
 def rendered_for(app: App, event: Event, n: Notification):
     """(channel, rendered message, masked body) for a stored notification, rendered now."""
     target = Target(n.route, n.role, n.channel, n.fallback_from)
-    channel = app.channel_for(target)
+    channel = channel_for(app.channels, target)
     msg = render_notification(app.loaded, app.renderer, app.store, event, target, channel)
     secrets = sorted((s for s in channel.secret_values() if s), key=len, reverse=True)
     return channel, msg, mask_secrets(mask(channel.build(msg)), secrets), mask_secrets(msg.parts, secrets)

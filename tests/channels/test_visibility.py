@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from alertrouter.app import render_notification
+from alertrouter.delivery.render import render_notification
 from alertrouter.channels.base import ChannelContext
 from alertrouter.channels.http import make_session
 from alertrouter.channels.registry import CHANNELS
