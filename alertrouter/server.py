@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import logging
 import threading
@@ -21,7 +22,7 @@ from .console import Console, build_console
 from .inbound import MAX_BODY_BYTES
 from .delivery.dispatcher import Dispatcher
 from .hostguard import HostGuard, guarded
-from .http_api import HttpApi, Request, Response, error
+from .http_api import ROUTES, HttpApi, Request, Response, error
 
 log = logging.getLogger("alertrouter.server")
 # Intake bodies up to this size are taken in on the event loop (a few events at most: ~150 of the
@@ -66,17 +67,7 @@ def create_app(app: App, dispatcher: Dispatcher | None = None, max_body: int | N
 
         return call
 
-    routes = [
-        Route("/api/eventgrid", endpoint(api.eventgrid), methods=["POST", "OPTIONS"]),
-        Route("/api/alerts", endpoint(api.alerts), methods=["POST"]),
-        Route("/api/health", endpoint(api.health), methods=["GET"]),
-        Route("/metrics", endpoint(api.metrics), methods=["GET"]),
-        Route("/api/ack", endpoint(api.ack), methods=["GET", "HEAD", "POST"]),
-        Route("/api/silences", endpoint(api.silences), methods=["GET", "POST"]),
-        Route("/api/silences/{id}/expire", endpoint(api.expire_silence), methods=["POST"]),
-        Route("/runtime/webhooks/EventGrid", endpoint(api.eventgrid_runtime), methods=["POST"]),
-        Route("/runtime/webhooks/eventgrid", endpoint(api.eventgrid_runtime), methods=["POST"]),
-    ]
+    routes = [Route(r.path, endpoint(functools.partial(r.handler, api)), methods=list(r.methods)) for r in ROUTES]
     routes += [Route(path, endpoint(handler), methods=methods) for path, methods, handler in console.routes()]
     @contextlib.asynccontextmanager
     async def lifespan(_):
