@@ -11,12 +11,12 @@ from pathlib import Path
 
 import requests
 
-from .delivery.render import render_notification
 from .channels.base import ChannelContext
 from .channels.registry import CHANNELS
 from .channels.log import LogSender
 from .config.load import LOG_CHANNEL, LoadedConfig
 from .config.schema import LogChannel
+from .delivery.render import render_notification
 from .errors import RouterError
 from .model import Event
 from .pipeline import group

@@ -15,8 +15,8 @@ import pytest
 import uvicorn
 
 from alertrouter.app import App
-from alertrouter.config.load import loads
 from alertrouter.build import dispatcher_for
+from alertrouter.config.load import loads
 from alertrouter.server import create_app
 
 # Templates render with StrictUndefined in tests: a template naming a field that is not there fails

@@ -6,8 +6,8 @@ from __future__ import annotations
 from werkzeug import Response
 
 from alertrouter.app import App
-from alertrouter.config.load import loads
 from alertrouter.build import dispatcher_for
+from alertrouter.config.load import loads
 from tests.conftest import Clock, distinct_alerts
 
 CONFIG = """

@@ -13,9 +13,9 @@ import pytest
 from werkzeug import Response
 
 from alertrouter.app import App
+from alertrouter.build import dispatcher_for
 from alertrouter.config.load import loads
 from alertrouter.config.schema import RetryPolicy
-from alertrouter.build import dispatcher_for
 from alertrouter.delivery.dispatcher import backoff
 from tests.conftest import Clock, distinct_alerts, free_port
 

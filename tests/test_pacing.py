@@ -11,10 +11,10 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from alertrouter.app import App
-from alertrouter.config.load import loads
 from alertrouter.build import dispatcher_for
-from alertrouter.errors import ConfigError
+from alertrouter.config.load import loads
 from alertrouter.delivery.pacing import Pacer
+from alertrouter.errors import ConfigError
 from alertrouter.pacing import RateLimit, limit_of, parse_rate_limit
 from tests.conftest import Clock, distinct_alerts
 

@@ -13,9 +13,9 @@ import logging
 import pytest
 
 from alertrouter.app import App
+from alertrouter.build import dispatcher_for
 from alertrouter.channels.registry import build_channels
 from alertrouter.config.load import loads
-from alertrouter.build import dispatcher_for
 from alertrouter.inbound import parse_payload
 from alertrouter.routing.router import Target
 from tests.channels.conftest import CLIENT_ID, CLIENT_SECRET, TENANT

@@ -9,11 +9,11 @@ import re
 
 import pytest
 
-from alertrouter.delivery.render import render_notification
 from alertrouter.channels.base import ChannelContext
 from alertrouter.channels.http import make_session
 from alertrouter.channels.registry import CHANNELS
 from alertrouter.config.load import load
+from alertrouter.delivery.render import render_notification
 from alertrouter.inbound import parse_payload
 from alertrouter.render import Renderer
 from alertrouter.routing.router import Target

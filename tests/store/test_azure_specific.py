@@ -14,8 +14,8 @@ import pytest
 from azure.storage.queue import QueueClient
 
 from alertrouter.app import App
-from alertrouter.config.load import loads
 from alertrouter.build import dispatcher_for
+from alertrouter.config.load import loads
 from alertrouter.settings import AzureStorage
 from alertrouter.store.azure import BODY, CHUNK_BYTES, AzureStore, _h
 from alertrouter.store.base import Attempt, EventFilter, Notification
