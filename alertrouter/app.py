@@ -8,9 +8,7 @@
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,6 +17,7 @@ from typing import Callable
 from .channels.registry import build_channels
 from .config.load import LoadedConfig
 from .delivery.health import ChannelHealth
+from .delivery.recent import RecentEvents
 from .delivery.render import NotificationRenderer, notification_id
 from .metrics import Metrics
 from .ml.watch import Watch
@@ -67,8 +66,7 @@ class App:
         self.health = ChannelHealth(self.store)
         # render(event, target, channel): a notification's message, with its acknowledge link
         self.render = NotificationRenderer(loaded, self.renderer, self.store, self.pipeline.ack_link, clock)
-        self._recent: OrderedDict[str, Event] = OrderedDict()  # events just taken in, for their deliveries
-        self._recent_lock = threading.Lock()
+        self.recent = RecentEvents(self.store)  # events just taken in, for their deliveries
 
     INGEST_CHUNK = 100  # events per store transaction (about 25 ms of work): other writers wait no longer
 
@@ -99,7 +97,7 @@ class App:
             if outcome.new:
                 for stage, route in held:
                     self.metrics.held.labels(stage, route).inc()
-                self._remember(event)
+                self.recent.remember(event)
                 accepted.append(event)
                 made.extend(outcome.notifications)
                 self.metrics.events.labels(event.source, event.kind).inc()
@@ -116,23 +114,6 @@ class App:
         follow = [f for event in accepted for f in self.watch.observe(event, now)]
         if follow:  # a stuck run ended, an overdue experiment started: their resolutions go in too
             self.ingest(follow)
-
-    RECENT = 2048  # events kept in memory after intake, so their deliveries need not read them back
-
-    def _remember(self, event: Event) -> None:
-        # without the raw payload, which rendering never reads: half the memory (10 of 21 MB for
-        # 2,048 common-schema alerts)
-        lite = event.model_copy(update={"raw": None})
-        with self._recent_lock:
-            self._recent[event.id] = lite
-            if len(self._recent) > self.RECENT:
-                self._recent.popitem(last=False)
-
-    def event(self, event_id: str) -> Event | None:
-        """A stored event, for rendering: from memory when it was just taken in (events are immutable;
-        that copy has no raw payload), else the store."""
-        found = self._recent.get(event_id)
-        return found if found is not None else self.store.get_event(event_id)
 
     def _notify(self, notifications: list[Notification]) -> None:
         if notifications:

@@ -44,7 +44,7 @@ class Built:
 def dispatcher_for(app: App, **options) -> Dispatcher:
     """A dispatcher on `app`'s store, channels and config, rendering and raising events through it;
     `options` are Dispatcher's (lease_seconds, batch, workers, linger, clock, rand, owner)."""
-    return Dispatcher(app.store, app.channels, app.loaded, render=app.render, event=app.event, health=app.health,
+    return Dispatcher(app.store, app.channels, app.loaded, render=app.render, event=app.recent.get, health=app.health,
                       metrics=app.metrics, report=app.ingest, tick=app.tick,
                       next_flush=lambda: app.pipeline.next_flush, **options)
 
