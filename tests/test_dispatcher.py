@@ -296,3 +296,52 @@ def test_a_group_notice_goes_out_when_its_group_wait_ends(tmp_path, receiver):
     assert d.run_once() == 1  # due now: flushed and sent in this pass, 0.7 s before the next tick
     [notice] = [json.loads(r.get_data())["data"] for r, _ in receiver.log]
     assert "3 firing" in notice["title"]
+
+
+def test_the_dispatcher_works_from_its_parts_without_an_app(tmp_path, receiver):
+    """Given a store, the channels, the config, a renderer and health, it sends what the outbox holds
+    and hands the channel.down event it raises to `report` (the app's intake, when built by build())."""
+    from alertrouter.channels.registry import build_channels
+    from alertrouter.delivery.dispatcher import Dispatcher
+    from alertrouter.delivery.health import ChannelHealth
+    from alertrouter.delivery.render import NotificationRenderer, notification_id
+    from alertrouter.metrics import Metrics
+    from alertrouter.render import Renderer
+    from alertrouter.routing.router import Target
+    from alertrouter.store.base import Notification
+    from alertrouter.store.sqlite import SqliteStore
+
+    receiver.expect_request("/hook").respond_with_data("", status=503)
+    loaded = loads(CONFIG.replace("MAX", "9"), str(tmp_path / "routing.yaml"), env={"HOOK_URL": receiver.url_for("/hook")})
+    store, clock = SqliteStore(tmp_path / "store.db"), Clock()
+    [event] = alerts(1)
+    target = Target("all", "everyone", "hook")
+    store.ingest([(event, [Notification(notification_id(event.id, target), event.id, "all", "everyone", "hook")])],
+                 clock())
+    raised: list = []
+    d = Dispatcher(store, build_channels(loaded, tmp_path), loaded, workers=1, clock=clock, rand=lambda: 0.0,
+                   render=NotificationRenderer(loaded, Renderer(), store, lambda *_: None, clock),
+                   event=store.get_event, health=ChannelHealth(store, threshold=2, min_outage=0), metrics=Metrics(),
+                   report=raised.extend)
+    for _ in range(2):
+        assert d.run_once() == 1
+        clock.t += 1
+    [n] = store.list()
+    assert (n.status, n.attempts) == ("pending", 2)
+    assert [e.kind for e in raised] == ["channel.down"]
+    assert json.loads(receiver.log[0][0].get_data())["data"]["title"] == event.title
+    store.close()
+
+
+def test_the_delivery_package_never_imports_the_app_or_the_interfaces():
+    import ast
+
+    from tests.conftest import ROOT
+
+    outside = {"app", "build", "server", "http_api", "cli", "console"}
+    for path in sorted((ROOT / "alertrouter" / "delivery").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                first = (node.module or "").split(".")[0]
+                names = {first} if first else {a.name for a in node.names}
+                assert not names & outside, f"{path.name} imports {node.module or names}"
