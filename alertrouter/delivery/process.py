@@ -16,6 +16,9 @@ then no longer take turns with one interpreter.
 - Stopping the server closes the pipe: the child stops claiming, lets sends under way finish,
   releases the rest and exits. A child that dies is started again after a second; what it had
   claimed is sent again when its leases run out.
+
+The child's entry, `build.delivery_main`, builds its app and dispatcher through alertrouter/build.py
+(host DELIVERY) and hands them to `run_child`.
 """
 
 from __future__ import annotations
