@@ -93,8 +93,8 @@ from azure.data.tables import TableServiceClient, UpdateMode
 from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64EncodePolicy
 
 from ..model import Event
-from .base import (FIRST_TIME_KINDS, Attempt, ChannelActivity, EventFilter, EventPage, IngestOutcome, Notification,
-                   Status, page_cursor, parse_cursor)
+from .records import (FIRST_TIME_KINDS, Attempt, ChannelActivity, EventFilter, EventPage, IngestOutcome, Notification,
+                      Status, page_cursor, parse_cursor)
 
 log = logging.getLogger("alertrouter.store.azure")
 

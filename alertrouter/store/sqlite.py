@@ -13,13 +13,13 @@ import os
 import sqlite3
 import threading
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Iterable
 
 from ..model import Event
-from .base import (Attempt, ChannelActivity, EventFilter, EventPage, IngestOutcome, Notification, Status,
-                   page_cursor, parse_cursor)
+from .records import (Attempt, ChannelActivity, EventFilter, EventPage, IngestOutcome, Notification, Status,
+                      page_cursor, parse_cursor)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -226,6 +226,36 @@ class SqliteStore:
             "SELECT MIN(time) FROM events WHERE fingerprint = ? AND kind = ?", (fingerprint, kind)
         ).fetchone()
         return datetime.fromisoformat(row[0]) if row and row[0] else None
+
+    def events_between(self, start: datetime, end: datetime, kinds: Iterable[str] | None = None) -> list[Event]:
+        """Events whose `time` is in [start, end) (aware datetimes), of `kinds` (all when None), by
+        (time, id): for the digest. `time` is ISO 8601 with an offset; julianday() reads the offset,
+        so the comparison is on the instant: a second of slack each side, then the exact test on
+        parsed datetimes."""
+        kinds = list(kinds) if kinds is not None else None
+        if kinds is not None and not kinds:
+            return []
+        lo = (start - timedelta(seconds=1)).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+        hi = (end + timedelta(seconds=1)).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+        sql = "SELECT body FROM events WHERE julianday(time) >= julianday(?) AND julianday(time) < julianday(?)"
+        params: list = [lo, hi]
+        if kinds is not None:
+            sql += f" AND kind IN ({', '.join('?' * len(kinds))})"
+            params += kinds
+        out = []
+        for (body,) in self._conn().execute(sql, params).fetchall():
+            e = Event.model_validate_json(body)
+            if start <= e.time < end:
+                out.append(e)
+        out.sort(key=lambda e: (e.time, e.id))
+        return out
+
+    # --- the delivery queue ---
+
+    def enqueue(self, ids: list[str], delay_seconds: float = 0) -> None:
+        """Nothing to do: there is no queue in front of an embedded file. The notifications are in the
+        outbox already, due at their next_attempt_at, and the dispatcher's own pass (next_due) or the
+        caller delivering right after intake picks them up."""
 
     # --- outbox ---
 

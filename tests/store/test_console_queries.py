@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime, timezone
 
 from alertrouter.model import Event
@@ -84,7 +85,7 @@ def test_sqlite_index_is_built_from_the_stored_events_when_flushed(sqlite_store)
     own before it reads) builds them from the events taken in since the last one: source, kind,
     severity, the roles reached and every label."""
     fill(sqlite_store)
-    c = sqlite_store._conn()
+    c = sqlite3.connect(sqlite_store.path)
     assert c.execute("SELECT COUNT(*) FROM event_index").fetchone()[0] == 0
     assert sqlite_store.flush_index(limit=3) == 3  # the oldest three
     assert {r[0] for r in c.execute("SELECT DISTINCT event_id FROM event_index")} == {"e0", "e1", "e2"}
@@ -113,7 +114,6 @@ def test_sqlite_index_after_a_purge_of_everything(sqlite_store):
 def test_sqlite_file_of_the_previous_version_keeps_its_index(tmp_path):
     """Version 1 files kept intake's rows in event_index_new until a flush: they are moved once, and
     the events they cover are not indexed twice."""
-    import sqlite3
 
     from alertrouter.store.sqlite import SqliteStore
 
@@ -131,7 +131,7 @@ def test_sqlite_file_of_the_previous_version_keeps_its_index(tmp_path):
         db.execute("DROP TABLE event_index_done")
         db.execute("PRAGMA user_version = 1")
     reopened = SqliteStore(path)
-    c = reopened._conn()
+    c = sqlite3.connect(reopened.path)
     assert c.execute("SELECT COUNT(*) FROM sqlite_schema WHERE name = 'event_index_new'").fetchone()[0] == 0
     assert reopened.flush_index() == 0  # every event was indexed already
     assert sorted(r[0] for r in c.execute("SELECT event_id FROM event_index")) == [f"e{i}" for i in range(10)]

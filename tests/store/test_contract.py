@@ -175,12 +175,7 @@ def test_events_between_for_the_digest(store):
     store.ingest([(event("a", kind="run.started", minute=1), []), (event("b", kind="run.completed", minute=5), []),
                   (event("c", kind="alert.fired", minute=9), [])], T0)
     start = datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)
-    if not hasattr(store, "events_between"):
-        from alertrouter.digest.storage import events_between
-
-        got = events_between(store, start, start + timedelta(minutes=9), ["run.started", "run.completed"])
-    else:
-        got = store.events_between(start, start + timedelta(minutes=9), ["run.started", "run.completed"])
+    got = store.events_between(start, start + timedelta(minutes=9), ["run.started", "run.completed"])
     assert [e.id for e in got] == ["a", "b"]
 
 
