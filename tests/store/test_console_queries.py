@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 
 from alertrouter.model import Event
 from alertrouter.store.base import Attempt, EventFilter, Notification
+from tests.store.contract import covers
 
 T0 = 1_800_000_000.0
 
@@ -35,6 +36,7 @@ def ids(page) -> list[str]:
     return [e.id for e, _ in page.events]
 
 
+@covers("list_events")
 def test_newest_first_and_paged_with_a_cursor(store):
     fill(store)
     first = store.list_events(EventFilter(), limit=4)
@@ -45,6 +47,7 @@ def test_newest_first_and_paged_with_a_cursor(store):
     assert ids(second) == ["e5", "e4", "e3", "e2"] and ids(third) == ["e1", "e0"] and third.next_cursor == ""
 
 
+@covers("list_events")
 def test_every_filter_and_their_combination(store):
     fill(store)
     assert ids(store.list_events(EventFilter(labels=(("experiment", "churn"),)))) == ["e8", "e5", "e2"]
@@ -58,12 +61,14 @@ def test_every_filter_and_their_combination(store):
     assert ids(store.list_events(EventFilter(role="software-engineer"), page.next_cursor, limit=10)) == ["e5", "e3", "e1"]
 
 
+@covers("notifications_for")
 def test_notifications_for_an_event(store):
     fill(store)
     assert [n.id for n in store.notifications_for("e4")] == ["e4-data-scientist"]
     assert store.notifications_for("missing") == []
 
 
+@covers("channel_activity")
 def test_channel_activity_last_success_and_failure(store):
     store.ingest([(event("a"), [note("a", "x", "teams"), note("a", "y", "mail")])], T0)
     claimed = {n.id: n for n in store.claim(T0, 10, 30, "A")}
@@ -138,6 +143,7 @@ def test_sqlite_file_of_the_previous_version_keeps_its_index(tmp_path):
     reopened.close()
 
 
+@covers("list_events")
 def test_events_taken_in_at_one_instant_page_in_id_order_each_once(store):
     """A batch shares its instant of intake: the list orders it by id, newest first, and a cursor in the
     middle of it loses and repeats nothing."""
