@@ -20,13 +20,14 @@ from typing import Callable
 from .channels.base import Channel
 from .channels.health import ChannelHealth
 from .channels.registry import build_channels
-from .config.load import LOG_CHANNEL, LoadedConfig, load
+from .config.load import LoadedConfig, load
+from .config.types import LOG_CHANNEL, Target
 from .metrics import Metrics
 from .ml.watch import Watch
 from .model import Event
 from .render import Rendered, Renderer
 from .pipeline import RUN_ENDINGS, Decision, Pipeline, escalate
-from .routing.router import Router, Target
+from .routing.router import Router
 from .settings import Settings
 from .store.base import Notification, Store
 from .store.sqlite import SqliteStore

@@ -26,9 +26,9 @@ from typing import Callable, Iterable
 
 from .channels.base import DeliveryResult
 from .config.schema import RetryPolicy
+from .config.types import Target
 from .model import Event
 from .pacing import Pacer, limit_of
-from .routing.router import Target
 from .store.base import Attempt, Notification
 
 log = logging.getLogger("alertrouter.dispatch")

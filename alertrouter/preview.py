@@ -15,13 +15,14 @@ from .app import render_notification
 from .channels.base import ChannelContext
 from .channels.registry import CHANNELS
 from .channels.log import LogSender
-from .config.load import LOG_CHANNEL, LoadedConfig
+from .config.load import LoadedConfig
 from .config.schema import LogChannel
 from .errors import RouterError
 from .model import Event
 from .pipeline import group
 from .render import Renderer
-from .routing.router import Router, Target
+from .config.types import LOG_CHANNEL, Target
+from .routing.router import Router
 from .store.sqlite import SqliteStore
 
 MASK = "<redacted>"

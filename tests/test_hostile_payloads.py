@@ -23,7 +23,7 @@ from alertrouter.config.schema import SmtpChannel
 from alertrouter.channels.base import ChannelContext
 from alertrouter.inbound import parse_payload
 from alertrouter.render import Renderer
-from alertrouter.routing.router import Target
+from alertrouter.config.types import Target
 from tests.conftest import FIXTURES, ROOT
 from tests.hostile import (HOSTILE, URLS, card_texts, card_urls, control_leaks, html_leaks, https_only,
                            markdown_leaks)

@@ -14,7 +14,8 @@ from alertrouter.app import App
 from alertrouter.config.load import loads
 from alertrouter.dispatcher import Dispatcher
 from alertrouter.errors import ConfigError
-from alertrouter.pacing import Pacer, RateLimit, limit_of, parse_rate_limit
+from alertrouter.config.types import RateLimit, parse_rate_limit
+from alertrouter.pacing import Pacer, limit_of
 from tests.conftest import Clock, distinct_alerts
 
 T0 = 1_800_000_000.0

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from ..config.env import resolve_env
 from ..render import Rendered
 from .answer import secret_forms, with_answer
 from .http import KEPT_BYTES, client_for
@@ -63,8 +64,6 @@ class ChannelContext:
 
     def resolve(self, value: str) -> str:
         """A config string with its ${ENV_VAR} references filled in."""
-        from ..config.load import resolve_env
-
         return resolve_env(value, self.env)
 
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import requests
 
-from ..config.load import LOG_CHANNEL, LoadedConfig
+from ..config.load import LoadedConfig
+from ..config.types import LOG_CHANNEL
 from ..config.schema import LogChannel
 from .base import Channel, ChannelContext
 from .http import make_session

@@ -1,4 +1,7 @@
-"""Load routing.yaml: YAML with line numbers → typed config → cross-checked → compiled routes.
+"""Load routing.yaml: YAML with line numbers → typed config → cross-checked → `LoadedConfig`.
+
+The router compiles the routes of what this returns (routing/router.py); the match language both
+use to check and compile matchers is `config/matchers.py`.
 
 Every problem becomes one line `FILE:LINE PATH: what is wrong; how to fix it`, and all problems
 are reported at once in a ConfigError.
@@ -8,7 +11,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,21 +22,19 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError
 
 from ..errors import ConfigError
-from ..routing.matchers import compile_match
 from ..schedule import schedule_problem
 from ..model import KINDS
+from .env import ENV_REF
+from .matchers import compile_match
 from .schema import CHANNEL_TYPES, Recipients, Role, RoutingConfig
+from .types import LOG_CHANNEL, OWNER_PREFIX, Target
 
-ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-LOG_CHANNEL = "log"
-OWNER_PREFIX = "owner:"
 
 
 @dataclass
 class LoadedConfig:
     config: RoutingConfig
     path: str
-    routes: list  # compiled routing.router.CompiledRoute
     warnings: list[str] = field(default_factory=list)
     unresolved: dict[str, list[str]] = field(default_factory=dict)  # channel -> missing env vars
     env: typing.Mapping[str, str] = field(default_factory=lambda: os.environ)  # where ${ENV_VAR}s resolve
@@ -65,6 +65,13 @@ class LoadedConfig:
             return Role(description="run owner", channels=[self.config.run_owners.channel],
                         recipients=Recipients.model_construct(to=[name[len(OWNER_PREFIX):]], cc=[]))
         return found
+
+
+def target(loaded: LoadedConfig, route: str, role: str, channel: str) -> Target:
+    """A target, on the `log` channel instead when the channel's ${ENV_VAR}s are not set."""
+    if channel in loaded.unresolved:
+        return Target(route, role, LOG_CHANNEL, fallback_from=channel)
+    return Target(route, role, channel)
 
 
 def load(path: str | os.PathLike, env: typing.Mapping[str, str] | None = None) -> LoadedConfig:
@@ -113,7 +120,6 @@ def loads(text: str, name: str = "routing.yaml", env: typing.Mapping[str, str] |
                 problem(("roles", role_name, "channels", i), f'undefined channel "{ch}"{_suggest(ch, channel_names)}; '
                         "define it under channels: or fix the name")
     seen: dict[str, int] = {}
-    compiled = []
     for i, route in enumerate(cfg.routes):
         if route.name in seen:
             problem(("routes", i, "name"), f'duplicate route name "{route.name}" (also routes[{seen[route.name]}]); '
@@ -123,10 +129,9 @@ def loads(text: str, name: str = "routing.yaml", env: typing.Mapping[str, str] |
             if role not in cfg.roles:
                 problem(("routes", i, "roles", j), f'undefined role "{role}"{_suggest(role, cfg.roles)}; '
                         "define it under roles: or fix the name")
-        matchers, errors = compile_match(route.match)
+        _, errors = compile_match(route.match)
         for key, msg in errors:
             problem(("routes", i, "match", key) if key else ("routes", i, "match"), msg)
-        compiled.append((route, matchers))
     for j, role in enumerate(cfg.default_route.roles):
         if role not in cfg.roles:
             problem(("default_route", "roles", j), f'undefined role "{role}"{_suggest(role, cfg.roles)}; '
@@ -213,22 +218,13 @@ def loads(text: str, name: str = "routing.yaml", env: typing.Mapping[str, str] |
                     f"environment variable {', '.join(missing)} is not set; notifications for channel "
                     f'"{ch_name}" go to the log channel until it is'
                 )
-    from ..routing.router import CompiledRoute
-
-    routes = [CompiledRoute(name=r.name, roles=tuple(r.roles), matchers=m, cont=r.continue_, index=i)
-              for i, (r, m) in enumerate(compiled)]
     base = Path(name).resolve().parent
     folders = [(f"{name}:{loc_line.line(loc)} {_path(loc)}", d, str(Path(d) if Path(d).is_absolute() else base / d))
                for loc, d in [*((("routes", i, "templates"), r.templates) for i, r in enumerate(cfg.routes)),
                               (("default_route", "templates"), cfg.default_route.templates),
                               *((("roles", n, "templates"), r.templates) for n, r in cfg.roles.items())] if d]
-    return LoadedConfig(config=cfg, path=name, routes=routes, warnings=warnings, unresolved=unresolved, env=env,
+    return LoadedConfig(config=cfg, path=name, warnings=warnings, unresolved=unresolved, env=env,
                         template_folders=folders)
-
-
-def resolve_env(value: str, env: typing.Mapping[str, str] | None = None) -> str:
-    env = os.environ if env is None else env
-    return ENV_REF.sub(lambda m: env.get(m.group(1), ""), value)
 
 
 def _string_fields(ch: BaseModel):
@@ -243,14 +239,6 @@ def _string_fields(ch: BaseModel):
             for i, v in enumerate(value):
                 if isinstance(v, str):
                     yield (fname, i), v
-
-
-def resolve_list(values: list[str], env: typing.Mapping[str, str] | None = None) -> list[str]:
-    """Resolve ${ENV_VAR}s in a list of addresses; a variable may hold several, comma-separated."""
-    out: list[str] = []
-    for v in values:
-        out.extend(part.strip() for part in resolve_env(v, env).split(",") if part.strip())
-    return out
 
 
 # --- YAML positions and friendly messages ---

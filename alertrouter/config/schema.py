@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal, Optional, Union
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from ..addresses import EmailAddress, EmailDomain
-from ..pacing import RateLimit, parse_rate_limit
+from .types import RateLimit, parse_rate_limit
 
 
 class _Strict(BaseModel):

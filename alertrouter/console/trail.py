@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from ..app import App, render_notification
 from ..model import Event
-from ..routing.router import Target
+from ..config.types import Target
 from ..store.base import Attempt, Notification
 from ..preview import mask_as_html_text, mask_secrets
 from .mask import mask, mask_text

@@ -30,7 +30,8 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from ..channels.base import Channel, DeliveryResult
-from ..config.load import LOG_CHANNEL, LoadedConfig
+from ..config.load import LoadedConfig
+from ..config.types import LOG_CHANNEL
 from ..render import Rendered, Renderer
 from .aggregate import DigestData, collect
 from .coverage import NO_DATA, NO_DATA_GRACE, NOT_YET, Coverage, coverage

@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, timezone
 
+from ..config.types import Target
 from ..model import Event, Severity
 from ..pacing import DEFAULTS as RECEIVER_LIMITS
-from ..routing.router import Target
 from ..wording import count_text
 
 BUDGET, FOLD = "budget", "fold"

@@ -17,7 +17,7 @@ from alertrouter.channels.registry import build_channels
 from alertrouter.config.load import loads
 from alertrouter.dispatcher import Dispatcher
 from alertrouter.inbound import parse_payload
-from alertrouter.routing.router import Target
+from alertrouter.config.types import Target
 from tests.channels.conftest import CLIENT_ID, CLIENT_SECRET, TENANT
 from tests.conftest import load_fixture
 

@@ -16,7 +16,7 @@ from alertrouter.channels.registry import CHANNELS
 from alertrouter.config.load import load
 from alertrouter.inbound import parse_payload
 from alertrouter.render import Renderer
-from alertrouter.routing.router import Target
+from alertrouter.config.types import Target
 from tests.conftest import ROOT, fixture_files
 
 from .test_contract import FACTORIES
