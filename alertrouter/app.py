@@ -19,7 +19,7 @@ from typing import Callable
 
 from .channels.base import Channel
 from .channels.health import ChannelHealth
-from .channels.registry import build_channels
+from .channels.build import build_channels
 from .config.load import LoadedConfig, load
 from .config.types import LOG_CHANNEL, Target
 from .metrics import Metrics
@@ -213,7 +213,7 @@ def render_notification(loaded: LoadedConfig, renderer: Renderer, store: Store |
         started_at = store.first_time(event.fingerprint, "alert.fired")
     return renderer.render(
         event, notification_id=notification_id(event.id, target), route=target.route, role=target.role,
-        channel=target.channel, channel_kind=getattr(channel, "template_kind", channel.kind), parts=channel.parts, visibility=role.visibility,
+        channel=target.channel, channel_kind=channel.template_kind, parts=channel.parts, visibility=role.visibility,
         template_dirs=dirs, recipients=role.recipients.model_dump() if role.recipients else {},
         started_at=started_at,
     )

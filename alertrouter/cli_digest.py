@@ -30,7 +30,7 @@ from .cli_common import load_or_exit, open_data_store
 def digest(name: str, period_end: str | None, out_dir: str | None, role: str | None, do_send: bool, force: bool,
            config: str, data_dir: str) -> None:
     """Render digest NAME for preview (an HTML file to open, and the text part), or --send it."""
-    from .channels.registry import build_channels
+    from .channels.build import build_channels
     from .digest.period import period_ending
     from .digest.coverage import NO_DATA, NOT_YET
     from .digest.runner import DigestRunner

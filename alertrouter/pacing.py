@@ -15,19 +15,18 @@ from __future__ import annotations
 import threading
 from collections import deque
 
+from .channels.registry import channel_class
 from .config.types import RateLimit
-
-# Documented limits (AZURE_FACTS): Teams webhooks throttle above 4 requests a second; PagerDuty
-# Events v2 allows about 120 events a minute per integration key over a sliding minute; Graph
-# sendMail 10,000 requests per 10 minutes per mailbox. Webhooks, SMTP and the log have none.
-DEFAULTS = {"teams": RateLimit(4, 1.0), "pagerduty": RateLimit(120, 60.0), "email": RateLimit(10_000, 600.0)}
 
 
 def limit_of(channel_cfg) -> RateLimit | None:
-    """The channel's limit: its `rate_limit`, else its type's documented one; None for no limit."""
+    """The channel's limit: its `rate_limit`, else its kind's documented one (`Channel.documented_limit`:
+    Teams 4/1s, PagerDuty 120/1m, Graph mail 10000/10m); None for no limit."""
     if channel_cfg is None:
         return None
-    limit = channel_cfg.rate_limit if channel_cfg.rate_limit is not None else DEFAULTS.get(channel_cfg.type)
+    limit = channel_cfg.rate_limit
+    if limit is None:
+        limit = channel_class(channel_cfg.type).documented_limit
     return limit if limit is not None and limit.count else None
 
 

@@ -13,15 +13,14 @@ import requests
 
 from .app import render_notification
 from .channels.base import ChannelContext
+from .channels.log import LogChannel, LogSender
 from .channels.registry import CHANNELS
-from .channels.log import LogSender
 from .config.load import LoadedConfig
-from .config.schema import LogChannel
+from .config.types import LOG_CHANNEL, Target
 from .errors import RouterError
 from .model import Event
 from .pipeline import group
 from .render import Renderer
-from .config.types import LOG_CHANNEL, Target
 from .routing.router import Router
 from .store.sqlite import SqliteStore
 

@@ -14,7 +14,7 @@ from werkzeug import Response
 
 from alertrouter.app import App
 from alertrouter.config.load import loads
-from alertrouter.config.schema import RetryPolicy
+from alertrouter.config.base import RetryPolicy
 from alertrouter.dispatcher import Dispatcher, backoff
 from tests.conftest import Clock, distinct_alerts, free_port
 

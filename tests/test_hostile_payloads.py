@@ -17,9 +17,10 @@ from hypothesis import strategies as st
 
 from alertrouter import logs
 from alertrouter.app import render_notification
-from alertrouter.channels.registry import CHANNELS, build_channels
+from alertrouter.channels.build import build_channels
+from alertrouter.channels.registry import CHANNELS
 from alertrouter.config.load import load
-from alertrouter.config.schema import SmtpChannel
+from alertrouter.channels.email_smtp import SmtpChannel
 from alertrouter.channels.base import ChannelContext
 from alertrouter.inbound import parse_payload
 from alertrouter.render import Renderer

@@ -17,15 +17,18 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from typing import ClassVar
+from typing import ClassVar, Literal
 from urllib.parse import quote, urlsplit
 
 import requests
+from pydantic import Field
 
-from ..config.schema import EmailChannel
+from ..addresses import EmailAddress
+from ..config.base import ChannelSettings
+from ..config.types import RateLimit
 from ..render import Rendered
 from . import _mail
-from .base import ChannelContext, DeliveryResult, classify
+from .base import Channel, ChannelContext, DeliveryResult, classify
 
 log = logging.getLogger("alertrouter.channels.email")
 
@@ -56,14 +59,32 @@ def _address(a: str) -> dict:
     return {"emailAddress": {"address": a}}
 
 
-class GraphMailSender:
+class EmailChannel(ChannelSettings):
+    """Email through Microsoft Graph sendMail with an app-only (client credentials) token."""
+
+    type: Literal["email"]
+    tenant_id: str
+    client_id: str
+    client_secret: str = Field(description="A secret: ${ENV_VAR}")
+    sender: str = Field(description="Mailbox (UPN or id) the mail is sent as")
+    to: list[EmailAddress] = Field(default_factory=list, description="Default recipients; a role's recipients win")
+    cc: list[EmailAddress] = Field(default_factory=list)
+    authority_host: str = "https://login.microsoftonline.com"
+    graph_url: str = "https://graph.microsoft.com/v1.0"
+    timeout_seconds: float = Field(15.0, gt=0, le=120)
+
+
+class GraphMailSender(Channel):
     kind: ClassVar[str] = "email"
-    template_kind: ClassVar[str] = "email"
+    settings: ClassVar[type[ChannelSettings]] = EmailChannel
+    # Graph sendMail: 10,000 requests per 10 minutes per mailbox
+    documented_limit: ClassVar[RateLimit | None] = RateLimit(10_000, 600.0)
     parts: ClassVar[tuple[str, ...]] = ("subject", "text", "html")
 
     def __init__(self, name: str, cfg: EmailChannel, ctx: ChannelContext):
         self.name = name
         self.cfg = cfg
+        self.timeout = cfg.timeout_seconds
         self._env = ctx.env
         self.session = ctx.session
         self._http = ctx.extra.get("msal_http_client")
@@ -105,13 +126,13 @@ class GraphMailSender:
             options = {} if urlsplit(self._authority).hostname == WORLD_WIDE else {"instance_discovery": False}
             self._app = msal.ConfidentialClientApplication(
                 self._client_id, client_credential=self._secret, authority=self._authority,
-                http_client=self._http or _TimeoutHttp(self.session, self.cfg.timeout_seconds), **options)
+                http_client=self._http or _TimeoutHttp(self.session, self.timeout), **options)
         return self._app
 
     def _access_token(self, label: str, fresh: bool = False) -> tuple[str, DeliveryResult | None]:
         from msal.exceptions import MsalServiceError
 
-        t = self.cfg.timeout_seconds
+        t = self.timeout
         built = self._app is not None
         try:
             with self._lock:
@@ -157,7 +178,7 @@ class GraphMailSender:
         if not n:
             return DeliveryResult.permanent(_mail.no_recipients(label))
         data = json.dumps(body, ensure_ascii=False).encode("utf-8")
-        t = self.cfg.timeout_seconds
+        t = self.timeout
         for attempt in (1, 2):
             token, failure = self._access_token(label, fresh=attempt == 2)
             if failure:

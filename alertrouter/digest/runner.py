@@ -145,7 +145,7 @@ class DigestRunner:
                     if configured is not None and configured.type in ("email", "smtp") and LOG_CHANNEL in self.channels:
                         out.append((role_name, LOG_CHANNEL, self.channels[LOG_CHANNEL], ch_name))
                     continue
-                if getattr(ch, "template_kind", ch.kind) == "email" or ch.kind == "log":
+                if ch.template_kind == "email" or ch.kind == "log":
                     out.append((role_name, ch_name, ch, ""))
         return out
 

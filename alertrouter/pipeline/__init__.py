@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from ..config.load import LoadedConfig, target
+from ..config.types import Target
 from ..model import Event
 from ..wording import duration_text
 from . import budget, escalate, group, inhibit, silences, windows

@@ -13,7 +13,9 @@ from werkzeug import Response
 from alertrouter.channels.base import ChannelContext, DeliveryResult
 from alertrouter.channels.http import make_session
 from alertrouter.channels.registry import CHANNELS
-from alertrouter.config.schema import PagerDutyChannel, TeamsChannel, WebhookChannel
+from alertrouter.channels.pagerduty import PagerDutyChannel
+from alertrouter.channels.teams import TeamsChannel
+from alertrouter.channels.webhook import WebhookChannel
 from alertrouter.inbound import parse_payload
 from alertrouter.render import Renderer
 from tests.conftest import free_port, load_fixture, wait_until

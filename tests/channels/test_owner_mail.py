@@ -13,7 +13,7 @@ import logging
 import pytest
 
 from alertrouter.app import App
-from alertrouter.channels.registry import build_channels
+from alertrouter.channels.build import build_channels
 from alertrouter.config.load import loads
 from alertrouter.dispatcher import Dispatcher
 from alertrouter.inbound import parse_payload

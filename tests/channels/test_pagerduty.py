@@ -11,7 +11,7 @@ import pytest
 from alertrouter.channels.base import ChannelContext
 from alertrouter.channels.http import make_session
 from alertrouter.channels.pagerduty import PagerDutySender
-from alertrouter.config.schema import PagerDutyChannel
+from alertrouter.channels.pagerduty import PagerDutyChannel
 from alertrouter.model import Severity
 from tests.channels import (BUDGET, METRIC_FIRED, RUN_COMPLETED, RUN_FAILED, SERVICE_HEALTH, STATUS_CASES,
                             assert_no_secret, event, event_fixtures, hidden_from_restricted, metric_fired_pair,

@@ -13,7 +13,7 @@ import pytest
 from alertrouter.channels.base import ChannelContext
 from alertrouter.channels.http import make_session
 from alertrouter.channels.teams import MAX_BYTES, TeamsSender
-from alertrouter.config.schema import TeamsChannel
+from alertrouter.channels.teams import TeamsChannel
 from tests.channels import (BUDGET, METRIC_FIRED, METRIC_RESOLVED, RUN_COMPLETED, RUN_FAILED, SERVICE_HEALTH,
                             SIX, STATUS_CASES, assert_no_secret, event, event_fixtures, hidden_from_restricted, posted,
                             render, silent_server)

@@ -17,7 +17,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from alertrouter.channels.base import ChannelContext
 from alertrouter.channels.http import make_session
 from alertrouter.channels.webhook import WebhookSender, signature
-from alertrouter.config.schema import WebhookChannel
+from alertrouter.channels.webhook import WebhookChannel
 from tests.channels import (METRIC_FIRED, RUN_COMPLETED, RUN_FAILED, SIX, STATUS_CASES, assert_no_secret, event,
                             event_fixtures, hidden_from_restricted, render, silent_server)
 from tests.conftest import free_port
