@@ -34,7 +34,7 @@ from ..config.env import resolve_env
 from ..config.types import RateLimit
 from ..render import Rendered
 from .answer import secret_forms, with_answer
-from .http import KEPT_BYTES, client_for
+from .http import client_for
 
 log = logging.getLogger("alertrouter.http")
 
@@ -141,27 +141,14 @@ def post_json(session: requests.Session, url: str, body: bytes, headers: dict[st
     """POST bytes, map the outcome to a DeliveryResult. Transport errors name their type only: their
     messages carry the URL, which may hold a secret. A refusal keeps the first bytes of the answer
     with the URL, its query values and `secrets` (the channel's) masked."""
-    client = client_for(session)
-    if client.direct(url):
-        try:
-            answer = client.post(url, body, {"Content-Type": "application/json", **headers}, timeout)
-        except TimeoutError:
-            return DeliveryResult.retry(f"{label}: no answer within {timeout:g} s")
-        except ConnectionError:
-            return DeliveryResult.retry(f"{label}: connection failed")
-        except ValueError as exc:
-            return DeliveryResult.permanent(f"{label}: request error ({type(exc).__name__})")
-        if log.isEnabledFor(logging.DEBUG):  # the host only: paths and query strings may hold secrets
-            log.debug("POST to %s: HTTP %d", urlsplit(url).netloc.rpartition("@")[2], answer.status)
-        return _answered(answer.status, answer.retry_after, answer.body, url, secrets, label)
     try:
-        resp = session.post(url, data=body, headers={"Content-Type": "application/json", **headers},
-                            timeout=timeout, allow_redirects=False)
-    except requests.Timeout:
+        answer = client_for(session).send(url, body, {"Content-Type": "application/json", **headers}, timeout)
+    except TimeoutError:
         return DeliveryResult.retry(f"{label}: no answer within {timeout:g} s")
-    except requests.ConnectionError:
+    except ConnectionError:
         return DeliveryResult.retry(f"{label}: connection failed")
-    except requests.RequestException as exc:
-        return DeliveryResult.permanent(f"{label}: request error ({type(exc).__name__})")
-    return _answered(resp.status_code, resp.headers.get("Retry-After"), resp.content[:KEPT_BYTES], url, secrets,
-                     label)
+    except ValueError as exc:
+        return DeliveryResult.permanent(f"{label}: request error ({type(exc.__cause__ or exc).__name__})")
+    if log.isEnabledFor(logging.DEBUG):  # the host only: paths and query strings may hold secrets
+        log.debug("POST to %s: HTTP %d", urlsplit(url).netloc.rpartition("@")[2], answer.status)
+    return _answered(answer.status, answer.retry_after, answer.body, url, secrets, label)
