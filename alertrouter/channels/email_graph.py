@@ -8,6 +8,9 @@ Graph's JSON `sendMail` carries one body (`contentType` Text or HTML), not multi
 we send the HTML part as the body. The plain-text part is what the `smtp` channel sends as the
 alternative, and what previews print next to the HTML.
 
+The token comes through msal (over the channel's session); sendMail goes through the deliveries'
+one transport (`channels/http.py`), like every other POST.
+
 Test seam: `ctx.extra["msal_http_client"]` replaces the HTTP client msal uses (by default the
 channel's session, with the channel's timeout on every call).
 """
@@ -29,6 +32,7 @@ from ..config.types import RateLimit
 from ..render import Rendered
 from . import _mail
 from .base import Channel, ChannelContext, DeliveryResult, classify
+from .http import client_for
 
 log = logging.getLogger("alertrouter.channels.email")
 
@@ -184,39 +188,38 @@ class GraphMailSender(Channel):
             if failure:
                 return failure
             try:
-                resp = self.session.post(
-                    self._send_url, data=data, timeout=t, allow_redirects=False,
-                    headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
-            except requests.Timeout:
+                answer = client_for(self.session).send(
+                    self._send_url, data, {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}, t)
+            except TimeoutError:
                 return DeliveryResult.retry(f"{label}: Graph: no answer within {t:g} s")
-            except requests.ConnectionError:
+            except ConnectionError:
                 return DeliveryResult.retry(f"{label}: Graph: connection failed")
-            except requests.RequestException as exc:
-                return DeliveryResult.permanent(f"{label}: Graph: request error ({type(exc).__name__})")
-            if resp.status_code != 401 or attempt == 2:
+            except ValueError as exc:
+                return DeliveryResult.permanent(f"{label}: Graph: request error ({type(exc.__cause__ or exc).__name__})")
+            if answer.status != 401 or attempt == 2:
                 break
             log.info("%s: Graph answered 401; dropping the cached token and trying once more", label)
-        status = resp.status_code
+        status = answer.status
         if 200 <= status < 300:
             return DeliveryResult.ok(f"{label}: HTTP {status}, sent to {n} recipient(s) "
                                      f"(token from {self.last_token_source or 'identity provider'})")
-        code = _graph_error_code(resp)
+        code = _graph_error_code(answer.body)
         if status == 401:
             return DeliveryResult.permanent(f"{label}: HTTP 401 with a fresh token ({code or 'unauthorized'}; "
                                             "check the app registration)")
         if status == 403:
             return DeliveryResult.permanent(f"{label}: HTTP 403 ({code or 'forbidden'}; the app needs the Mail.Send "
                                             f"application permission for {self._sender})")
-        result = classify(status, resp.headers.get("Retry-After"))
+        result = classify(status, answer.retry_after)
         if code:
             result = DeliveryResult(result.status, f"{result.detail} ({code})", result.retry_after)
         return result.prefixed(label)
 
 
-def _graph_error_code(resp: requests.Response) -> str:
-    """Graph's `error.code` (e.g. ErrorInvalidRecipients), if the answer has one."""
+def _graph_error_code(body: bytes) -> str:
+    """Graph's `error.code` (e.g. ErrorInvalidRecipients), if the answer's body has one."""
     try:
-        code = resp.json().get("error", {}).get("code", "")
+        code = json.loads(body).get("error", {}).get("code", "")
     except (ValueError, AttributeError):
         return ""
     return code[:80] if isinstance(code, str) else ""
