@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from .channels.registry import build_channels
+from .channels.build import build_channels
 from .config.load import LoadedConfig
 from .delivery.health import ChannelHealth
 from .delivery.recent import RecentEvents

@@ -8,25 +8,10 @@ from pathlib import Path
 
 import click
 
-from .config.load import load
-from .errors import ConfigError, PayloadError
+from .cli_common import load_or_exit as _load_or_exit, open_data_store as _store
+from .cli_digest import digest as _digest
+from .errors import PayloadError
 from .inbound import decode, parse_payload
-
-
-def _load_or_exit(config: str, give_path: str = "with --config PATH"):
-    """The routing config at `config`, or exit 1 with every problem. `give_path` says how the command that
-    failed takes the path (`check` as an argument, the others as --config), so the advice works as given."""
-    if not Path(config).exists():
-        hint = "run it in the folder that holds routing.yaml" if config == "routing.yaml" else "check the path"
-        click.echo(f"error: {config}: file not found (looked for {Path(config).resolve()}); {hint}, or give the "
-                   f"path of your routing config {give_path}", err=True)
-        sys.exit(1)
-    try:
-        return load(config)
-    except ConfigError as exc:
-        for p in exc.problems:
-            click.echo(f"error: {p}", err=True)
-        sys.exit(1)
 
 
 def _read_payload(path: str):
@@ -424,14 +409,6 @@ def silence_expire(silence_id: str, data_dir: str) -> None:
 # --- outbox: see and re-drive what the dispatcher did ---
 
 
-def _store(data_dir: str):
-    from .settings import Settings
-    from .store import open_store
-
-    settings = Settings()
-    return open_store(settings.store, data_dir, settings.azure)
-
-
 def _when(ts: float) -> str:
     from datetime import datetime, timezone
 
@@ -542,8 +519,6 @@ def outbox_purge(older_than: str, data_dir: str) -> None:
     removed = _store(data_dir).purge(_time.time() - _duration(older_than))
     click.echo(f"purged {removed} notification(s) older than {older_than}")
 
-
-from .cli_digest import digest as _digest  # noqa: E402
 
 main.add_command(_digest)
 

@@ -15,7 +15,7 @@ from werkzeug import Response
 from alertrouter.app import App
 from alertrouter.build import dispatcher_for
 from alertrouter.config.load import loads
-from alertrouter.config.schema import RetryPolicy
+from alertrouter.config.base import RetryPolicy
 from alertrouter.delivery.dispatcher import backoff
 from tests.conftest import Clock, distinct_alerts, free_port
 
@@ -301,13 +301,13 @@ def test_a_group_notice_goes_out_when_its_group_wait_ends(tmp_path, receiver):
 def test_the_dispatcher_works_from_its_parts_without_an_app(tmp_path, receiver):
     """Given a store, the channels, the config, a renderer and health, it sends what the outbox holds
     and hands the channel.down event it raises to `report` (the app's intake, when built by build())."""
-    from alertrouter.channels.registry import build_channels
+    from alertrouter.channels.build import build_channels
     from alertrouter.delivery.dispatcher import Dispatcher
     from alertrouter.delivery.health import ChannelHealth
     from alertrouter.delivery.render import NotificationRenderer, notification_id
     from alertrouter.metrics import Metrics
     from alertrouter.render import Renderer
-    from alertrouter.routing.router import Target
+    from alertrouter.config.types import Target
     from alertrouter.store.base import Notification
     from alertrouter.store.sqlite import SqliteStore
 

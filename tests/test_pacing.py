@@ -13,9 +13,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from alertrouter.app import App
 from alertrouter.build import dispatcher_for
 from alertrouter.config.load import loads
-from alertrouter.delivery.pacing import Pacer
+from alertrouter.config.types import RateLimit, parse_rate_limit
+from alertrouter.delivery.pacing import Pacer, limit_of
 from alertrouter.errors import ConfigError
-from alertrouter.pacing import RateLimit, limit_of, parse_rate_limit
 from tests.conftest import Clock, distinct_alerts
 
 T0 = 1_800_000_000.0

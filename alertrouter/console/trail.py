@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from ..app import App
 from ..delivery.render import channel_for, render_notification
 from ..model import Event
-from ..routing.router import Target
+from ..config.types import Target
 from ..store.base import Attempt, Notification
 from ..preview import mask_as_html_text, mask_secrets
 from .mask import mask, mask_text
@@ -123,7 +123,7 @@ def fill_preview(app: App, event: Event, n: Notification, view: NotificationView
     except Exception as exc:  # a role or route gone from the config since: say so, keep the page
         view.preview_error = f"cannot render now: {type(exc).__name__}: {mask_text(str(exc))[:300]}"
         return
-    view.kind = getattr(channel, "kind", "")
+    view.kind = channel.kind
     view.body_json = json.dumps(body, indent=2, ensure_ascii=False)
     view.card_json = json.dumps(teams_card(body)) if teams_card(body) else ""
     view.text = mask_text(parts.get("text", ""))

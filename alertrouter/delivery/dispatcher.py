@@ -28,16 +28,15 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterable
 
-from ..channels.base import Channel, DeliveryResult
+from ..channels.base import DEFAULT_TIMEOUT, Channel, DeliveryResult
+from ..config.base import RetryPolicy
 from ..config.load import LoadedConfig
-from ..config.schema import RetryPolicy
+from ..config.types import Target
 from ..model import Event
-from ..pacing import limit_of
 from ..render import Rendered
-from ..routing.router import Target
 from ..store.base import Attempt, Notification, Store
 from .health import ChannelHealth
-from .pacing import Pacer
+from .pacing import Pacer, limit_of
 
 log = logging.getLogger("alertrouter.dispatch")
 
@@ -252,8 +251,8 @@ class Dispatcher:
 
     def _send_budget(self, channel: str) -> float:
         """Lease time a send must still have when it starts: the channel's timeout, at most half a lease."""
-        cfg = self.loaded.config.channels.get(channel)
-        return min(getattr(cfg, "timeout_seconds", 10.0), self.lease_seconds / 2)
+        sender = self.channels.get(channel)
+        return min(sender.timeout if sender is not None else DEFAULT_TIMEOUT, self.lease_seconds / 2)
 
     def _paced(self, n: Notification) -> bool:
         """Over its channel's rate limit: handed back, spending no attempt, due when the slot kept

@@ -1,5 +1,5 @@
-"""Delivery pacing: when each send to a rate-limited channel may go out (the limits themselves,
-`RateLimit` and `limit_of`, are config: alertrouter/pacing.py).
+"""Delivery pacing: when each send to a rate-limited channel may go out , and which limit a channel
+has (its `rate_limit`, else its kind's documented one).
 
 A notification over the limit is not attempted: it is handed back (no attempt spent) due at the
 instant its slot opens, and that slot is kept for it, so each one waits once. Sends are counted in
@@ -11,7 +11,8 @@ from __future__ import annotations
 import threading
 from collections import deque
 
-from ..pacing import RateLimit
+from ..channels.registry import channel_class
+from ..config.types import RateLimit
 
 
 class Pacer:
@@ -47,3 +48,14 @@ class Pacer:
                 for nid in [k for k, t in self._slots.items() if t < now - 3600.0] or list(self._slots)[:1]:
                     del self._slots[nid]
             return at - now
+
+
+def limit_of(channel_cfg) -> RateLimit | None:
+    """The channel's limit: its `rate_limit`, else its kind's documented one (`Channel.documented_limit`:
+    Teams 4/1s, PagerDuty 120/1m, Graph mail 10000/10m); None for no limit."""
+    if channel_cfg is None:
+        return None
+    limit = channel_cfg.rate_limit
+    if limit is None:
+        limit = channel_class(channel_cfg.type).documented_limit
+    return limit if limit is not None and limit.count else None

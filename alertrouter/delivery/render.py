@@ -7,11 +7,11 @@ import hashlib
 from typing import Callable
 
 from ..channels.base import Channel
-from ..config.load import LOG_CHANNEL, LoadedConfig
+from ..config.load import LoadedConfig
+from ..config.types import LOG_CHANNEL, Target
 from ..model import Event
 from ..pipeline import RUN_ENDINGS
 from ..render import Rendered, Renderer
-from ..routing.router import Target
 from ..store.base import Store
 
 
@@ -39,7 +39,7 @@ def render_notification(loaded: LoadedConfig, renderer: Renderer, store: Store |
         started_at = store.first_time(event.fingerprint, "alert.fired")
     return renderer.render(
         event, notification_id=notification_id(event.id, target), route=target.route, role=target.role,
-        channel=target.channel, channel_kind=getattr(channel, "template_kind", channel.kind), parts=channel.parts,
+        channel=target.channel, channel_kind=channel.template_kind, parts=channel.parts,
         visibility=role.visibility, template_dirs=dirs,
         recipients=role.recipients.model_dump() if role.recipients else {}, started_at=started_at,
     )

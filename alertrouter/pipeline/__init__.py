@@ -20,9 +20,9 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from ..config.load import LoadedConfig
+from ..config.load import LoadedConfig, target
+from ..config.types import Target
 from ..model import Event
-from ..routing.router import Target, target
 from ..wording import duration_text
 from . import budget, escalate, group, inhibit, silences, windows
 

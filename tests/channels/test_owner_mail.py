@@ -14,10 +14,10 @@ import pytest
 
 from alertrouter.app import App
 from alertrouter.build import dispatcher_for
-from alertrouter.channels.registry import build_channels
+from alertrouter.channels.build import build_channels
 from alertrouter.config.load import loads
 from alertrouter.inbound import parse_payload
-from alertrouter.routing.router import Target
+from alertrouter.config.types import Target
 from tests.channels.conftest import CLIENT_ID, CLIENT_SECRET, TENANT
 from tests.conftest import load_fixture
 

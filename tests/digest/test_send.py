@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from alertrouter.channels.registry import build_channels
+from alertrouter.channels.build import build_channels
 from alertrouter.digest import DigestRunner, PeriodLedger
 from alertrouter.render import Renderer
 from alertrouter.store.sqlite import SqliteStore
