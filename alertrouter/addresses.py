@@ -33,8 +33,8 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator
 from pydantic_core import PydanticCustomError
 
-# the same pattern as config.load.ENV_REF (not imported: config.schema imports this module)
-ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+from .config.env import ENV_REF
+
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SEPARATORS = re.compile(r"[,;]")
 EXAMPLE = "name@contoso.com"

@@ -7,27 +7,24 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from .channels.base import Channel
-from .channels.health import ChannelHealth
-from .channels.registry import build_channels
-from .config.load import LOG_CHANNEL, LoadedConfig, load
+from .channels.build import build_channels
+from .config.load import LoadedConfig
+from .delivery.health import ChannelHealth
+from .delivery.recent import RecentEvents
+from .delivery.render import NotificationRenderer, notification_id
 from .metrics import Metrics
 from .ml.watch import Watch
 from .model import Event
-from .render import Rendered, Renderer
-from .pipeline import RUN_ENDINGS, Pipeline, Verdict, escalate
-from .routing.router import Router, Target
-from .settings import Settings
+from .render import Renderer
+from .pipeline import Pipeline, Verdict, escalate
+from .routing.router import Router
 from .store.base import Notification, Store
 from .store.sqlite import SqliteStore
 
@@ -51,7 +48,8 @@ class IngestResult:
 class App:
     def __init__(self, loaded: LoadedConfig, data_dir: str | Path, templates_dir: str | Path | None = None,
                  store: Store | None = None, clock: Callable[[], float] = time.time,
-                 ack_secret: bytes | None = None, public_url: str = "http://127.0.0.1:7071"):
+                 ack_secret: bytes | None = None, public_url: str = "http://127.0.0.1:7071",
+                 metrics: Metrics | None = None):
         self.loaded = loaded
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -61,21 +59,14 @@ class App:
         self.store: Store = store or SqliteStore(self.data_dir / "alertrouter.db")
         self.clock = clock
         self.listeners: list[Callable[[list[Notification]], None]] = []
-        self.metrics = Metrics()
+        self.metrics = metrics if metrics is not None else Metrics()
         self.metrics.watch_store(self.store.counts, self.store.oldest_pending)
         self.pipeline = Pipeline(loaded, self.store, ack_secret, public_url)
         self.watch = Watch(loaded.config.run_watch, self.store)
         self.health = ChannelHealth(self.store)
-        self._recent: OrderedDict[str, Event] = OrderedDict()  # events just taken in, for their deliveries
-        self._recent_lock = threading.Lock()
-
-    @classmethod
-    def from_settings(cls, settings: Settings, base: Path, store: Store | None = None) -> "App":
-        """For the Functions host: paths in the settings are relative to the app root."""
-        config, data = Path(settings.config), Path(settings.data_dir)
-        return cls(load(config if config.is_absolute() else base / config),
-                   data if data.is_absolute() else base / data, settings.templates or None, store=store,
-                   ack_secret=settings.ack_secret.encode() or None, public_url=settings.public_url)
+        # render(event, target, channel): a notification's message, with its acknowledge link
+        self.render = NotificationRenderer(loaded, self.renderer, self.store, self.pipeline.acks.link, clock)
+        self.recent = RecentEvents(self.store)  # events just taken in, for their deliveries
 
     INGEST_CHUNK = 100  # events per store transaction (about 25 ms of work): other writers wait no longer
 
@@ -106,7 +97,7 @@ class App:
             if outcome.new:
                 for stage, route in held:
                     self.metrics.held.labels(stage, route).inc()
-                self._remember(event)
+                self.recent.remember(event)
                 accepted.append(event)
                 made.extend(outcome.notifications)
                 self.metrics.events.labels(event.source, event.kind).inc()
@@ -123,23 +114,6 @@ class App:
         follow = [f for event in accepted for f in self.watch.observe(event, now)]
         if follow:  # a stuck run ended, an overdue experiment started: their resolutions go in too
             self.ingest(follow)
-
-    RECENT = 2048  # events kept in memory after intake, so their deliveries need not read them back
-
-    def _remember(self, event: Event) -> None:
-        # without the raw payload, which rendering never reads: half the memory (10 of 21 MB for
-        # 2,048 common-schema alerts)
-        lite = event.model_copy(update={"raw": None})
-        with self._recent_lock:
-            self._recent[event.id] = lite
-            if len(self._recent) > self.RECENT:
-                self._recent.popitem(last=False)
-
-    def event(self, event_id: str) -> Event | None:
-        """A stored event, for rendering: from memory when it was just taken in (events are immutable;
-        that copy has no raw payload), else the store."""
-        found = self._recent.get(event_id)
-        return found if found is not None else self.store.get_event(event_id)
 
     def _notify(self, notifications: list[Notification]) -> None:
         if notifications:
@@ -179,17 +153,6 @@ class App:
         log.info("%s", notice.title, extra={"event_id": ack.event_id})
         return notice
 
-    def render(self, event: Event, target: Target, channel: Channel) -> Rendered:
-        """The notification for one target, rendered for its role and channel; a page on an
-        escalating route carries its acknowledge link."""
-        link = self.pipeline.acks.link(event, target.route, self.clock())
-        if link:
-            event = event.model_copy(update={"links": {**event.links, "Acknowledge": link}})
-        return render_notification(self.loaded, self.renderer, self.store, event, target, channel)
-
-    def channel_for(self, target: Target) -> Channel:
-        return self.channels.get(target.channel) or self.channels[LOG_CHANNEL]
-
 
 def _notification(event: Event, d: Verdict) -> Notification:
     t = d.target
@@ -197,28 +160,3 @@ def _notification(event: Event, d: Verdict) -> Notification:
                         channel=t.channel, fallback_from=t.fallback_from,
                         status="held" if d.action in ("hold", "group") else "pending",
                         next_attempt_at=d.until, last_detail=d.reason)
-
-
-def render_notification(loaded: LoadedConfig, renderer: Renderer, store: Store | None, event: Event,
-                        target: Target, channel: Channel) -> Rendered:
-    """Render one notification: the route's and the role's template folders first, the role's
-    visibility and recipients, and for a run's end the run's start time from the store."""
-    role = loaded.role(target.role)
-    dirs = loaded.template_dirs(target.route, target.role)
-    started_at = None
-    if store is not None and event.kind in RUN_ENDINGS:
-        started_at = store.first_time(event.fingerprint, "run.started")
-    elif store is not None and event.kind == "alert.resolved":
-        started_at = store.first_time(event.fingerprint, "alert.fired")
-    return renderer.render(
-        event, notification_id=notification_id(event.id, target), route=target.route, role=target.role,
-        channel=target.channel, channel_kind=getattr(channel, "template_kind", channel.kind), parts=channel.parts, visibility=role.visibility,
-        template_dirs=dirs, recipients=role.recipients.model_dump() if role.recipients else {},
-        started_at=started_at,
-    )
-
-
-def notification_id(event_id: str, target: Target) -> str:
-    """Stable id of one notification (event + route + role + channel): the receivers' idempotency key."""
-    key = "\x1f".join((event_id, target.route, target.role, target.channel))
-    return "n_" + hashlib.sha256(key.encode()).hexdigest()[:32]

@@ -8,25 +8,10 @@ from pathlib import Path
 
 import click
 
-from .config.load import load
-from .errors import ConfigError, PayloadError
+from .cli_common import load_or_exit as _load_or_exit, open_data_store as _store
+from .cli_digest import digest as _digest
+from .errors import PayloadError
 from .inbound import decode, parse_payload
-
-
-def _load_or_exit(config: str, give_path: str = "with --config PATH"):
-    """The routing config at `config`, or exit 1 with every problem. `give_path` says how the command that
-    failed takes the path (`check` as an argument, the others as --config), so the advice works as given."""
-    if not Path(config).exists():
-        hint = "run it in the folder that holds routing.yaml" if config == "routing.yaml" else "check the path"
-        click.echo(f"error: {config}: file not found (looked for {Path(config).resolve()}); {hint}, or give the "
-                   f"path of your routing config {give_path}", err=True)
-        sys.exit(1)
-    try:
-        return load(config)
-    except ConfigError as exc:
-        for p in exc.problems:
-            click.echo(f"error: {p}", err=True)
-        sys.exit(1)
 
 
 def _read_payload(path: str):
@@ -159,8 +144,7 @@ def render(payload: str, channel_name: str, role: str | None, config: str, out_d
                    "ALERTROUTER_ALLOWED_HOSTS); other names get 400")
 def serve(config: str, host: str, port: int, data_dir: str, allowed_hosts: str) -> None:
     """Run the router locally on the Functions routes (SQLite store in the data dir)."""
-    from .app import App
-    from .dispatcher import Dispatcher
+    from .build import SERVER, build
     from .server import serve as run
     from .settings import Settings
 
@@ -190,23 +174,12 @@ def serve(config: str, host: str, port: int, data_dir: str, allowed_hosts: str) 
     except ValueError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
-    from .store import open_store
-
-    app = App(loaded, data_dir, store=open_store(settings.store, data_dir, settings.azure),
-              ack_secret=(settings.ack_secret.encode() or _local_ack_secret(Path(data_dir))),
-              public_url=settings.public_url if settings.public_url != "http://127.0.0.1:7071"
-              else f"http://{host}:{port}")
-    from .template_problems import report_at_startup
-
-    report_at_startup(loaded, app.renderer)  # logged; broken templates are replaced by the built-in ones
-    d = settings.dispatch
-    if d.process:
-        from .delivery_process import DeliveryProcess
-
-        dispatcher = DeliveryProcess(config, data_dir, app.pipeline.ack_secret, app.pipeline.public_url, app.metrics)
-    else:
-        dispatcher = Dispatcher(app, lease_seconds=d.lease_seconds, batch=d.batch, workers=d.workers,
-                                linger=d.linger_ms / 1000)
+    built = build(settings, SERVER, loaded=loaded, data_dir=data_dir,
+                  ack_secret=settings.ack_secret.encode() or _local_ack_secret(Path(data_dir)),
+                  public_url=settings.public_url if settings.public_url != "http://127.0.0.1:7071"
+                  else f"http://{host}:{port}", auth=auth, bind=host,
+                  console_secret=_local_secret(Path(data_dir), "console-secret"))
+    app = built.app
     pending = app.store.counts().get("pending", 0)
     click.echo(f"alertrouter: listening on http://{host}:{port} (config {config}, data {data_dir})", err=True)
     click.echo("  POST /api/eventgrid  POST /api/alerts  GET /api/health", err=True)
@@ -224,8 +197,7 @@ def serve(config: str, host: str, port: int, data_dir: str, allowed_hosts: str) 
     if digests is not None:
         digests.start()
     try:
-        run(app, dispatcher, host, port, max_body=settings.max_body_bytes, auth=auth, settings=settings,
-            console_secret=_local_secret(Path(data_dir), "console-secret"),
+        run(app, built.dispatcher, host, port, max_body=settings.max_body_bytes, auth=auth, console=built.console,
             allowed_hosts=allowed_hosts)
     finally:
         if digests is not None:
@@ -437,14 +409,6 @@ def silence_expire(silence_id: str, data_dir: str) -> None:
 # --- outbox: see and re-drive what the dispatcher did ---
 
 
-def _store(data_dir: str):
-    from .settings import Settings
-    from .store import open_store
-
-    settings = Settings()
-    return open_store(settings.store, data_dir, settings.azure)
-
-
 def _when(ts: float) -> str:
     from datetime import datetime, timezone
 
@@ -555,8 +519,6 @@ def outbox_purge(older_than: str, data_dir: str) -> None:
     removed = _store(data_dir).purge(_time.time() - _duration(older_than))
     click.echo(f"purged {removed} notification(s) older than {older_than}")
 
-
-from .cli_digest import digest as _digest  # noqa: E402
 
 main.add_command(_digest)
 

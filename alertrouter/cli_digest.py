@@ -13,17 +13,7 @@ from pathlib import Path
 
 import click
 
-
-def _config(config: str):
-    from .cli import _load_or_exit  # the main CLI module attaches this command: import when run
-
-    return _load_or_exit(config)
-
-
-def _store(data_dir: str):
-    from .cli import _store as store
-
-    return store(data_dir)
+from .cli_common import load_or_exit, open_data_store
 
 
 @click.command("digest")
@@ -40,12 +30,12 @@ def _store(data_dir: str):
 def digest(name: str, period_end: str | None, out_dir: str | None, role: str | None, do_send: bool, force: bool,
            config: str, data_dir: str) -> None:
     """Render digest NAME for preview (an HTML file to open, and the text part), or --send it."""
-    from .channels.registry import build_channels
+    from .channels.build import build_channels
     from .digest.period import period_ending
     from .digest.coverage import NO_DATA, NOT_YET
     from .digest.runner import DigestRunner
 
-    loaded = _config(config)
+    loaded = load_or_exit(config)
     digests = loaded.config.digests
     if name not in digests:
         known = ", ".join(sorted(digests)) or "none: add one under `digests:` in " + config
@@ -55,7 +45,7 @@ def digest(name: str, period_end: str | None, out_dir: str | None, role: str | N
         click.echo(f'error: no role "{role}" (roles: {", ".join(sorted(loaded.config.roles))})', err=True)
         sys.exit(1)
     d = digests[name]
-    store = _store(data_dir)
+    store = open_data_store(data_dir)
     try:
         runner = DigestRunner(loaded, store, build_channels(loaded, Path(data_dir)))
         if period_end:

@@ -1,5 +1,6 @@
 """The HTTP surface, independent of any server: the Functions handlers and the local server
-both turn their request objects into `Request` and call the same methods.
+both turn their request objects into `Request` and call the same methods, through one route table
+(ROUTES, at the end) that each registers.
 
     POST    /api/eventgrid    Event Grid schema or CloudEvents (+ the validation handshake)
     OPTIONS /api/eventgrid    CloudEvents webhook validation (WebHook-Request-Origin)
@@ -14,7 +15,7 @@ import json
 import logging
 import math
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Callable, Mapping
 from urllib.parse import parse_qsl
 
 from . import ack_page
@@ -273,3 +274,33 @@ def _seconds(doc: dict, key: str, default: float) -> float:
         raise WrongType(f"{key}: expected a UNIX time in seconds, got {json_type(value)}"
                         + (f" {value!r}" if isinstance(value, str) and len(value) <= 40 else ""))
     return seconds
+
+
+@dataclass(frozen=True)
+class HttpRoute:
+    """One route of the HTTP API: its path on the local server, its methods, the HttpApi method that
+    answers it, and on the Functions host its function's name (empty: local server only) and whether
+    that function is anonymous (else auth level FUNCTION: the host checks the function key)."""
+    path: str
+    methods: tuple[str, ...]
+    handler: Callable[[HttpApi, Request], Response]
+    function: str = ""
+    anonymous: bool = False
+
+    @property
+    def function_route(self) -> str:
+        """The route the Functions host serves it on (under its /api/ prefix)."""
+        return self.path.removeprefix("/api/")
+
+
+ROUTES: tuple[HttpRoute, ...] = (
+    HttpRoute("/api/eventgrid", ("POST", "OPTIONS"), HttpApi.eventgrid, "eventgrid_webhook"),
+    HttpRoute("/api/alerts", ("POST",), HttpApi.alerts, "monitor_alerts"),
+    HttpRoute("/api/health", ("GET",), HttpApi.health, "health", anonymous=True),
+    HttpRoute("/metrics", ("GET",), HttpApi.metrics),
+    HttpRoute("/api/ack", ("GET", "HEAD", "POST"), HttpApi.ack, "acknowledge", anonymous=True),  # the token is the key
+    HttpRoute("/api/silences", ("GET", "POST"), HttpApi.silences, "silences"),
+    HttpRoute("/api/silences/{id}/expire", ("POST",), HttpApi.expire_silence, "expire_silence"),
+    HttpRoute("/runtime/webhooks/EventGrid", ("POST",), HttpApi.eventgrid_runtime),  # Core Tools' path
+    HttpRoute("/runtime/webhooks/eventgrid", ("POST",), HttpApi.eventgrid_runtime),
+)

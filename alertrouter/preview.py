@@ -11,17 +11,17 @@ from pathlib import Path
 
 import requests
 
-from .app import render_notification
 from .channels.base import ChannelContext
+from .channels.log import LogChannel, LogSender
 from .channels.registry import CHANNELS
-from .channels.log import LogSender
-from .config.load import LOG_CHANNEL, LoadedConfig
-from .config.schema import LogChannel
+from .config.load import LoadedConfig
+from .config.types import LOG_CHANNEL, Target
+from .delivery.render import render_notification
 from .errors import RouterError
 from .model import Event
 from .pipeline import group
 from .render import Renderer
-from .routing.router import Router, Target
+from .routing.router import Router
 from .store.sqlite import SqliteStore
 
 MASK = "<redacted>"

@@ -135,6 +135,8 @@ def plain(view: dict, part: str = "text") -> str:
 
 
 class Renderer:
+    shipped_dir = DEFAULT_TEMPLATES  # the built-in templates, the last place a part is looked for
+
     def __init__(self, templates_dir: str | Path | None = None, *, strict: bool | None = None,
                  allow_http: bool = False):
         self.dir = Path(templates_dir) if templates_dir else DEFAULT_TEMPLATES

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import logging
 import threading
@@ -18,10 +19,10 @@ from starlette.routing import Route
 from .app import App
 from .auth import Authenticator
 from .console import Console, build_console
-from .inbound import MAX_BODY_BYTES
-from .dispatcher import Dispatcher
+from .delivery.dispatcher import Dispatcher
 from .hostguard import HostGuard, guarded
-from .http_api import HttpApi, Request, Response, error
+from .http_api import ROUTES, HttpApi, Request, Response, error
+from .inbound import MAX_BODY_BYTES
 
 log = logging.getLogger("alertrouter.server")
 # Intake bodies up to this size are taken in on the event loop (a few events at most: ~150 of the
@@ -38,7 +39,7 @@ def create_app(app: App, dispatcher: Dispatcher | None = None, max_body: int | N
     guard = guard or HostGuard("127.0.0.1", 0, app.pipeline.public_url or "")
     api = HttpApi(app, max_body or MAX_BODY_BYTES, auth)
     console = console or build_console(app, api.auth)
-    if dispatcher is not None:
+    if dispatcher is not None and dispatcher.wake not in app.listeners:  # build() may have added it
         app.listeners.append(dispatcher.wake)
 
     def too_large(path: str) -> Response:
@@ -66,17 +67,7 @@ def create_app(app: App, dispatcher: Dispatcher | None = None, max_body: int | N
 
         return call
 
-    routes = [
-        Route("/api/eventgrid", endpoint(api.eventgrid), methods=["POST", "OPTIONS"]),
-        Route("/api/alerts", endpoint(api.alerts), methods=["POST"]),
-        Route("/api/health", endpoint(api.health), methods=["GET"]),
-        Route("/metrics", endpoint(api.metrics), methods=["GET"]),
-        Route("/api/ack", endpoint(api.ack), methods=["GET", "HEAD", "POST"]),
-        Route("/api/silences", endpoint(api.silences), methods=["GET", "POST"]),
-        Route("/api/silences/{id}/expire", endpoint(api.expire_silence), methods=["POST"]),
-        Route("/runtime/webhooks/EventGrid", endpoint(api.eventgrid_runtime), methods=["POST"]),
-        Route("/runtime/webhooks/eventgrid", endpoint(api.eventgrid_runtime), methods=["POST"]),
-    ]
+    routes = [Route(r.path, endpoint(functools.partial(r.handler, api)), methods=list(r.methods)) for r in ROUTES]
     routes += [Route(path, endpoint(handler), methods=methods) for path, methods, handler in console.routes()]
     @contextlib.asynccontextmanager
     async def lifespan(_):
@@ -199,18 +190,13 @@ def _to_starlette(resp: Response) -> StarletteResponse:
     return StarletteResponse(resp.body, status_code=resp.status, headers=headers, media_type=media)
 
 
-def serve(app: App, dispatcher: Dispatcher, host: str = "127.0.0.1", port: int = 7071, log_level: str = "info",
-          max_body: int | None = None, auth: Authenticator | None = None, settings=None,
-          console_secret: bytes | None = None, allowed_hosts: str = "") -> None:
-    """`console_secret` signs the console's sessions and CSRF tokens (the caller keeps it with the
-    data); `allowed_hosts` adds Host names to the bound ones (comma-separated, see hostguard)."""
+def serve(app: App, dispatcher, host: str = "127.0.0.1", port: int = 7071, log_level: str = "info",
+          max_body: int | None = None, auth: Authenticator | None = None, console: Console | None = None,
+          allowed_hosts: str = "") -> None:
+    """Serve `app` (built by alertrouter/build.py, with its `dispatcher` and `console`) on uvicorn;
+    `allowed_hosts` adds Host names to the bound ones (comma-separated, see hostguard)."""
     import uvicorn
 
-    from .console import LOOPBACK
-
-    private = settings is not None and settings.console.private_reads
-    console = build_console(app, auth, settings=settings, open_reads=host in LOOPBACK and not private,
-                            secret=console_secret)
     guard = HostGuard(host, port, app.pipeline.public_url, allowed_hosts)
     uvicorn.run(create_app(app, dispatcher, max_body, auth, console, guard), host=host, port=port, log_level=log_level,
                 access_log=False, http="httptools", timeout_keep_alive=30, timeout_graceful_shutdown=30)

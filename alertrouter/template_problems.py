@@ -121,10 +121,9 @@ def folder_problems(env: jinja2.Environment, folders: Iterable[Folder]) -> list[
 def folders(loaded, renderer) -> list[Folder]:
     """The folders a notification can take templates from: the built-in ones, the renderer's own
     folder when it is another (ALERTROUTER_TEMPLATES), and every route's and role's `templates:`."""
-    from .render import DEFAULT_TEMPLATES
-
-    out = [Folder("built-in templates", shown_path(DEFAULT_TEMPLATES), DEFAULT_TEMPLATES)]
-    if Path(renderer.dir).resolve() != DEFAULT_TEMPLATES:
+    shipped = renderer.shipped_dir
+    out = [Folder("built-in templates", shown_path(shipped), shipped)]
+    if Path(renderer.dir).resolve() != shipped:
         out.append(Folder("ALERTROUTER_TEMPLATES", shown_path(renderer.dir), Path(renderer.dir).resolve()))
     out.extend(Folder(where, shown_path(path), Path(path)) for where, _, path in loaded.template_folders)
     return out

@@ -14,11 +14,11 @@ import json
 import time
 from pathlib import Path
 
-from alertrouter.app import render_notification
 from alertrouter.channels.base import ChannelContext
 from alertrouter.channels.http import make_session
 from alertrouter.channels.webhook import WebhookSender
 from alertrouter.config.load import loads
+from alertrouter.delivery.render import render_notification
 from alertrouter.inbound import parse_payload
 from alertrouter.render import Renderer
 from alertrouter.routing.router import Router

@@ -1,10 +1,12 @@
-"""HTTP triggers: /api/eventgrid (Event Grid webhook), /api/alerts (Action Groups), /api/health."""
+"""HTTP triggers: one function per route of the API's route table (alertrouter/http_api.py ROUTES)
+that the Functions host serves: /api/eventgrid (Event Grid webhook), /api/alerts (Action Groups),
+/api/ack, /api/silences, /api/health."""
 
 from __future__ import annotations
 
 import azure.functions as func
 
-from alertrouter.http_api import Request, Response
+from alertrouter.http_api import ROUTES, HttpRoute, Request, Response
 
 from . import _runtime
 
@@ -28,37 +30,17 @@ def _response(resp: Response) -> func.HttpResponse:
     return func.HttpResponse(resp.body, status_code=resp.status, headers=headers, mimetype=mimetype)
 
 
-@bp.function_name("eventgrid_webhook")
-@bp.route(route="eventgrid", methods=["POST", "OPTIONS"])
-def eventgrid_webhook(req: func.HttpRequest) -> func.HttpResponse:
-    return _response(_runtime.api().eventgrid(_request(req)))
+def _register(route: HttpRoute) -> None:
+    """The route's function on the blueprint: its name, route, methods and auth level from the table."""
+    def handle(req: func.HttpRequest) -> func.HttpResponse:
+        return _response(route.handler(_runtime.api(), _request(req)))
+
+    handle.__name__ = handle.__qualname__ = route.function
+    level = func.AuthLevel.ANONYMOUS if route.anonymous else func.AuthLevel.FUNCTION
+    bp.function_name(route.function)(
+        bp.route(route=route.function_route, methods=list(route.methods), auth_level=level)(handle))
 
 
-@bp.function_name("monitor_alerts")
-@bp.route(route="alerts", methods=["POST"])
-def monitor_alerts(req: func.HttpRequest) -> func.HttpResponse:
-    return _response(_runtime.api().alerts(_request(req)))
-
-
-@bp.function_name("acknowledge")
-@bp.route(route="ack", methods=["GET", "HEAD", "POST"], auth_level=func.AuthLevel.ANONYMOUS)  # the signed token is the key
-def acknowledge(req: func.HttpRequest) -> func.HttpResponse:
-    return _response(_runtime.api().ack(_request(req)))
-
-
-@bp.function_name("silences")
-@bp.route(route="silences", methods=["GET", "POST"])
-def silences(req: func.HttpRequest) -> func.HttpResponse:
-    return _response(_runtime.api().silences(_request(req)))
-
-
-@bp.function_name("expire_silence")
-@bp.route(route="silences/{id}/expire", methods=["POST"])
-def expire_silence(req: func.HttpRequest) -> func.HttpResponse:
-    return _response(_runtime.api().expire_silence(_request(req)))
-
-
-@bp.function_name("health")
-@bp.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-def health(req: func.HttpRequest) -> func.HttpResponse:
-    return _response(_runtime.api().health(_request(req)))
+for _route in ROUTES:
+    if _route.function:
+        _register(_route)

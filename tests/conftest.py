@@ -15,8 +15,8 @@ import pytest
 import uvicorn
 
 from alertrouter.app import App
+from alertrouter.build import dispatcher_for
 from alertrouter.config.load import loads
-from alertrouter.dispatcher import Dispatcher
 from alertrouter.server import create_app
 
 # Templates render with StrictUndefined in tests: a template naming a field that is not there fails
@@ -82,7 +82,7 @@ class RunningServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         options = {"lease_seconds": 5.0, "workers": 4, **dispatcher_options}
-        self.dispatcher = Dispatcher(app, **options)
+        self.dispatcher = dispatcher_for(app, **options)
         config = uvicorn.Config(create_app(app, self.dispatcher, auth=auth, console=console), host="127.0.0.1", port=self.port,
                                 log_level="warning", http="httptools", lifespan="on")
         self.server = uvicorn.Server(config)

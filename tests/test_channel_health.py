@@ -6,8 +6,8 @@ from __future__ import annotations
 from werkzeug import Response
 
 from alertrouter.app import App
+from alertrouter.build import dispatcher_for
 from alertrouter.config.load import loads
-from alertrouter.dispatcher import Dispatcher
 from tests.conftest import Clock, distinct_alerts
 
 CONFIG = """
@@ -33,7 +33,7 @@ def test_down_wait_probe_up(tmp_path, receiver):
     app = App(loads(CONFIG, str(tmp_path / "r.yaml"), env={"HOOK_URL": receiver.url_for("/hook")}),
               tmp_path / "data", clock=clock)
     app.ingest(alerts(8))
-    d = Dispatcher(app, workers=1, clock=clock, rand=lambda: 1.0)
+    d = dispatcher_for(app, workers=1, clock=clock, rand=lambda: 1.0)
     d.run_once()                                   # 8 failures within a second: a burst, not an outage
     assert app.health.down() == {}
     clock.t += 40

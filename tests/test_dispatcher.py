@@ -13,9 +13,10 @@ import pytest
 from werkzeug import Response
 
 from alertrouter.app import App
+from alertrouter.build import dispatcher_for
 from alertrouter.config.load import loads
-from alertrouter.config.schema import RetryPolicy
-from alertrouter.dispatcher import Dispatcher, backoff
+from alertrouter.config.base import RetryPolicy
+from alertrouter.delivery.dispatcher import backoff
 from tests.conftest import Clock, distinct_alerts, free_port
 
 CONFIG = """
@@ -40,9 +41,9 @@ def make_app(tmp_path, url: str, max_attempts: int = 6) -> App:
     return App(loaded, tmp_path / "data")
 
 
-def drain(dispatcher: Dispatcher, timeout: float = 20.0) -> None:
+def drain(dispatcher, timeout: float = 20.0) -> None:
     """Run passes until nothing is pending, sleeping until the next one is due."""
-    store = dispatcher.app.store
+    store = dispatcher.store
     deadline = time.monotonic() + timeout
     while store.counts()["pending"]:
         assert time.monotonic() < deadline, store.list("pending")
@@ -92,7 +93,7 @@ def test_every_notification_arrives_exactly_once(fault, tmp_path, receiver):
     receiver.expect_request("/hook").respond_with_handler(plan)
     app = make_app(tmp_path, receiver.url_for("/hook"))
     app.ingest(alerts(10))
-    dispatcher = Dispatcher(app, workers=4, lease_seconds=5)
+    dispatcher = dispatcher_for(app, workers=4, lease_seconds=5)
     drain(dispatcher)
     dispatcher.stop()
     assert len(plan.delivered) == 10 and set(plan.delivered.values()) == {1}
@@ -107,7 +108,7 @@ def test_connection_refused_then_receiver_comes_up(tmp_path, receiver):
     port = free_port()
     app = make_app(tmp_path, f"http://127.0.0.1:{port}/hook", max_attempts=50)
     app.ingest(alerts(3))
-    dispatcher = Dispatcher(app, workers=2)
+    dispatcher = dispatcher_for(app, workers=2)
     dispatcher.run_once()
     assert {n.last_detail for n in app.store.list()} == {"webhook hook: connection failed"}
     app.channels["hook"]._url = receiver.url_for("/hook")  # the receiver is back (on another port)
@@ -121,7 +122,7 @@ def test_last_attempt_dead_letters_with_reason_and_history(tmp_path, receiver):
     receiver.expect_request("/hook").respond_with_data("", status=503)
     app = make_app(tmp_path, receiver.url_for("/hook"), max_attempts=3)
     app.ingest(alerts(1))
-    drain(Dispatcher(app, workers=1))
+    drain(dispatcher_for(app, workers=1))
     [dead] = app.store.list("dead")
     assert dead.attempts == 3
     assert dead.last_detail == "gave up after 3 attempts: webhook hook: HTTP 503"
@@ -133,7 +134,7 @@ def test_permanent_failure_dead_letters_at_once_and_redrive_sends_it(tmp_path, r
     receiver.expect_ordered_request("/hook").respond_with_data("", status=202)
     app = make_app(tmp_path, receiver.url_for("/hook"))
     app.ingest(alerts(1))
-    dispatcher = Dispatcher(app, workers=1)
+    dispatcher = dispatcher_for(app, workers=1)
     drain(dispatcher)
     [dead] = app.store.list("dead")
     assert (dead.attempts, dead.last_detail) == (1, "webhook hook: HTTP 400")
@@ -150,7 +151,7 @@ def test_two_dispatchers_over_one_store_never_send_twice(tmp_path, receiver):
     app.ingest(alerts(60))
     # a second App over the same SQLite file: another process would look the same
     other = make_app(tmp_path, receiver.url_for("/hook"))
-    d1, d2 = Dispatcher(app, workers=4, batch=5), Dispatcher(other, workers=4, batch=5)
+    d1, d2 = dispatcher_for(app, workers=4, batch=5), dispatcher_for(other, workers=4, batch=5)
     threads = [threading.Thread(target=drain, args=(d,)) for d in (d1, d2)]
     for t in threads:
         t.start()
@@ -164,7 +165,7 @@ def test_stop_releases_claimed_notifications_not_yet_started(tmp_path, receiver)
     receiver.expect_request("/hook").respond_with_data("", status=202)
     app = make_app(tmp_path, receiver.url_for("/hook"))
     app.ingest(alerts(3))
-    d = Dispatcher(app, workers=1)
+    d = dispatcher_for(app, workers=1)
     d.stop()  # stopping: whatever it claims now is handed back
     d._pool = None
     assert d.run_once() == 3
@@ -230,7 +231,7 @@ def test_a_slow_channel_gets_concurrent_sends_over_at_most_four_lanes(tmp_path, 
     url, state = timed(0.08)
     app = make_app(tmp_path, url)
     app.ingest(alerts(12))
-    d = Dispatcher(app, workers=8, batch=12)
+    d = dispatcher_for(app, workers=8, batch=12)
     assert d.run_once() == 12
     assert app.store.counts()["sent"] == 12, [(n.status, n.last_detail) for n in app.store.list(limit=20)]
     assert state["seen"] == 12 and 1 < state["peak"] <= 4  # concurrent, never more than four at once
@@ -240,7 +241,7 @@ def test_a_fast_channel_is_sent_to_in_order_from_the_dispatcher_thread(tmp_path,
     url, state = timed(0.0)
     app = make_app(tmp_path, url)
     app.ingest(alerts(2))
-    d = Dispatcher(app, workers=8, batch=10)
+    d = dispatcher_for(app, workers=8, batch=10)
     d.slow_send = 0.25  # "fast" whatever this machine is doing meanwhile
     assert d.run_once() == 2  # not measured yet: concurrently, and now it is known to be fast
     app.ingest(alerts(10)[2:])
@@ -260,7 +261,7 @@ def test_a_long_pass_hands_back_what_its_lease_would_not_cover(tmp_path, timed):
     url, state = timed(0.25)
     app = make_app(tmp_path, url)  # the channel's timeout: 0.3 s
     app.ingest(alerts(8))
-    d = Dispatcher(app, workers=1, batch=8, lease_seconds=1.0)
+    d = dispatcher_for(app, workers=1, batch=8, lease_seconds=1.0)
     assert d.run_once() == 8
     first = app.store.counts()["sent"]
     assert 1 <= first < 8
@@ -286,7 +287,7 @@ def test_a_group_notice_goes_out_when_its_group_wait_ends(tmp_path, receiver):
     clock = Clock()
     loaded = loads(GROUPED, str(tmp_path / "routing.yaml"), env={"HOOK_URL": receiver.url_for("/hook")})
     app = App(loaded, tmp_path / "data", clock=clock)
-    d = Dispatcher(app, workers=1, clock=clock)
+    d = dispatcher_for(app, workers=1, clock=clock)
     assert d.run_once() == 0  # the first pass ticks: nothing to flush yet
     app.ingest(alerts(3))
     clock.t += 0.2
@@ -295,3 +296,52 @@ def test_a_group_notice_goes_out_when_its_group_wait_ends(tmp_path, receiver):
     assert d.run_once() == 1  # due now: flushed and sent in this pass, 0.7 s before the next tick
     [notice] = [json.loads(r.get_data())["data"] for r, _ in receiver.log]
     assert "3 firing" in notice["title"]
+
+
+def test_the_dispatcher_works_from_its_parts_without_an_app(tmp_path, receiver):
+    """Given a store, the channels, the config, a renderer and health, it sends what the outbox holds
+    and hands the channel.down event it raises to `report` (the app's intake, when built by build())."""
+    from alertrouter.channels.build import build_channels
+    from alertrouter.delivery.dispatcher import Dispatcher
+    from alertrouter.delivery.health import ChannelHealth
+    from alertrouter.delivery.render import NotificationRenderer, notification_id
+    from alertrouter.metrics import Metrics
+    from alertrouter.render import Renderer
+    from alertrouter.config.types import Target
+    from alertrouter.store.base import Notification
+    from alertrouter.store.sqlite import SqliteStore
+
+    receiver.expect_request("/hook").respond_with_data("", status=503)
+    loaded = loads(CONFIG.replace("MAX", "9"), str(tmp_path / "routing.yaml"), env={"HOOK_URL": receiver.url_for("/hook")})
+    store, clock = SqliteStore(tmp_path / "store.db"), Clock()
+    [event] = alerts(1)
+    target = Target("all", "everyone", "hook")
+    store.ingest([(event, [Notification(notification_id(event.id, target), event.id, "all", "everyone", "hook")])],
+                 clock())
+    raised: list = []
+    d = Dispatcher(store, build_channels(loaded, tmp_path), loaded, workers=1, clock=clock, rand=lambda: 0.0,
+                   render=NotificationRenderer(loaded, Renderer(), store, lambda *_: None, clock),
+                   event=store.get_event, health=ChannelHealth(store, threshold=2, min_outage=0), metrics=Metrics(),
+                   report=raised.extend)
+    for _ in range(2):
+        assert d.run_once() == 1
+        clock.t += 1
+    [n] = store.list()
+    assert (n.status, n.attempts) == ("pending", 2)
+    assert [e.kind for e in raised] == ["channel.down"]
+    assert json.loads(receiver.log[0][0].get_data())["data"]["title"] == event.title
+    store.close()
+
+
+def test_the_delivery_package_never_imports_the_app_or_the_interfaces():
+    import ast
+
+    from tests.conftest import ROOT
+
+    outside = {"app", "build", "server", "http_api", "cli", "console"}
+    for path in sorted((ROOT / "alertrouter" / "delivery").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                first = (node.module or "").split(".")[0]
+                names = {first} if first else {a.name for a in node.names}
+                assert not names & outside, f"{path.name} imports {node.module or names}"

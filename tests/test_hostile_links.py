@@ -16,7 +16,9 @@ from alertrouter.channels.pagerduty import PagerDutySender
 from alertrouter.channels.teams import TeamsSender
 from alertrouter.channels.webhook import WebhookSender
 from alertrouter.config.load import loads
-from alertrouter.config.schema import PagerDutyChannel, TeamsChannel, WebhookChannel
+from alertrouter.channels.pagerduty import PagerDutyChannel
+from alertrouter.channels.teams import TeamsChannel
+from alertrouter.channels.webhook import WebhookChannel
 from alertrouter.inbound import parse_payload
 from alertrouter.render import Renderer
 from alertrouter.safety import link_allowed, md_escape

@@ -16,14 +16,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from alertrouter import logs
-from alertrouter.app import render_notification
-from alertrouter.channels.registry import CHANNELS, build_channels
+from alertrouter.channels.build import build_channels
+from alertrouter.channels.registry import CHANNELS
+from alertrouter.delivery.render import render_notification
 from alertrouter.config.load import load
-from alertrouter.config.schema import SmtpChannel
+from alertrouter.channels.email_smtp import SmtpChannel
 from alertrouter.channels.base import ChannelContext
 from alertrouter.inbound import parse_payload
 from alertrouter.render import Renderer
-from alertrouter.routing.router import Target
+from alertrouter.config.types import Target
 from tests.conftest import FIXTURES, ROOT
 from tests.hostile import (HOSTILE, URLS, card_texts, card_urls, control_leaks, html_leaks, https_only,
                            markdown_leaks)

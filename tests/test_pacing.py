@@ -11,10 +11,11 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from alertrouter.app import App
+from alertrouter.build import dispatcher_for
 from alertrouter.config.load import loads
-from alertrouter.dispatcher import Dispatcher
+from alertrouter.config.types import RateLimit, parse_rate_limit
+from alertrouter.delivery.pacing import Pacer, limit_of
 from alertrouter.errors import ConfigError
-from alertrouter.pacing import Pacer, RateLimit, limit_of, parse_rate_limit
 from tests.conftest import Clock, distinct_alerts
 
 T0 = 1_800_000_000.0
@@ -84,7 +85,7 @@ def test_a_burst_to_teams_goes_out_at_its_rate_each_notification_attempted_once(
     loaded = loads(config(", rate_limit: 2/1s"), str(tmp_path / "r.yaml"), env={"TEAMS_URL": httpserver.url_for("/teams")})
     app = App(loaded, tmp_path / "data", clock=clock)
     app.ingest(distinct_alerts(6))
-    d = Dispatcher(app, workers=1, batch=10, clock=clock)
+    d = dispatcher_for(app, workers=1, batch=10, clock=clock)
     rescheduled = []
     d.on_retry_scheduled = lambda n, delay: rescheduled.append(delay)  # the queue-driven host enqueues these
 

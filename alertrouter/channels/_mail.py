@@ -14,7 +14,7 @@ import re
 import typing
 
 from .. import addresses
-from ..config.load import OWNER_PREFIX
+from ..config.types import OWNER_PREFIX
 from ..render import Rendered, plain
 
 SUBJECT_LIMIT = 250

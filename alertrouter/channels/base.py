@@ -1,15 +1,19 @@
-"""The channel interface, shared result type and HTTP status policy.
+"""The channel base class, the shared result type and HTTP status policy.
 
-    class Channel(Protocol):
-        kind: ClassVar[str]                  # the `type:` in routing.yaml
-        parts: ClassVar[tuple[str, ...]]     # text parts the renderer fills (title, text, html…)
-        name: str
-        def build(msg: Rendered) -> dict     # exactly what would be sent (JSON-able), for previews
-        def send(msg: Rendered) -> DeliveryResult
-        def secret_values() -> list[str]     # resolved secrets, masked in previews
+A channel kind is a `Channel` subclass that says what it is on the class:
 
-A channel's constructor is `(name, cfg, ctx: ChannelContext)`. `send` never raises for delivery
-problems and never puts a secret (URL, key, token, password) into a result or a log line.
+    kind              the `type:` in routing.yaml
+    settings          its routing.yaml model (a `config.base.ChannelSettings`), in the same module
+    parts             text parts the renderer fills (title, text, html…)
+    template_kind     the template folder it renders from (default: its kind)
+    documented_limit  the receiver's documented rate limit (None: none)
+    pages             whether a Sev0/Sev1 notice to it is a page (never folded into a summary)
+    timeout           seconds one send may take (an instance's comes from its settings)
+
+and does `build(msg)` (exactly what would be sent, JSON-able, for previews), `send(msg)` and
+`secret_values()` (resolved secrets, masked in previews). A channel's constructor is
+`(name, cfg, ctx: ChannelContext)`. `send` never raises for delivery problems and never puts a
+secret (URL, key, token, password) into a result or a log line.
 """
 
 from __future__ import annotations
@@ -20,14 +24,17 @@ import os
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import ClassVar, Iterable, Literal, Mapping, Protocol
+from typing import ClassVar, Iterable, Literal, Mapping
 from urllib.parse import urlsplit
 
 import requests
 
+from ..config.base import ChannelSettings
+from ..config.env import resolve_env
+from ..config.types import RateLimit
 from ..render import Rendered
 from .answer import secret_forms, with_answer
-from .http import KEPT_BYTES, client_for
+from .http import client_for
 
 log = logging.getLogger("alertrouter.http")
 
@@ -63,21 +70,35 @@ class ChannelContext:
 
     def resolve(self, value: str) -> str:
         """A config string with its ${ENV_VAR} references filled in."""
-        from ..config.load import resolve_env
-
         return resolve_env(value, self.env)
 
 
-class Channel(Protocol):
+DEFAULT_TIMEOUT = 10.0
+
+
+class Channel:
     kind: ClassVar[str]
+    settings: ClassVar[type[ChannelSettings]]
     parts: ClassVar[tuple[str, ...]]
+    template_kind: ClassVar[str]  # set to `kind` when a subclass does not name another
+    documented_limit: ClassVar[RateLimit | None] = None
+    pages: ClassVar[bool] = False
+    timeout: float = DEFAULT_TIMEOUT
     name: str
 
-    def build(self, msg: Rendered) -> dict: ...
+    def __init_subclass__(cls, **kw) -> None:
+        super().__init_subclass__(**kw)
+        if "template_kind" not in cls.__dict__:
+            cls.template_kind = cls.kind
 
-    def send(self, msg: Rendered) -> DeliveryResult: ...
+    def build(self, msg: Rendered) -> dict:
+        raise NotImplementedError
 
-    def secret_values(self) -> list[str]: ...
+    def send(self, msg: Rendered) -> DeliveryResult:
+        raise NotImplementedError
+
+    def secret_values(self) -> list[str]:
+        return []
 
 
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
@@ -120,27 +141,14 @@ def post_json(session: requests.Session, url: str, body: bytes, headers: dict[st
     """POST bytes, map the outcome to a DeliveryResult. Transport errors name their type only: their
     messages carry the URL, which may hold a secret. A refusal keeps the first bytes of the answer
     with the URL, its query values and `secrets` (the channel's) masked."""
-    client = client_for(session)
-    if client.direct(url):
-        try:
-            answer = client.post(url, body, {"Content-Type": "application/json", **headers}, timeout)
-        except TimeoutError:
-            return DeliveryResult.retry(f"{label}: no answer within {timeout:g} s")
-        except ConnectionError:
-            return DeliveryResult.retry(f"{label}: connection failed")
-        except ValueError as exc:
-            return DeliveryResult.permanent(f"{label}: request error ({type(exc).__name__})")
-        if log.isEnabledFor(logging.DEBUG):  # the host only: paths and query strings may hold secrets
-            log.debug("POST to %s: HTTP %d", urlsplit(url).netloc.rpartition("@")[2], answer.status)
-        return _answered(answer.status, answer.retry_after, answer.body, url, secrets, label)
     try:
-        resp = session.post(url, data=body, headers={"Content-Type": "application/json", **headers},
-                            timeout=timeout, allow_redirects=False)
-    except requests.Timeout:
+        answer = client_for(session).send(url, body, {"Content-Type": "application/json", **headers}, timeout)
+    except TimeoutError:
         return DeliveryResult.retry(f"{label}: no answer within {timeout:g} s")
-    except requests.ConnectionError:
+    except ConnectionError:
         return DeliveryResult.retry(f"{label}: connection failed")
-    except requests.RequestException as exc:
-        return DeliveryResult.permanent(f"{label}: request error ({type(exc).__name__})")
-    return _answered(resp.status_code, resp.headers.get("Retry-After"), resp.content[:KEPT_BYTES], url, secrets,
-                     label)
+    except ValueError as exc:
+        return DeliveryResult.permanent(f"{label}: request error ({type(exc.__cause__ or exc).__name__})")
+    if log.isEnabledFor(logging.DEBUG):  # the host only: paths and query strings may hold secrets
+        log.debug("POST to %s: HTTP %d", urlsplit(url).netloc.rpartition("@")[2], answer.status)
+    return _answered(answer.status, answer.retry_after, answer.body, url, secrets, label)

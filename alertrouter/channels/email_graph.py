@@ -8,6 +8,9 @@ Graph's JSON `sendMail` carries one body (`contentType` Text or HTML), not multi
 we send the HTML part as the body. The plain-text part is what the `smtp` channel sends as the
 alternative, and what previews print next to the HTML.
 
+The token comes through msal (over the channel's session); sendMail goes through the deliveries'
+one transport (`channels/http.py`), like every other POST.
+
 Test seam: `ctx.extra["msal_http_client"]` replaces the HTTP client msal uses (by default the
 channel's session, with the channel's timeout on every call).
 """
@@ -17,15 +20,19 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from typing import ClassVar
+from typing import ClassVar, Literal
 from urllib.parse import quote, urlsplit
 
 import requests
+from pydantic import Field
 
-from ..config.schema import EmailChannel
+from ..addresses import EmailAddress
+from ..config.base import ChannelSettings
+from ..config.types import RateLimit
 from ..render import Rendered
 from . import _mail
-from .base import ChannelContext, DeliveryResult, classify
+from .base import Channel, ChannelContext, DeliveryResult, classify
+from .http import client_for
 
 log = logging.getLogger("alertrouter.channels.email")
 
@@ -56,14 +63,32 @@ def _address(a: str) -> dict:
     return {"emailAddress": {"address": a}}
 
 
-class GraphMailSender:
+class EmailChannel(ChannelSettings):
+    """Email through Microsoft Graph sendMail with an app-only (client credentials) token."""
+
+    type: Literal["email"]
+    tenant_id: str
+    client_id: str
+    client_secret: str = Field(description="A secret: ${ENV_VAR}")
+    sender: str = Field(description="Mailbox (UPN or id) the mail is sent as")
+    to: list[EmailAddress] = Field(default_factory=list, description="Default recipients; a role's recipients win")
+    cc: list[EmailAddress] = Field(default_factory=list)
+    authority_host: str = "https://login.microsoftonline.com"
+    graph_url: str = "https://graph.microsoft.com/v1.0"
+    timeout_seconds: float = Field(15.0, gt=0, le=120)
+
+
+class GraphMailSender(Channel):
     kind: ClassVar[str] = "email"
-    template_kind: ClassVar[str] = "email"
+    settings: ClassVar[type[ChannelSettings]] = EmailChannel
+    # Graph sendMail: 10,000 requests per 10 minutes per mailbox
+    documented_limit: ClassVar[RateLimit | None] = RateLimit(10_000, 600.0)
     parts: ClassVar[tuple[str, ...]] = ("subject", "text", "html")
 
     def __init__(self, name: str, cfg: EmailChannel, ctx: ChannelContext):
         self.name = name
         self.cfg = cfg
+        self.timeout = cfg.timeout_seconds
         self._env = ctx.env
         self.session = ctx.session
         self._http = ctx.extra.get("msal_http_client")
@@ -105,13 +130,13 @@ class GraphMailSender:
             options = {} if urlsplit(self._authority).hostname == WORLD_WIDE else {"instance_discovery": False}
             self._app = msal.ConfidentialClientApplication(
                 self._client_id, client_credential=self._secret, authority=self._authority,
-                http_client=self._http or _TimeoutHttp(self.session, self.cfg.timeout_seconds), **options)
+                http_client=self._http or _TimeoutHttp(self.session, self.timeout), **options)
         return self._app
 
     def _access_token(self, label: str, fresh: bool = False) -> tuple[str, DeliveryResult | None]:
         from msal.exceptions import MsalServiceError
 
-        t = self.cfg.timeout_seconds
+        t = self.timeout
         built = self._app is not None
         try:
             with self._lock:
@@ -157,45 +182,44 @@ class GraphMailSender:
         if not n:
             return DeliveryResult.permanent(_mail.no_recipients(label))
         data = json.dumps(body, ensure_ascii=False).encode("utf-8")
-        t = self.cfg.timeout_seconds
+        t = self.timeout
         for attempt in (1, 2):
             token, failure = self._access_token(label, fresh=attempt == 2)
             if failure:
                 return failure
             try:
-                resp = self.session.post(
-                    self._send_url, data=data, timeout=t, allow_redirects=False,
-                    headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
-            except requests.Timeout:
+                answer = client_for(self.session).send(
+                    self._send_url, data, {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}, t)
+            except TimeoutError:
                 return DeliveryResult.retry(f"{label}: Graph: no answer within {t:g} s")
-            except requests.ConnectionError:
+            except ConnectionError:
                 return DeliveryResult.retry(f"{label}: Graph: connection failed")
-            except requests.RequestException as exc:
-                return DeliveryResult.permanent(f"{label}: Graph: request error ({type(exc).__name__})")
-            if resp.status_code != 401 or attempt == 2:
+            except ValueError as exc:
+                return DeliveryResult.permanent(f"{label}: Graph: request error ({type(exc.__cause__ or exc).__name__})")
+            if answer.status != 401 or attempt == 2:
                 break
             log.info("%s: Graph answered 401; dropping the cached token and trying once more", label)
-        status = resp.status_code
+        status = answer.status
         if 200 <= status < 300:
             return DeliveryResult.ok(f"{label}: HTTP {status}, sent to {n} recipient(s) "
                                      f"(token from {self.last_token_source or 'identity provider'})")
-        code = _graph_error_code(resp)
+        code = _graph_error_code(answer.body)
         if status == 401:
             return DeliveryResult.permanent(f"{label}: HTTP 401 with a fresh token ({code or 'unauthorized'}; "
                                             "check the app registration)")
         if status == 403:
             return DeliveryResult.permanent(f"{label}: HTTP 403 ({code or 'forbidden'}; the app needs the Mail.Send "
                                             f"application permission for {self._sender})")
-        result = classify(status, resp.headers.get("Retry-After"))
+        result = classify(status, answer.retry_after)
         if code:
             result = DeliveryResult(result.status, f"{result.detail} ({code})", result.retry_after)
         return result.prefixed(label)
 
 
-def _graph_error_code(resp: requests.Response) -> str:
-    """Graph's `error.code` (e.g. ErrorInvalidRecipients), if the answer has one."""
+def _graph_error_code(body: bytes) -> str:
+    """Graph's `error.code` (e.g. ErrorInvalidRecipients), if the answer's body has one."""
     try:
-        code = resp.json().get("error", {}).get("code", "")
+        code = json.loads(body).get("error", {}).get("code", "")
     except (ValueError, AttributeError):
         return ""
     return code[:80] if isinstance(code, str) else ""

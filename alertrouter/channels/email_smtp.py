@@ -17,24 +17,45 @@ import socket
 import ssl
 from email.headerregistry import Address
 from email.message import EmailMessage
-from typing import ClassVar
+from typing import ClassVar, Literal
 
-from ..config.schema import SmtpChannel
+from pydantic import Field
+
+from ..addresses import EmailAddress
+from ..config.base import ChannelSettings
 from ..render import Rendered
 from . import _mail
-from .base import ChannelContext, DeliveryResult
+from .base import Channel, ChannelContext, DeliveryResult
 
 log = logging.getLogger("alertrouter.channels.smtp")
 
 
-class SmtpMailSender:
+class SmtpChannel(ChannelSettings):
+    """The same email over SMTP (STARTTLS and auth optional)."""
+
+    type: Literal["smtp"]
+    host: str
+    port: int = Field(587, gt=0, lt=65536)
+    starttls: bool = True
+    ssl: bool = Field(False, description="Implicit TLS (port 465) instead of STARTTLS")
+    username: str = ""
+    password: str = Field("", description="A secret: ${ENV_VAR}")
+    sender: str
+    to: list[EmailAddress] = Field(default_factory=list)
+    cc: list[EmailAddress] = Field(default_factory=list)
+    timeout_seconds: float = Field(15.0, gt=0, le=120)
+
+
+class SmtpMailSender(Channel):
     kind: ClassVar[str] = "smtp"
+    settings: ClassVar[type[ChannelSettings]] = SmtpChannel
     template_kind: ClassVar[str] = "email"
     parts: ClassVar[tuple[str, ...]] = ("subject", "text", "html")
 
     def __init__(self, name: str, cfg: SmtpChannel, ctx: ChannelContext):
         self.name = name
         self.cfg = cfg
+        self.timeout = cfg.timeout_seconds
         self._env = ctx.env
         self._host = ctx.resolve(cfg.host)
         self._username = ctx.resolve(cfg.username)
@@ -87,7 +108,7 @@ class SmtpMailSender:
         if not rcpts:
             return DeliveryResult.permanent(_mail.no_recipients(label))
         mime = self.message(built)
-        t = self.cfg.timeout_seconds
+        t = self.timeout
         smtp: smtplib.SMTP | None = None
         done = False  # reached the end of the dialogue: say QUIT; after a failure just close
         try:

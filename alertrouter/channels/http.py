@@ -1,14 +1,14 @@
-"""Outbound HTTP: one session factory, the keep-alive client deliveries POST with, and log
+"""Outbound HTTP: one session factory, the one transport deliveries POST with, and log
 redaction for the HTTP client's own debug lines.
 
-Deliveries POST through `KeepAlive` (`client_for(session)`): a small HTTP/1.1 client on the
+Deliveries POST through `KeepAlive.send` (`client_for(session)`): a small HTTP/1.1 client on the
 `httptools` parser the server already uses, with idle keep-alive connections per host shared by
 the delivery threads. Each POST is one `sendall` and a parse of the answer: about a tenth of the
 CPU of the same POST through urllib3 (measured in benchmarks/README.md), which matters because
 deliveries share one interpreter with intake. Through `requests` a third of a delivery's CPU also
 went to re-reading the environment (proxies, `.netrc`, CA bundles) on every request; the client
 reads it once per host. A host that the environment sends through a proxy is posted to by
-`requests` as before.
+`requests` (through the proxy), behind the same `send`: the same answer, the same three errors.
 
 Channel URLs carry secrets in their query strings (Workflows `sig=`, webhook tokens). urllib3 logs
 request lines at DEBUG, so its records are rewritten with query strings removed before any
@@ -63,6 +63,7 @@ def make_session(user_agent: str = "alertrouter/0.1") -> requests.Session:
 MAX_IDLE = 16  # idle connections kept per host: the dispatcher's delivery threads, with room to spare
 MAX_ANSWER_BYTES = 1 << 20  # a longer answer body is not read to the end: the connection is dropped
 KEPT_BYTES = 4096  # of an answer's body, kept to be masked and cut to EXCERPT_BYTES for a failure's detail
+_KEPT_HEADERS = ("retry-after", "connection", "content-type", "location")
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 
 
@@ -89,7 +90,7 @@ class _Parse:
 
     def on_header(self, name: bytes, value: bytes) -> None:
         key = name.decode("latin-1").lower()
-        if key in ("retry-after", "connection", "content-type", "location"):
+        if key in _KEPT_HEADERS:
             self.headers[key] = value.decode("latin-1")
 
     def on_headers_complete(self) -> None:
@@ -111,8 +112,9 @@ class KeepAlive:
     An idle connection the server closed is noticed before it is reused; a reused connection that
     fails before any byte of an answer is retried once on a new one (the server had not taken it)."""
 
-    def __init__(self, user_agent: str = "alertrouter"):
+    def __init__(self, user_agent: str = "alertrouter", session: requests.Session | None = None):
         self.user_agent = user_agent
+        self._session = session  # posts to a host the environment sends through a proxy
         ca = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or certifi.where()
         self._tls = ssl.create_default_context(capath=ca) if os.path.isdir(ca) else ssl.create_default_context(cafile=ca)
         self._idle: dict[tuple[str, str, int], list[socket.socket]] = {}
@@ -129,8 +131,26 @@ class KeepAlive:
                                          and not requests.utils.get_environ_proxies(url))
         return found
 
+    def send(self, url: str, body: bytes, headers: dict[str, str], timeout: float) -> Answer:
+        """POST `body`: over a kept-alive connection, or through `requests` and the proxy when the
+        environment sends the host through one. Raises TimeoutError (no answer in time),
+        ConnectionError (could not connect, or the connection broke) or ValueError (a request that
+        cannot be sent; its `__cause__`, if any, is the `requests` error), never with the URL."""
+        if self._session is None or self.direct(url):
+            return self.post(url, body, headers, timeout)
+        try:
+            resp = self._session.post(url, data=body, headers=headers, timeout=timeout, allow_redirects=False)
+        except requests.Timeout:
+            raise TimeoutError("no answer in time") from None
+        except requests.ConnectionError:
+            raise ConnectionError("connection failed") from None
+        except requests.RequestException as exc:
+            raise ValueError("the request cannot be sent") from exc
+        kept = {k.lower(): v for k, v in resp.headers.items() if k.lower() in _KEPT_HEADERS}
+        return Answer(resp.status_code, kept, resp.content[:KEPT_BYTES])
+
     def post(self, url: str, body: bytes, headers: dict[str, str], timeout: float) -> Answer:
-        """Raises TimeoutError (no answer in time), ConnectionError (could not connect, or the
+        """Over a kept-alive connection, whatever the environment says. Raises TimeoutError (no answer in time), ConnectionError (could not connect, or the
         connection broke) or ValueError (a URL or header that cannot be sent)."""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -264,12 +284,12 @@ _CLIENTS_LOCK = threading.Lock()
 
 
 def client_for(session: requests.Session) -> KeepAlive:
-    """The keep-alive client that goes with `session` (its User-Agent), made on first use."""
+    """The transport that goes with `session` (its User-Agent, and its proxies), made on first use."""
     client = getattr(session, "_alertrouter_client", None)
     if client is None:
         with _CLIENTS_LOCK:
             client = getattr(session, "_alertrouter_client", None)
             if client is None:
-                client = KeepAlive(session.headers.get("User-Agent", "alertrouter"))
+                client = KeepAlive(session.headers.get("User-Agent", "alertrouter"), session)
                 session._alertrouter_client = client
     return client

@@ -15,18 +15,29 @@ import sys
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
-from ..config.schema import LogChannel
+from pydantic import Field
+
+from ..config.base import ChannelSettings
 from ..render import Rendered
 from ..safety import escape_controls, json_controls
-from .base import ChannelContext, DeliveryResult
+from .base import Channel, ChannelContext, DeliveryResult
 
 _lock = threading.Lock()
 
 
-class LogSender:
+class LogChannel(ChannelSettings):
+    """Writes rendered notifications to the console and to a JSON-lines file in the data dir."""
+
+    type: Literal["log"]
+    path: str = Field("notifications.jsonl", description="File under the data dir (or an absolute path)")
+    console: bool = True
+
+
+class LogSender(Channel):
     kind: ClassVar[str] = "log"
+    settings: ClassVar[type[ChannelSettings]] = LogChannel
     parts: ClassVar[tuple[str, ...]] = ("text",)
 
     def __init__(self, name: str, cfg: LogChannel, ctx: ChannelContext):

@@ -11,12 +11,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
-from ..config.schema import PagerDutyChannel
+from pydantic import Field
+
+from ..config.base import ChannelSettings
+from ..config.types import RateLimit
 from ..render import Rendered
 from ..safety import link_allowed
-from .base import ChannelContext, DeliveryResult, post_json
+from .base import Channel, ChannelContext, DeliveryResult, post_json
 
 log = logging.getLogger("alertrouter.channels.pagerduty")
 
@@ -47,13 +50,27 @@ def _first(labels: dict, *keys: str) -> str:
     return next((labels[k] for k in keys if labels.get(k)), "")
 
 
-class PagerDutySender:
+class PagerDutyChannel(ChannelSettings):
+    """PagerDuty Events API v2: trigger on fired, resolve on resolved, dedup key from the fingerprint."""
+
+    type: Literal["pagerduty"]
+    routing_key: str = Field(description="Integration (routing) key; a secret: ${ENV_VAR}")
+    url: str = "https://events.pagerduty.com/v2/enqueue"
+    timeout_seconds: float = Field(10.0, gt=0, le=60)
+
+
+class PagerDutySender(Channel):
     kind: ClassVar[str] = "pagerduty"
+    settings: ClassVar[type[ChannelSettings]] = PagerDutyChannel
+    # PagerDuty Events v2: about 120 events a minute per integration key, over a sliding minute
+    documented_limit: ClassVar[RateLimit | None] = RateLimit(120, 60.0)
+    pages: ClassVar[bool] = True
     parts: ClassVar[tuple[str, ...]] = ("summary",)
 
     def __init__(self, name: str, cfg: PagerDutyChannel, ctx: ChannelContext):
         self.name = name
         self.cfg = cfg
+        self.timeout = cfg.timeout_seconds
         self.session = ctx.session
         self._routing_key = ctx.resolve(cfg.routing_key)
         self._url = ctx.resolve(cfg.url)
@@ -103,5 +120,5 @@ class PagerDutySender:
 
     def send(self, msg: Rendered) -> DeliveryResult:
         body = json.dumps(self.build(msg), ensure_ascii=False).encode("utf-8")
-        return post_json(self.session, self._url, body, {}, self.cfg.timeout_seconds, f"pagerduty {self.name}",
+        return post_json(self.session, self._url, body, {}, self.timeout, f"pagerduty {self.name}",
                          self.secret_values())

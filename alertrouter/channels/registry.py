@@ -1,15 +1,11 @@
-"""Channel kinds, written out: one line per kind."""
+"""The one list of channel kinds: the `type:` routing.yaml names → the `Channel` class that sends it.
+
+What a kind is (its settings model, documented rate limit, paging, template kind, timeout) is said
+on its class; `config/schema.py` builds the `channels:` union from the classes' settings models."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import requests
-
-from ..config.load import LOG_CHANNEL, LoadedConfig
-from ..config.schema import LogChannel
-from .base import Channel, ChannelContext
-from .http import make_session
+from .base import Channel
 from .email_graph import GraphMailSender
 from .email_smtp import SmtpMailSender
 from .log import LogSender
@@ -17,25 +13,16 @@ from .pagerduty import PagerDutySender
 from .teams import TeamsSender
 from .webhook import WebhookSender
 
-CHANNELS: dict[str, type] = {
-    "email": GraphMailSender,
-    "log": LogSender,
-    "pagerduty": PagerDutySender,
-    "smtp": SmtpMailSender,
-    "teams": TeamsSender,
-    "webhook": WebhookSender,
-}
+CHANNELS: dict[str, type[Channel]] = {cls.kind: cls for cls in (
+    GraphMailSender,
+    LogSender,
+    PagerDutySender,
+    SmtpMailSender,
+    TeamsSender,
+    WebhookSender,
+)}
 
 
-def build_channels(loaded: LoadedConfig, data_dir: Path, session: requests.Session | None = None,
-                   extra: dict | None = None) -> dict[str, Channel]:
-    """Instantiate every configured channel whose settings are complete, plus the built-in log channel."""
-    ctx = ChannelContext(session=session or make_session(), data_dir=Path(data_dir), extra=extra or {},
-                         env=loaded.env)
-    out: dict[str, Channel] = {}
-    for name, cfg in loaded.config.channels.items():
-        if name in loaded.unresolved:
-            continue
-        out[name] = CHANNELS[cfg.type](name, cfg, ctx)
-    out.setdefault(LOG_CHANNEL, LogSender(LOG_CHANNEL, LogChannel(type="log"), ctx))
-    return out
+def channel_class(kind: str) -> type[Channel]:
+    """The class of the channel kind `kind` (a validated config only names registered kinds)."""
+    return CHANNELS[kind]

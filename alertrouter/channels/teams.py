@@ -18,14 +18,17 @@ from __future__ import annotations
 import json
 import logging
 import re
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 from urllib.parse import parse_qs, urlsplit
 
-from ..config.schema import TeamsChannel
+from pydantic import Field
+
+from ..config.base import ChannelSettings
+from ..config.types import RateLimit
 from ..render import Rendered, plain
 from ..safety import link_allowed, md_escape
 from ..wording import count_text, iso_duration_text, when_text
-from .base import ChannelContext, DeliveryResult, post_json
+from .base import Channel, ChannelContext, DeliveryResult, post_json
 
 log = logging.getLogger("alertrouter.channels.teams")
 
@@ -131,13 +134,25 @@ def part(msg: Rendered, name: str, default: str = "") -> str:
     return md_escape(text) if text == plain(msg.view, name) else text
 
 
-class TeamsSender:
+class TeamsChannel(ChannelSettings):
+    """Microsoft Teams through a Workflows (Power Automate) 'Teams webhook' URL: an Adaptive Card."""
+
+    type: Literal["teams"]
+    url: str = Field(description="The Workflows webhook URL as Teams gives it (a secret: ${ENV_VAR})")
+    timeout_seconds: float = Field(10.0, gt=0, le=60)
+
+
+class TeamsSender(Channel):
     kind: ClassVar[str] = "teams"
+    settings: ClassVar[type[ChannelSettings]] = TeamsChannel
+    # Teams Workflows webhooks throttle above 4 requests a second
+    documented_limit: ClassVar[RateLimit | None] = RateLimit(4, 1.0)
     parts: ClassVar[tuple[str, ...]] = ("title", "text")
 
     def __init__(self, name: str, cfg: TeamsChannel, ctx: ChannelContext):
         self.name = name
         self.cfg = cfg
+        self.timeout = cfg.timeout_seconds
         self.session = ctx.session
         self._url = ctx.resolve(cfg.url)
         host = (urlsplit(self._url).hostname or "").lower()
@@ -220,7 +235,7 @@ class TeamsSender:
         ]})
 
     def send(self, msg: Rendered) -> DeliveryResult:
-        return post_json(self.session, self._url, _dump(self.build(msg)), {}, self.cfg.timeout_seconds,
+        return post_json(self.session, self._url, _dump(self.build(msg)), {}, self.timeout,
                          f"teams {self.name}")
 
 

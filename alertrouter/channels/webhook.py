@@ -17,12 +17,14 @@ import hmac
 import json
 import time
 from datetime import datetime, timezone
-from typing import ClassVar
+from typing import ClassVar, Literal
 
-from ..config.schema import WebhookChannel
+from pydantic import Field
+
+from ..config.base import ChannelSettings
 from ..render import Rendered
 from ..safety import safe_links
-from .base import ChannelContext, DeliveryResult, post_json
+from .base import Channel, ChannelContext, DeliveryResult, post_json
 
 SECRET_PREFIX = "whsec_"
 KEY_BYTES = (24, 64)  # the spec's recommended secret size
@@ -51,13 +53,25 @@ def signature(keys: list[bytes], msg_id: str, timestamp: int, body: bytes) -> st
     return " ".join("v1," + base64.b64encode(hmac.new(k, signed, hashlib.sha256).digest()).decode() for k in keys)
 
 
-class WebhookSender:
+class WebhookChannel(ChannelSettings):
+    """JSON POST of `{type, timestamp, data}`, signed per Standard Webhooks when a secret is set."""
+
+    type: Literal["webhook"]
+    url: str = Field(description="Target URL; a secret: write it as ${ENV_VAR}")
+    signing_secret: str = Field("", description="whsec_<base64> Standard Webhooks secret; empty = unsigned")
+    headers: dict[str, str] = Field(default_factory=dict, description="Extra headers; values may use ${ENV_VAR}")
+    timeout_seconds: float = Field(10.0, gt=0, le=60)
+
+
+class WebhookSender(Channel):
     kind: ClassVar[str] = "webhook"
+    settings: ClassVar[type[ChannelSettings]] = WebhookChannel
     parts: ClassVar[tuple[str, ...]] = ("text",)
 
     def __init__(self, name: str, cfg: WebhookChannel, ctx: ChannelContext):
         self.name = name
         self.cfg = cfg
+        self.timeout = cfg.timeout_seconds
         self.session = ctx.session
         self._url = ctx.resolve(cfg.url)
         self._headers = {k: ctx.resolve(v) for k, v in cfg.headers.items()}
@@ -82,7 +96,7 @@ class WebhookSender:
     def send(self, msg: Rendered) -> DeliveryResult:
         body = json.dumps(self.build(msg)).encode()
         headers = {**self._headers, **self.signed_headers(msg, body)}
-        return post_json(self.session, self._url, body, headers, self.cfg.timeout_seconds, f"webhook {self.name}",
+        return post_json(self.session, self._url, body, headers, self.timeout, f"webhook {self.name}",
                          self.secret_values())
 
     def secret_values(self) -> list[str]:

@@ -1,4 +1,7 @@
-"""Load routing.yaml: YAML with line numbers → typed config → cross-checked → compiled routes.
+"""Load routing.yaml: YAML with line numbers → typed config → cross-checked → `LoadedConfig`.
+
+The router compiles the routes of what this returns (routing/router.py); the match language both
+use to check and compile matchers is `config/matchers.py`.
 
 Every problem becomes one line `FILE:LINE PATH: what is wrong; how to fix it`, and all problems
 are reported at once in a ConfigError.
@@ -6,13 +9,10 @@ are reported at once in a ConfigError.
 
 from __future__ import annotations
 
-import difflib
 import os
-import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -20,21 +20,19 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError
 
 from ..errors import ConfigError
-from ..routing.matchers import compile_match
 from ..schedule import schedule_problem
 from ..model import KINDS
-from .schema import CHANNEL_TYPES, Recipients, Role, RoutingConfig
-
-ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-LOG_CHANNEL = "log"
-OWNER_PREFIX = "owner:"
+from .env import ENV_REF
+from .matchers import compile_match
+from .messages import Locator, clean_loc, message, path_of, plain, suggest
+from .schema import Recipients, Role, RoutingConfig
+from .types import LOG_CHANNEL, OWNER_PREFIX, Target
 
 
 @dataclass
 class LoadedConfig:
     config: RoutingConfig
     path: str
-    routes: list  # compiled routing.router.CompiledRoute
     warnings: list[str] = field(default_factory=list)
     unresolved: dict[str, list[str]] = field(default_factory=dict)  # channel -> missing env vars
     env: typing.Mapping[str, str] = field(default_factory=lambda: os.environ)  # where ${ENV_VAR}s resolve
@@ -67,6 +65,13 @@ class LoadedConfig:
         return found
 
 
+def target(loaded: LoadedConfig, route: str, role: str, channel: str) -> Target:
+    """A target, on the `log` channel instead when the channel's ${ENV_VAR}s are not set."""
+    if channel in loaded.unresolved:
+        return Target(route, role, LOG_CHANNEL, fallback_from=channel)
+    return Target(route, role, channel)
+
+
 def load(path: str | os.PathLike, env: typing.Mapping[str, str] | None = None) -> LoadedConfig:
     p = Path(path)
     try:
@@ -91,29 +96,28 @@ def loads(text: str, name: str = "routing.yaml", env: typing.Mapping[str, str] |
         raise ConfigError([f"{name}:1 the file is empty; it needs at least `roles:` and `channels:`"])
     if not isinstance(doc, dict):
         raise ConfigError([f"{name}:1 the top level must be a mapping with roles, channels and routes"])
-    loc_line = _Locator(doc)
+    loc_line = Locator(doc)
     try:
-        cfg = RoutingConfig.model_validate(_plain(doc))
+        cfg = RoutingConfig.model_validate(plain(doc))
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            loc = _clean_loc(doc, err["loc"])
-            problems.append(f"{name}:{loc_line.line(loc)} {_path(loc)}: {_message(err, loc, doc)}")
+            loc = clean_loc(doc, err["loc"])
+            problems.append(f"{name}:{loc_line.line(loc)} {path_of(loc)}: {message(err, loc, doc)}")
         raise ConfigError(problems) from None
 
     problems: list[str] = []
 
     def problem(loc: tuple, msg: str) -> None:
-        problems.append(f"{name}:{loc_line.line(loc)} {_path(loc)}: {msg}")
+        problems.append(f"{name}:{loc_line.line(loc)} {path_of(loc)}: {msg}")
 
     channel_names = set(cfg.channels) | {LOG_CHANNEL}
     for role_name, role in cfg.roles.items():
         for i, ch in enumerate(role.channels):
             if ch not in channel_names:
-                problem(("roles", role_name, "channels", i), f'undefined channel "{ch}"{_suggest(ch, channel_names)}; '
+                problem(("roles", role_name, "channels", i), f'undefined channel "{ch}"{suggest(ch, channel_names)}; '
                         "define it under channels: or fix the name")
     seen: dict[str, int] = {}
-    compiled = []
     for i, route in enumerate(cfg.routes):
         if route.name in seen:
             problem(("routes", i, "name"), f'duplicate route name "{route.name}" (also routes[{seen[route.name]}]); '
@@ -121,15 +125,14 @@ def loads(text: str, name: str = "routing.yaml", env: typing.Mapping[str, str] |
         seen.setdefault(route.name, i)
         for j, role in enumerate(route.roles):
             if role not in cfg.roles:
-                problem(("routes", i, "roles", j), f'undefined role "{role}"{_suggest(role, cfg.roles)}; '
+                problem(("routes", i, "roles", j), f'undefined role "{role}"{suggest(role, cfg.roles)}; '
                         "define it under roles: or fix the name")
-        matchers, errors = compile_match(route.match)
+        _, errors = compile_match(route.match)
         for key, msg in errors:
             problem(("routes", i, "match", key) if key else ("routes", i, "match"), msg)
-        compiled.append((route, matchers))
     for j, role in enumerate(cfg.default_route.roles):
         if role not in cfg.roles:
-            problem(("default_route", "roles", j), f'undefined role "{role}"{_suggest(role, cfg.roles)}; '
+            problem(("default_route", "roles", j), f'undefined role "{role}"{suggest(role, cfg.roles)}; '
                     "define it under roles: or fix the name")
     for wname, window in cfg.time_windows.items():
         try:
@@ -145,7 +148,7 @@ def loads(text: str, name: str = "routing.yaml", env: typing.Mapping[str, str] |
     def check_windows(loc: tuple, names: list[str], field: str) -> None:
         for k, wname in enumerate(names):
             if wname not in cfg.time_windows:
-                problem(loc + (field, k), f'undefined time window "{wname}"{_suggest(wname, cfg.time_windows)}; '
+                problem(loc + (field, k), f'undefined time window "{wname}"{suggest(wname, cfg.time_windows)}; '
                         "define it under time_windows: or fix the name")
 
     for role_name, role in cfg.roles.items():
@@ -157,7 +160,7 @@ def loads(text: str, name: str = "routing.yaml", env: typing.Mapping[str, str] |
         if route.escalate:
             for j, role in enumerate(route.escalate.to):
                 if role not in cfg.roles:
-                    problem(("routes", i, "escalate", "to", j), f'undefined role "{role}"{_suggest(role, cfg.roles)}; '
+                    problem(("routes", i, "escalate", "to", j), f'undefined role "{role}"{suggest(role, cfg.roles)}; '
                             "define it under roles: or fix the name")
     for i, rule in enumerate(cfg.inhibit_rules):
         for side in ("source", "target"):
@@ -169,7 +172,7 @@ def loads(text: str, name: str = "routing.yaml", env: typing.Mapping[str, str] |
         ch = cfg.channels.get(owners.channel)
         if ch is None:
             problem(("run_owners", "channel"), f'undefined channel "{owners.channel}"'
-                    f"{_suggest(owners.channel, cfg.channels)}; define it under channels: or fix the name")
+                    f"{suggest(owners.channel, cfg.channels)}; define it under channels: or fix the name")
         elif ch.type not in ("email", "smtp"):
             problem(("run_owners", "channel"), f'channel "{owners.channel}" is a {ch.type} channel; owners are '
                     "reached by email: name an email or smtp channel")
@@ -189,7 +192,7 @@ def loads(text: str, name: str = "routing.yaml", env: typing.Mapping[str, str] |
     for dname, digest in cfg.digests.items():
         for j, role in enumerate(digest.roles):
             if role not in cfg.roles:
-                problem(("digests", dname, "roles", j), f'undefined role "{role}"{_suggest(role, cfg.roles)}; '
+                problem(("digests", dname, "roles", j), f'undefined role "{role}"{suggest(role, cfg.roles)}; '
                         "define it under roles: or fix the name")
         try:
             ZoneInfo(digest.time_zone)
@@ -209,26 +212,17 @@ def loads(text: str, name: str = "routing.yaml", env: typing.Mapping[str, str] |
             if missing:
                 unresolved.setdefault(ch_name, []).extend(missing)
                 warnings.append(
-                    f"{name}:{loc_line.line(('channels', ch_name) + fname)} {_path(('channels', ch_name) + fname)}: "
+                    f"{name}:{loc_line.line(('channels', ch_name) + fname)} {path_of(('channels', ch_name) + fname)}: "
                     f"environment variable {', '.join(missing)} is not set; notifications for channel "
                     f'"{ch_name}" go to the log channel until it is'
                 )
-    from ..routing.router import CompiledRoute
-
-    routes = [CompiledRoute(name=r.name, roles=tuple(r.roles), matchers=m, cont=r.continue_, index=i)
-              for i, (r, m) in enumerate(compiled)]
     base = Path(name).resolve().parent
-    folders = [(f"{name}:{loc_line.line(loc)} {_path(loc)}", d, str(Path(d) if Path(d).is_absolute() else base / d))
+    folders = [(f"{name}:{loc_line.line(loc)} {path_of(loc)}", d, str(Path(d) if Path(d).is_absolute() else base / d))
                for loc, d in [*((("routes", i, "templates"), r.templates) for i, r in enumerate(cfg.routes)),
                               (("default_route", "templates"), cfg.default_route.templates),
                               *((("roles", n, "templates"), r.templates) for n, r in cfg.roles.items())] if d]
-    return LoadedConfig(config=cfg, path=name, routes=routes, warnings=warnings, unresolved=unresolved, env=env,
+    return LoadedConfig(config=cfg, path=name, warnings=warnings, unresolved=unresolved, env=env,
                         template_folders=folders)
-
-
-def resolve_env(value: str, env: typing.Mapping[str, str] | None = None) -> str:
-    env = os.environ if env is None else env
-    return ENV_REF.sub(lambda m: env.get(m.group(1), ""), value)
 
 
 def _string_fields(ch: BaseModel):
@@ -243,170 +237,3 @@ def _string_fields(ch: BaseModel):
             for i, v in enumerate(value):
                 if isinstance(v, str):
                     yield (fname, i), v
-
-
-def resolve_list(values: list[str], env: typing.Mapping[str, str] | None = None) -> list[str]:
-    """Resolve ${ENV_VAR}s in a list of addresses; a variable may hold several, comma-separated."""
-    out: list[str] = []
-    for v in values:
-        out.extend(part.strip() for part in resolve_env(v, env).split(",") if part.strip())
-    return out
-
-
-# --- YAML positions and friendly messages ---
-
-
-def _plain(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {str(k): _plain(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_plain(v) for v in node]
-    return node
-
-
-class _Locator:
-    """Line (1-based) of the deepest node along a path in a ruamel round-trip document."""
-
-    def __init__(self, doc: Any):
-        self.doc = doc
-
-    def line(self, loc: tuple) -> int:
-        node, line = self.doc, 1
-        for part in loc:
-            lc = getattr(node, "lc", None)
-            if isinstance(node, dict) and part in node:
-                if lc is not None:
-                    line = lc.key(part)[0] + 1
-                node = node[part]
-            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-                if lc is not None:
-                    line = lc.item(part)[0] + 1
-                node = node[part]
-            else:
-                break
-        return line
-
-
-def _clean_loc(doc: Any, loc: tuple) -> tuple:
-    """Drop pydantic's union-tag parts (e.g. 'webhook' in channels.x.webhook.url)."""
-    out, node = [], doc
-    for part in loc:
-        if isinstance(node, dict) and part not in node and node.get("type") == part:
-            continue
-        out.append(part)
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-            node = node[part]
-        else:
-            node = None
-    return tuple(out)
-
-
-def _path(loc: tuple) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out or "(top level)"
-
-
-def _node(doc: Any, loc: tuple) -> Any:
-    for part in loc:
-        try:
-            doc = doc[part]
-        except (KeyError, IndexError, TypeError):
-            return None
-    return doc
-
-
-def _message(err: dict, loc: tuple, doc: Any) -> str:
-    t, inp, ctx = err["type"], err.get("input"), err.get("ctx") or {}
-    if t == "extra_forbidden":
-        parent = _node(doc, loc[:-1])
-        tag = parent.get("type") if isinstance(parent, dict) else None
-        allowed = _allowed_keys(loc[:-1], tag)
-        key = str(loc[-1])
-        hint = _suggest(key, allowed)
-        return f'unknown key "{key}"{hint}' + (f"; allowed: {', '.join(sorted(allowed))}" if allowed else "")
-    if t == "list_type":
-        return f"expected a list like [a, b], got {_show(inp)}"
-    if t == "missing":
-        return f'missing required key "{loc[-1]}"'
-    if t == "union_tag_invalid":
-        return f'unknown channel type "{ctx.get("tag")}" (expected one of: {", ".join(CHANNEL_TYPES)})'
-    if t == "union_tag_not_found":
-        return f'missing key "type" (one of: {", ".join(CHANNEL_TYPES)})'
-    if t == "literal_error":
-        return f"invalid value {_show(inp)}: expected {ctx.get('expected')}"
-    if t == "too_short":
-        return "must not be empty; list at least one"
-    msg = err["msg"]
-    return f"{msg[0].lower() + msg[1:]}, got {_show(inp)}"
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, str):
-        return f'"{value}"'
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    return repr(value)
-
-
-def _suggest(word: str, choices) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f' (did you mean "{close[0]}"?)' if close else ""
-
-
-def _allowed_keys(loc: tuple, tag: Any = None) -> set[str]:
-    """Keys a model at `loc` accepts, walking RoutingConfig's annotations."""
-    tp: Any = RoutingConfig
-    for part in loc:
-        tp = _unwrap(tp)
-        if isinstance(tp, type) and issubclass(tp, BaseModel):
-            f = _field_by_key(tp, str(part))
-            if f is None:
-                return set()
-            tp = f.annotation
-            continue
-        origin = typing.get_origin(tp)
-        args = typing.get_args(tp)
-        if origin in (dict, list) and args:
-            tp = args[-1]
-            continue
-        if origin is typing.Union:
-            named = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)
-                     and typing.get_args(a.model_fields.get("type").annotation if "type" in a.model_fields else None)
-                     == (part,)]
-            if named:
-                tp = named[0]
-                continue
-        return set()
-    tp = _unwrap(tp)
-    if isinstance(tp, type) and issubclass(tp, BaseModel):
-        return {f.alias or n for n, f in tp.model_fields.items()}
-    if typing.get_origin(tp) is typing.Union:
-        for a in typing.get_args(tp):
-            if isinstance(a, type) and issubclass(a, BaseModel) and "type" in a.model_fields \
-                    and typing.get_args(a.model_fields["type"].annotation) == (tag,):
-                return {f.alias or n for n, f in a.model_fields.items()}
-        return set().union(*({f.alias or n for n, f in a.model_fields.items()} for a in typing.get_args(tp)
-                              if isinstance(a, type) and issubclass(a, BaseModel)))
-    return set()
-
-
-def _unwrap(tp: Any) -> Any:
-    if typing.get_origin(tp) is typing.Annotated:
-        return typing.get_args(tp)[0]
-    return tp
-
-
-def _field_by_key(model: type[BaseModel], key: str):
-    for n, f in model.model_fields.items():
-        if key in (n, f.alias):
-            return f
-    return None

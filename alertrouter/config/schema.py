@@ -1,5 +1,8 @@
 """routing.yaml as typed models. Unknown keys are errors; names are cross-checked in load.py.
 
+A channel's settings model sits beside its sender (`channels/<type>.py`); the `channels:` union is
+built from the channel registry, discriminated on `type`.
+
 Secrets (URLs with signatures, keys, client secrets, passwords) are written as `${ENV_VAR}`.
 """
 
@@ -8,109 +11,18 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BeforeValidator, Field
 
 from ..addresses import EmailAddress, EmailDomain
-from ..pacing import RateLimit, parse_rate_limit
+from ..channels.registry import CHANNELS
+from .base import Strict
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+AnyChannel = Annotated[Union[tuple(cls.settings for cls in CHANNELS.values())], Field(discriminator="type")]
+CHANNEL_TYPES = tuple(CHANNELS)
 
 
-class RetryPolicy(_Strict):
-    """When a delivery fails in a way worth retrying: exponential backoff with jitter, honouring
-    Retry-After, then a dead letter after the last attempt."""
-
-    max_attempts: int = Field(12, ge=1, le=100, description="Attempts in all, the first included")
-    backoff_seconds: float = Field(5.0, gt=0, description="Delay before the second attempt")
-    max_backoff_seconds: float = Field(3600.0, gt=0, description="Cap on one delay")
-
-
-class _ChannelBase(_Strict):
-    retry: RetryPolicy = Field(default_factory=RetryPolicy)
-    budget_per_minute: int | None = Field(None, ge=0, description="Notices a minute before the rest are folded "
-                                                                  "into a summary; unset = the receiver's "
-                                                                  "documented limit; 0 = none")
-    rate_limit: Annotated[Optional[RateLimit], BeforeValidator(parse_rate_limit)] = Field(
-        None, description="Sends per period, e.g. 4/1s or 120/1m, spread over the period (a send over it waits "
-                          "for its slot); unset = the receiver's documented limit; 0 = none")
-
-
-class WebhookChannel(_ChannelBase):
-    """JSON POST of `{type, timestamp, data}`, signed per Standard Webhooks when a secret is set."""
-
-    type: Literal["webhook"]
-    url: str = Field(description="Target URL; a secret: write it as ${ENV_VAR}")
-    signing_secret: str = Field("", description="whsec_<base64> Standard Webhooks secret; empty = unsigned")
-    headers: dict[str, str] = Field(default_factory=dict, description="Extra headers; values may use ${ENV_VAR}")
-    timeout_seconds: float = Field(10.0, gt=0, le=60)
-
-
-class LogChannel(_ChannelBase):
-    """Writes rendered notifications to the console and to a JSON-lines file in the data dir."""
-
-    type: Literal["log"]
-    path: str = Field("notifications.jsonl", description="File under the data dir (or an absolute path)")
-    console: bool = True
-
-
-class TeamsChannel(_ChannelBase):
-    """Microsoft Teams through a Workflows (Power Automate) 'Teams webhook' URL: an Adaptive Card."""
-
-    type: Literal["teams"]
-    url: str = Field(description="The Workflows webhook URL as Teams gives it (a secret: ${ENV_VAR})")
-    timeout_seconds: float = Field(10.0, gt=0, le=60)
-
-
-class EmailChannel(_ChannelBase):
-    """Email through Microsoft Graph sendMail with an app-only (client credentials) token."""
-
-    type: Literal["email"]
-    tenant_id: str
-    client_id: str
-    client_secret: str = Field(description="A secret: ${ENV_VAR}")
-    sender: str = Field(description="Mailbox (UPN or id) the mail is sent as")
-    to: list[EmailAddress] = Field(default_factory=list, description="Default recipients; a role's recipients win")
-    cc: list[EmailAddress] = Field(default_factory=list)
-    authority_host: str = "https://login.microsoftonline.com"
-    graph_url: str = "https://graph.microsoft.com/v1.0"
-    timeout_seconds: float = Field(15.0, gt=0, le=120)
-
-
-class SmtpChannel(_ChannelBase):
-    """The same email over SMTP (STARTTLS and auth optional)."""
-
-    type: Literal["smtp"]
-    host: str
-    port: int = Field(587, gt=0, lt=65536)
-    starttls: bool = True
-    ssl: bool = Field(False, description="Implicit TLS (port 465) instead of STARTTLS")
-    username: str = ""
-    password: str = Field("", description="A secret: ${ENV_VAR}")
-    sender: str
-    to: list[EmailAddress] = Field(default_factory=list)
-    cc: list[EmailAddress] = Field(default_factory=list)
-    timeout_seconds: float = Field(15.0, gt=0, le=120)
-
-
-class PagerDutyChannel(_ChannelBase):
-    """PagerDuty Events API v2: trigger on fired, resolve on resolved, dedup key from the fingerprint."""
-
-    type: Literal["pagerduty"]
-    routing_key: str = Field(description="Integration (routing) key; a secret: ${ENV_VAR}")
-    url: str = "https://events.pagerduty.com/v2/enqueue"
-    timeout_seconds: float = Field(10.0, gt=0, le=60)
-
-
-Channel = Annotated[
-    Union[WebhookChannel, LogChannel, TeamsChannel, EmailChannel, SmtpChannel, PagerDutyChannel],
-    Field(discriminator="type"),
-]
-CHANNEL_TYPES = ("email", "log", "pagerduty", "smtp", "teams", "webhook")
-
-
-class Recipients(_Strict):
+class Recipients(Strict):
     to: list[EmailAddress] = Field(default_factory=list)
     cc: list[EmailAddress] = Field(default_factory=list)
 
@@ -149,20 +61,20 @@ DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _CLOCK = re.compile(r"^(?:[01]\d|2[0-3]):[0-5]\d$|^24:00$")
 
 
-class TimeRange(_Strict):
+class TimeRange(Strict):
     days: list[Literal[DAYS]] = Field(default_factory=lambda: list(DAYS))  # type: ignore[valid-type]
     start: str = Field("00:00", pattern=_CLOCK.pattern, description="HH:MM, local time")
     end: str = Field("24:00", pattern=_CLOCK.pattern, description="HH:MM, local time; 24:00 = end of day")
 
 
-class TimeWindow(_Strict):
+class TimeWindow(Strict):
     """A named schedule (business hours, weekends, quiet hours) in an IANA time zone."""
 
     time_zone: str = "UTC"
     ranges: list[TimeRange] = Field(min_length=1)
 
 
-class InhibitRule(_Strict):
+class InhibitRule(Strict):
     """While an alert matching `source` fires, hold events matching `target` that share the `equal` labels."""
 
     name: str = ""
@@ -171,12 +83,12 @@ class InhibitRule(_Strict):
     equal: list[str] = Field(default_factory=list, description="Labels that must have the same value on both")
 
 
-class Escalation(_Strict):
+class Escalation(Strict):
     after: Duration = Field(description="How long an unacknowledged notification waits, e.g. 15m")
     to: list[str] = Field(min_length=1, description="Roles notified when nobody acknowledged in time")
 
 
-class Role(_Strict):
+class Role(Strict):
     description: str = ""
     channels: list[str] = Field(min_length=1)
     visibility: Literal["full", "restricted"] = "full"
@@ -186,7 +98,7 @@ class Role(_Strict):
     muted_during: list[str] = Field(default_factory=list, description="Time windows during which it waits")
 
 
-class Route(_Strict):
+class Route(Strict):
     name: str = Field(min_length=1)
     match: dict[str, Any] = Field(default_factory=dict)
     roles: list[str] = Field(description="Roles to notify; [] records the event and notifies nobody")
@@ -202,7 +114,7 @@ class Route(_Strict):
     escalate: Escalation | None = None
 
 
-class DefaultRoute(_Strict):
+class DefaultRoute(Strict):
     roles: list[str] = Field(default_factory=list)
     templates: str = ""
 
@@ -210,7 +122,7 @@ class DefaultRoute(_Strict):
 DIGEST_SECTIONS = ("runs", "experiments", "models", "drift", "alerts", "resolution", "metrics", "cost")
 
 
-class Digest(_Strict):
+class Digest(Strict):
     """A periodic summary email (e.g. the analysts' Monday report), built from the store."""
 
     schedule: str = Field(description='NCRONTAB, 6 fields with seconds first, e.g. "0 0 8 * * Mon"')
@@ -223,14 +135,14 @@ class Digest(_Strict):
                                description="Run metric names (from run tags/properties) to chart per experiment")
 
 
-class LearnedLimit(_Strict):
+class LearnedLimit(Strict):
     factor: float = Field(3.0, gt=1, description="k in k × the median duration")
     last: int = Field(10, ge=1, le=100, description="How many of the experiment's last completed runs count")
     min_runs: int = Field(3, ge=1, description="Completed runs needed before the learned limit applies")
     floor: Duration = Field(1800.0, description="Never less than this")
 
 
-class MissingRun(_Strict):
+class MissingRun(Strict):
     """A dead man's switch: the experiment must start `every` so often, or by `grace` after each
     time its `schedule` fires."""
 
@@ -241,7 +153,7 @@ class MissingRun(_Strict):
     time_zone: str = "UTC"
 
 
-class RunWatch(_Strict):
+class RunWatch(Strict):
     """Runs that hang and pipelines that stopped running."""
 
     stuck_after: Duration | None = Field(None, description="Default limit for a run with no end; unset = "
@@ -255,7 +167,7 @@ class RunWatch(_Strict):
                               "not a start for `missing`; its end still ends a watch. 0 or none = no limit")
 
 
-class RunOwners(_Strict):
+class RunOwners(Strict):
     """Send a run's notices to the people its tags name, as well as to the roles. Anyone who can
     submit a run can set its tags, so only aliases and address domains listed here are honoured."""
 
@@ -270,7 +182,7 @@ class RunOwners(_Strict):
                              description="Which run notices reach the owners")
 
 
-class Links(_Strict):
+class Links(Strict):
     """Which links notifications may carry. Links come only from the fields the inbound adapters know
     are links (studio, portal, investigation, search results); any other scheme (javascript:, data:…)
     is never sent, and neither is a URL with spaces, control characters or credentials in it."""
@@ -279,9 +191,9 @@ class Links(_Strict):
                                                 "http to a loopback host is always allowed)")
 
 
-class RoutingConfig(_Strict):
+class RoutingConfig(Strict):
     version: Literal[1] = 1
-    channels: dict[str, Channel] = Field(default_factory=dict)
+    channels: dict[str, AnyChannel] = Field(default_factory=dict)
     roles: dict[str, Role]
     routes: list[Route] = Field(default_factory=list)
     default_route: DefaultRoute = Field(default_factory=DefaultRoute)

@@ -12,9 +12,10 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from ..app import App, render_notification
+from ..app import App
+from ..delivery.render import channel_for, render_notification
 from ..model import Event
-from ..routing.router import Target
+from ..config.types import Target
 from ..store.base import Attempt, Notification
 from ..preview import mask_as_html_text, mask_secrets
 from .mask import mask, mask_text
@@ -110,7 +111,7 @@ def build_trail(app: App, event: Event) -> Trail:
 def rendered_for(app: App, event: Event, n: Notification):
     """(channel, rendered message, masked body) for a stored notification, rendered now."""
     target = Target(n.route, n.role, n.channel, n.fallback_from)
-    channel = app.channel_for(target)
+    channel = channel_for(app.channels, target)
     msg = render_notification(app.loaded, app.renderer, app.store, event, target, channel)
     secrets = sorted((s for s in channel.secret_values() if s), key=len, reverse=True)
     return channel, msg, mask_secrets(mask(channel.build(msg)), secrets), mask_secrets(msg.parts, secrets)
@@ -122,7 +123,7 @@ def fill_preview(app: App, event: Event, n: Notification, view: NotificationView
     except Exception as exc:  # a role or route gone from the config since: say so, keep the page
         view.preview_error = f"cannot render now: {type(exc).__name__}: {mask_text(str(exc))[:300]}"
         return
-    view.kind = getattr(channel, "kind", "")
+    view.kind = channel.kind
     view.body_json = json.dumps(body, indent=2, ensure_ascii=False)
     view.card_json = json.dumps(teams_card(body)) if teams_card(body) else ""
     view.text = mask_text(parts.get("text", ""))

@@ -8,14 +8,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from ..app import App
-from ..config.load import LOG_CHANNEL, LoadedConfig
+from ..config.load import LoadedConfig
 from ..config.schema import DURATION_UNITS
+from ..config.types import LOG_CHANNEL
 from ..errors import PayloadError
 from ..explain import explain
 from ..inbound import decode, parse_payload
 from ..model import Event
 from ..pipeline import inhibit
-from ..routing.matchers import compile_match
+from ..config.matchers import compile_match
 from .mask import mask, mask_text
 from .trail import teams_card
 

@@ -30,7 +30,8 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from ..channels.base import Channel, DeliveryResult
-from ..config.load import LOG_CHANNEL, LoadedConfig
+from ..config.load import LoadedConfig
+from ..config.types import LOG_CHANNEL
 from ..render import Rendered, Renderer
 from .aggregate import DigestData, collect
 from .coverage import NO_DATA, NO_DATA_GRACE, NOT_YET, Coverage, coverage
@@ -144,7 +145,7 @@ class DigestRunner:
                     if configured is not None and configured.type in ("email", "smtp") and LOG_CHANNEL in self.channels:
                         out.append((role_name, LOG_CHANNEL, self.channels[LOG_CHANNEL], ch_name))
                     continue
-                if getattr(ch, "template_kind", ch.kind) == "email" or ch.kind == "log":
+                if ch.template_kind == "email" or ch.kind == "log":
                     out.append((role_name, ch_name, ch, ""))
         return out
 

@@ -8,7 +8,7 @@ digest counts what happened in Azure, so its figures take source events only. Th
     acknowledgements   pipeline acknowledgement()     alert.acknowledged, id "ack|EVENT|ROUTE"
     budget summaries   pipeline/budget.py due()       event.other, fingerprint "fold:KEY"
     run watch          ml/watch.py                    run.stuck, run.missing and their *_resolved kinds
-    channel health     channels/health.py             source "router" (channel.down / channel.up)
+    channel health     delivery/health.py             source "router" (channel.down / channel.up)
 
 None of these carries a marker of its own, so they are recognised by what only the router writes:
 fingerprints and kinds no inbound adapter produces (every adapter's fingerprint starts with its own

@@ -24,8 +24,8 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 
 from ..config.load import LoadedConfig
+from ..config.types import Target
 from ..model import Event
-from ..routing.router import Target
 from . import inhibit, silences
 from .acks import Acknowledgements
 from .mutes import RUN_ENDINGS, Inhibition, RunEnds, Silences, TrackAlerts

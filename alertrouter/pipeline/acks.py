@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from ..config.load import LoadedConfig
+from ..config.load import LoadedConfig, target
+from ..config.types import Target
 from ..model import Event
-from ..routing.router import Target, target
 from . import escalate
 
 

@@ -13,29 +13,27 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, timezone
 
+from ..config.types import Target
 from ..model import Event, Severity
-from ..pacing import DEFAULTS as RECEIVER_LIMITS
-from ..routing.router import Target
+from ..channels.registry import channel_class
 from ..wording import count_text
 
 BUDGET, FOLD = "budget", "fold"
 WINDOW = 60.0
-
-# Notices per minute by channel type: the receivers' documented limits (pacing.DEFAULTS: Teams
-# 4/1s, PagerDuty 120/1m, Graph mail 10000/10m) as a minute's worth: 240, 120, 1000.
-DEFAULTS = {kind: round(limit.count * 60 / limit.per) for kind, limit in RECEIVER_LIMITS.items()}
-
 
 def per_minute(channel_cfg) -> int | None:
     if channel_cfg is None:
         return None
     if channel_cfg.budget_per_minute is not None:
         return channel_cfg.budget_per_minute or None  # 0 = no budget
-    return DEFAULTS.get(channel_cfg.type)
+    # the receiver's documented limit (Channel.documented_limit: Teams 4/1s, PagerDuty 120/1m, Graph mail
+    # 10000/10m) as a minute's worth: 240, 120, 1000
+    limit = channel_class(channel_cfg.type).documented_limit
+    return round(limit.count * 60 / limit.per) if limit is not None and limit.count else None
 
 
 def is_page(event: Event, channel_type: str) -> bool:
-    return channel_type == "pagerduty" and event.severity.rank <= Severity.error.rank
+    return channel_class(channel_type).pages and event.severity.rank <= Severity.error.rank
 
 
 def take(store, channel: str, limit: int, now: float) -> bool:

@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from ..model import Event, Severity
-from ..routing.router import Target
+from ..config.types import Target
 
 log = logging.getLogger("alertrouter.group")
 

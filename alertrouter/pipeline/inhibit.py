@@ -30,7 +30,7 @@ import uuid
 
 from ..config.schema import InhibitRule
 from ..model import Event
-from ..routing.matchers import compile_match
+from ..config.matchers import compile_match
 
 KIND = "alert"
 READY = "inhibit-ready"  # by rule id: {"gen": the generation its index lives in}

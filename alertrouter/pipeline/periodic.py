@@ -5,9 +5,9 @@ sends it."""
 
 from __future__ import annotations
 
-from ..config.load import LoadedConfig
+from ..config.load import LoadedConfig, target
+from ..config.types import Target
 from ..model import Event
-from ..routing.router import Target, target
 from ..wording import duration_text
 from . import budget, escalate, group
 from .stages import NextFlush

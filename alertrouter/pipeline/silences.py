@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from ..errors import RouterError
 from ..model import Event
-from ..routing.matchers import compile_match
+from ..config.matchers import compile_match
 
 KIND = "silence"
 REV, REV_KEY = "silence-rev", "all"  # its version moves with every change to any silence

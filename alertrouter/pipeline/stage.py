@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from ..config.types import Target
 from ..model import Event
-from ..routing.router import Target
 
 
 @dataclass(frozen=True, slots=True)

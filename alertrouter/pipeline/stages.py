@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from ..config.load import LoadedConfig
-from ..routing.router import Target
+from ..config.types import Target
 from . import budget, escalate, group, windows
 from .stage import Case, Stage, Verdict
 

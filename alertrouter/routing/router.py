@@ -16,9 +16,11 @@ import logging
 from dataclasses import dataclass, field
 
 from .. import addresses
-from ..config.load import LOG_CHANNEL, OWNER_PREFIX, LoadedConfig
+from ..config.load import LoadedConfig, target
+from ..config.matchers import Matcher, compile_match
+from ..config.schema import Route
+from ..config.types import OWNER_PREFIX, Target
 from ..model import Event
-from .matchers import Matcher
 
 DEFAULT_ROUTE = "default"
 OWNER_ROUTE = "run-owners"
@@ -43,14 +45,6 @@ class CompiledRoute:
         return None
 
 
-@dataclass(frozen=True, slots=True)
-class Target:
-    route: str
-    role: str
-    channel: str
-    fallback_from: str = ""  # the configured channel this replaced (its environment variables are not set)
-
-
 @dataclass
 class Decision:
     routes: list[str] = field(default_factory=list)
@@ -61,6 +55,12 @@ class Decision:
     @property
     def channels(self) -> list[str]:
         return list(dict.fromkeys(t.channel for t in self.targets))
+
+
+def compile_routes(routes: list[Route]) -> list[CompiledRoute]:
+    """routing.yaml's routes, in order, with their matchers compiled (the loader has checked them)."""
+    return [CompiledRoute(name=r.name, roles=tuple(r.roles), matchers=compile_match(r.match)[0],
+                          cont=r.continue_, index=i) for i, r in enumerate(routes)]
 
 
 class MatchTable:
@@ -101,7 +101,7 @@ class Router:
     def __init__(self, loaded: LoadedConfig):
         self.loaded = loaded
         self.cfg = loaded.config
-        self.routes = loaded.routes
+        self.routes = compile_routes(self.cfg.routes)
         self.table = MatchTable(self.routes)
         self._targets: dict[tuple[str, tuple[str, ...]], list[Target]] = {}
         self._aliases = self._owner_aliases()
@@ -234,9 +234,3 @@ class Router:
         return list(dict.fromkeys(target(self.loaded, route, role, ch) for role in roles
                                   if role in self.cfg.roles for ch in self.cfg.roles[role].channels))
 
-
-def target(loaded: LoadedConfig, route: str, role: str, channel: str) -> Target:
-    """A target, on the `log` channel instead when the channel's ${ENV_VAR}s are not set."""
-    if channel in loaded.unresolved:
-        return Target(route, role, LOG_CHANNEL, fallback_from=channel)
-    return Target(route, role, channel)

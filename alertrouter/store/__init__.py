@@ -1,4 +1,7 @@
-"""Stores behind one interface (see base.py): SQLite embedded, Azure Tables + Queues for scale-out."""
+"""Stores behind one interface: `base.Store`, the union of the roles in roles.py (event log, outbox,
+state documents, console queries, delivery queue, lifecycle), over the records in records.py.
+Two implementations, each a package with a module per role: `sqlite` (embedded) and `azure`
+(Tables + Queues, for scale-out)."""
 
 from __future__ import annotations
 

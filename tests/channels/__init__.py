@@ -22,17 +22,6 @@ BUDGET = "monitor-budget-fired.test-action.json"
 SERVICE_HEALTH = "monitor-servicehealth-fired-stage-resolved.test-action.json"
 SIX = [METRIC_FIRED, METRIC_RESOLVED, RUN_FAILED, RUN_COMPLETED, BUDGET, SERVICE_HEALTH]
 
-# Status → expected (status, retry_after) for one HTTP answer, shared by the three channels' tests.
-STATUS_CASES = [
-    (202, {}, "delivered", None),
-    (200, {}, "delivered", None),
-    (400, {}, "failed", None),
-    (401, {}, "failed", None),
-    (429, {"Retry-After": "7"}, "retry", 7.0),
-    (503, {"Retry-After": "30"}, "retry", 30.0),
-    (500, {}, "retry", None),
-]
-
 
 def event(name: str) -> Event:
     [ev] = parse_payload(load_fixture(name)).events

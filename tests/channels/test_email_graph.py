@@ -11,7 +11,7 @@ import pytest
 
 from alertrouter.channels.base import ChannelContext, DeliveryResult
 from alertrouter.channels.email_graph import GraphMailSender
-from alertrouter.config.schema import EmailChannel
+from alertrouter.channels.email_graph import EmailChannel
 from alertrouter.inbound import parse_payload
 from alertrouter.render import Renderer
 from tests.channels.conftest import ACCESS_TOKEN, CLIENT_ID, CLIENT_SECRET, TENANT

@@ -12,7 +12,7 @@ import pytest
 
 from alertrouter.channels.base import ChannelContext, DeliveryResult
 from alertrouter.channels.email_smtp import SmtpMailSender
-from alertrouter.config.schema import SmtpChannel
+from alertrouter.channels.email_smtp import SmtpChannel
 from alertrouter.inbound import parse_payload
 from alertrouter.render import Renderer
 from tests.channels.conftest import SMTP_PASSWORD, SMTP_USER

@@ -13,11 +13,11 @@ import logging
 import pytest
 
 from alertrouter.app import App
-from alertrouter.channels.registry import build_channels
+from alertrouter.build import dispatcher_for
+from alertrouter.channels.build import build_channels
 from alertrouter.config.load import loads
-from alertrouter.dispatcher import Dispatcher
 from alertrouter.inbound import parse_payload
-from alertrouter.routing.router import Target
+from alertrouter.config.types import Target
 from tests.channels.conftest import CLIENT_ID, CLIENT_SECRET, TENANT
 from tests.conftest import load_fixture
 
@@ -90,7 +90,7 @@ def make_app(tmp_path, smtp_server, identity, httpserver, tls_session, monkeypat
 
 def deliver(app: App, tags: list[str]) -> None:
     app.ingest([run_failed(tag, f"run-{i}") for i, tag in enumerate(tags)])
-    dispatcher = Dispatcher(app, workers=1)
+    dispatcher = dispatcher_for(app, workers=1)
     while dispatcher.run_once():
         pass
     dispatcher.stop()

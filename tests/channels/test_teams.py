@@ -12,12 +12,9 @@ import pytest
 
 from alertrouter.channels.base import ChannelContext
 from alertrouter.channels.http import make_session
-from alertrouter.channels.teams import MAX_BYTES, TeamsSender
-from alertrouter.config.schema import TeamsChannel
+from alertrouter.channels.teams import MAX_BYTES, TeamsChannel, TeamsSender
 from tests.channels import (BUDGET, METRIC_FIRED, METRIC_RESOLVED, RUN_COMPLETED, RUN_FAILED, SERVICE_HEALTH,
-                            SIX, STATUS_CASES, assert_no_secret, event, event_fixtures, hidden_from_restricted, posted,
-                            render, silent_server)
-from tests.conftest import free_port
+                            SIX, event, event_fixtures, hidden_from_restricted, posted, render)
 
 SIG = "Zm9vYmFyc2VjcmV0c2lnbmF0dXJl0123"
 PATH = "/workflows/abc/triggers/manual/paths/invoke"
@@ -181,29 +178,6 @@ def test_huge_fields_are_truncated_under_28_kb(channel, httpserver):
     assert len(req.get_data()) <= 28 * 1024
     card = card_of(json.loads(req.get_data()))
     assert card["body"][1]["text"].endswith("…truncated") and len(card["actions"]) <= 6
-
-
-@pytest.mark.parametrize("status,headers,outcome,after", STATUS_CASES)
-def test_status_codes_and_no_signature_leak(status, headers, outcome, after, httpserver, tmp_path, caplog):
-    httpserver.expect_request(PATH).respond_with_data("{}", status=status, headers=headers)
-    channel = teams(httpserver.url_for(f"{PATH}?api-version=1&sig={SIG}"), tmp_path)
-    with caplog.at_level(logging.DEBUG):
-        result = channel.send(render(channel, event(METRIC_FIRED)))
-    assert (result.status, result.retry_after) == (outcome, after)
-    assert result.detail.startswith(f"teams team-se: HTTP {status}")
-    assert_no_secret(result, caplog, [SIG, *channel.secret_values()])
-
-
-def test_timeout_and_refused_connection_are_retried_without_leaks(tmp_path, caplog):
-    with caplog.at_level(logging.DEBUG), silent_server() as silent:
-        slow_channel = teams(f"{silent}{PATH}?sig={SIG}", tmp_path, timeout=0.1)
-        timed_out = slow_channel.send(render(slow_channel, event(METRIC_FIRED)))
-        dead = teams(f"http://127.0.0.1:{free_port()}{PATH}?sig={SIG}", tmp_path)
-        refused = dead.send(render(dead, event(METRIC_FIRED)))
-    assert (timed_out.status, timed_out.detail) == ("retry", "teams team-se: no answer within 0.1 s")
-    assert (refused.status, refused.detail) == ("retry", "teams team-se: connection failed")
-    for r in (timed_out, refused):
-        assert_no_secret(r, caplog, [SIG])
 
 
 def test_secret_values_name_the_url_and_its_signature(tmp_path, monkeypatch):

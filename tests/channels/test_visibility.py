@@ -9,14 +9,14 @@ import re
 
 import pytest
 
-from alertrouter.app import render_notification
 from alertrouter.channels.base import ChannelContext
 from alertrouter.channels.http import make_session
 from alertrouter.channels.registry import CHANNELS
 from alertrouter.config.load import load
+from alertrouter.delivery.render import render_notification
 from alertrouter.inbound import parse_payload
 from alertrouter.render import Renderer
-from alertrouter.routing.router import Target
+from alertrouter.config.types import Target
 from tests.conftest import ROOT, fixture_files
 
 from .test_contract import FACTORIES
@@ -39,9 +39,9 @@ def channel_of(kind: str, tmp_path):
     }[kind]
     from pydantic import TypeAdapter
 
-    from alertrouter.config.schema import Channel
+    from alertrouter.config.schema import AnyChannel
 
-    return cls(f"v-{kind}", TypeAdapter(Channel).validate_python(cfg), ctx)
+    return cls(f"v-{kind}", TypeAdapter(AnyChannel).validate_python(cfg), ctx)
 
 
 @pytest.mark.parametrize("kind", sorted(CHANNELS))

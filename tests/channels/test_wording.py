@@ -16,7 +16,8 @@ from alertrouter.channels.base import ChannelContext
 from alertrouter.channels.email_smtp import SmtpMailSender
 from alertrouter.channels.http import make_session
 from alertrouter.channels.teams import TeamsSender
-from alertrouter.config.schema import SmtpChannel, TeamsChannel
+from alertrouter.channels.email_smtp import SmtpChannel
+from alertrouter.channels.teams import TeamsChannel
 from alertrouter.inbound import parse_payload
 from alertrouter.render import duration_text
 from tests.channels import METRIC_FIRED, RUN_COMPLETED, event, posted, render

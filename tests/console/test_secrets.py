@@ -172,7 +172,7 @@ def test_the_log_channels_file_is_owner_only(tmp_path):
     from alertrouter.channels.base import ChannelContext
     from alertrouter.channels.http import make_session
     from alertrouter.channels.log import LogSender
-    from alertrouter.config.schema import LogChannel
+    from alertrouter.channels.log import LogChannel
     from alertrouter.render import Rendered
 
     sender = LogSender("log", LogChannel(type="log", console=False), ChannelContext(make_session(), tmp_path))

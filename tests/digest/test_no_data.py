@@ -64,7 +64,7 @@ def test_first_start_of_a_new_install_sends_nothing_and_logs_why_once(tmp_path, 
 
 def test_right_after_the_period_ends_nothing_is_decided_yet(tmp_path, smtp_server, caplog):
     """An intake in flight at the period's end may still land: "no data" is final only after a grace."""
-    from alertrouter.channels.registry import build_channels
+    from alertrouter.channels.build import build_channels
     from alertrouter.config.load import loads
     from alertrouter.digest import DigestRunner
     from alertrouter.render import Renderer

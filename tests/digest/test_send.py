@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from alertrouter.channels.registry import build_channels
+from alertrouter.channels.build import build_channels
 from alertrouter.digest import DigestRunner, PeriodLedger
 from alertrouter.render import Renderer
 from alertrouter.store.sqlite import SqliteStore
@@ -98,17 +98,16 @@ def test_a_retried_timer_or_a_restart_sends_nothing_more(store, smtp_server):
     assert len(server.inbox.envelopes) == 2
 
 
-@pytest.mark.parametrize("backend", ["state", "table"])
-def test_concurrent_runners_send_each_period_once(store, smtp_server, backend):
+def test_concurrent_runners_send_each_period_once(store, smtp_server):
     """Four runners (each its own store connection, as separate instances would be) tick at the
-    same instant on one SQLite file: one claims the period, the others find it claimed. With the
-    store's state documents and with the digest's own table."""
+    same instant on one SQLite file: one claims the period, the others find it claimed (the
+    store's state documents)."""
     server = smtp_server()
     clock = Clock(FIRES_AT + timedelta(minutes=5))
     stores = [SqliteStore(store.path) for _ in range(4)]
     runners = [make_runner(s, server.port, clock) for s in stores]
     for r, s in zip(runners, stores):
-        r.ledger = PeriodLedger(s, backend)
+        r.ledger = PeriodLedger(s)
     assert all(r.due() for r in runners)  # every runner sees the digest as due before the race
     barrier = threading.Barrier(len(runners))
     results: list = [None] * len(runners)
@@ -223,16 +222,15 @@ def test_send_by_hand(store, smtp_server, force):
     assert len(server.inbox.envelopes) == (4 if force else 2)
 
 
-@pytest.mark.parametrize("backend", ["state", "table"])
-def test_the_period_record_is_put_if_absent(store, backend):
-    ledger = PeriodLedger(store, backend)
+def test_the_period_record_is_put_if_absent(store):
+    ledger = PeriodLedger(store)
     assert ledger.get("w", "2026-10-19T00:00:00+02:00") is None
     assert ledger.claim("w", "2026-10-19T00:00:00+02:00", "2026-10-26T00:00:00+01:00", "a", 1.0)
     assert not ledger.claim("w", "2026-10-19T00:00:00+02:00", "2026-10-26T00:00:00+01:00", "b", 2.0)
     assert ledger.claim("w", "2026-10-26T00:00:00+01:00", "2026-11-02T00:00:00+01:00", "b", 2.0)
     assert ledger.claim("other", "2026-10-19T00:00:00+02:00", "2026-10-26T00:00:00+01:00", "b", 2.0)
     ledger.finish("w", "2026-10-19T00:00:00+02:00", "sent", "{}", 3.0)
-    rec = PeriodLedger(SqliteStore(store.path), backend).get("w", "2026-10-19T00:00:00+02:00")
+    rec = PeriodLedger(SqliteStore(store.path)).get("w", "2026-10-19T00:00:00+02:00")
     assert (rec["owner"], rec["status"], rec["claimed_at"], rec["finished_at"]) == ("a", "sent", 1.0, 3.0)
 
 

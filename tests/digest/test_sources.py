@@ -12,8 +12,8 @@ import pytest
 
 from alertrouter.app import App
 from alertrouter.channels.base import DeliveryResult
-from alertrouter.channels.health import ChannelHealth
 from alertrouter.config.load import loads
+from alertrouter.delivery.health import ChannelHealth
 from alertrouter.digest import collect, period_ending, render_digest
 from alertrouter.digest.sources import is_source, router_made
 from alertrouter.digest.storage import events_between

@@ -36,7 +36,7 @@ def message(body: bytes, mid: str = "m1") -> func.QueueMessage:
 def app(functions_env):
     """_runtime's App on a temporary config and data dir; intake does not deliver by itself here
     (as with the Azure store, where intake only enqueues)."""
-    app = functions_env.dispatcher().app
+    app = functions_env.api().app
     app.listeners.clear()
     return app
 

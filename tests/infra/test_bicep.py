@@ -9,7 +9,7 @@ import re
 import pytest
 from ruamel.yaml import YAML
 
-from alertrouter.config.load import ENV_REF
+from alertrouter.config.env import ENV_REF
 from alertrouter.inbound import aml
 from alertrouter.settings import Settings, setting_names
 from tests.conftest import ROOT, indexed_functions

@@ -16,7 +16,8 @@ from alertrouter.pipeline import Pipeline, Verdict, budget, escalate, group, inh
 from alertrouter.pipeline.mutes import Inhibition, RunEnds, Silences, TrackAlerts
 from alertrouter.pipeline.stage import Case, MuteStage
 from alertrouter.pipeline.stages import BudgetStage, EscalationStage, GroupStage, NextFlush, WindowStage
-from alertrouter.routing.router import Router, Target
+from alertrouter.config.types import Target
+from alertrouter.routing.router import Router
 from alertrouter.store.sqlite import SqliteStore
 from tests.conftest import load_fixture
 

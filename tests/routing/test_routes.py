@@ -8,7 +8,7 @@ import pytest
 
 from alertrouter.config.load import load, loads
 from alertrouter.model import Event
-from alertrouter.routing.matchers import Matcher
+from alertrouter.config.matchers import Matcher
 from alertrouter.routing.router import Router
 from tests.conftest import ROOT
 

@@ -87,3 +87,24 @@ STORE_FIXTURES = ["sqlite_store", "azure_store"]
 @pytest.fixture(params=STORE_FIXTURES)
 def store(request):
     return request.getfixturevalue(request.param)
+
+
+@pytest.fixture
+def reopen(request, store):
+    """Opens a second instance on the storage `store` uses (its SQLite file; its tables and queue on
+    Azurite), as a restart or another process would; each is closed at the end of the test."""
+    opened = []
+
+    def open_again():
+        if request.node.callspec.params["store"] == "sqlite_store":
+            again = SqliteStore(store.path)
+        else:
+            from alertrouter.store.azure import AzureStore
+
+            again = AzureStore.from_settings(request.getfixturevalue("azure_settings"), retry_total=1)
+        opened.append(again)
+        return again
+
+    yield open_again
+    for again in opened:
+        again.close()

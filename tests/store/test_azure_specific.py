@@ -14,8 +14,8 @@ import pytest
 from azure.storage.queue import QueueClient
 
 from alertrouter.app import App
+from alertrouter.build import dispatcher_for
 from alertrouter.config.load import loads
-from alertrouter.dispatcher import Dispatcher
 from alertrouter.settings import AzureStorage
 from alertrouter.store.azure import BODY, CHUNK_BYTES, AzureStore, _h
 from alertrouter.store.base import Attempt, EventFilter, Notification
@@ -201,7 +201,7 @@ def test_dispatcher_on_the_azure_store(azure_store, tmp_path, httpserver, monkey
     app.listeners.append(lambda ns: queued.extend(n.id for n in ns))
     result = app.ingest([event("e1"), event("e1")])
     assert (len(result.accepted), len(result.duplicates), len(queued)) == (1, 1, 1)
-    assert Dispatcher(app, workers=1).run_once(queued) == 1
+    assert dispatcher_for(app, workers=1).run_once(queued) == 1
     assert len(captured(httpserver, 1)) == 1
     assert azure_store.get(queued[0]).status == "sent"
     assert [a.status for a in azure_store.history(queued[0])] == ["delivered"]

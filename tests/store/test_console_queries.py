@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime, timezone
 
 from alertrouter.model import Event
 from alertrouter.store.base import Attempt, EventFilter, Notification
+from tests.store.contract import covers
 
 T0 = 1_800_000_000.0
 
@@ -34,6 +36,7 @@ def ids(page) -> list[str]:
     return [e.id for e, _ in page.events]
 
 
+@covers("list_events")
 def test_newest_first_and_paged_with_a_cursor(store):
     fill(store)
     first = store.list_events(EventFilter(), limit=4)
@@ -44,6 +47,7 @@ def test_newest_first_and_paged_with_a_cursor(store):
     assert ids(second) == ["e5", "e4", "e3", "e2"] and ids(third) == ["e1", "e0"] and third.next_cursor == ""
 
 
+@covers("list_events")
 def test_every_filter_and_their_combination(store):
     fill(store)
     assert ids(store.list_events(EventFilter(labels=(("experiment", "churn"),)))) == ["e8", "e5", "e2"]
@@ -57,12 +61,14 @@ def test_every_filter_and_their_combination(store):
     assert ids(store.list_events(EventFilter(role="software-engineer"), page.next_cursor, limit=10)) == ["e5", "e3", "e1"]
 
 
+@covers("notifications_for")
 def test_notifications_for_an_event(store):
     fill(store)
     assert [n.id for n in store.notifications_for("e4")] == ["e4-data-scientist"]
     assert store.notifications_for("missing") == []
 
 
+@covers("channel_activity")
 def test_channel_activity_last_success_and_failure(store):
     store.ingest([(event("a"), [note("a", "x", "teams"), note("a", "y", "mail")])], T0)
     claimed = {n.id: n for n in store.claim(T0, 10, 30, "A")}
@@ -84,7 +90,7 @@ def test_sqlite_index_is_built_from_the_stored_events_when_flushed(sqlite_store)
     own before it reads) builds them from the events taken in since the last one: source, kind,
     severity, the roles reached and every label."""
     fill(sqlite_store)
-    c = sqlite_store._conn()
+    c = sqlite3.connect(sqlite_store.path)
     assert c.execute("SELECT COUNT(*) FROM event_index").fetchone()[0] == 0
     assert sqlite_store.flush_index(limit=3) == 3  # the oldest three
     assert {r[0] for r in c.execute("SELECT DISTINCT event_id FROM event_index")} == {"e0", "e1", "e2"}
@@ -113,7 +119,6 @@ def test_sqlite_index_after_a_purge_of_everything(sqlite_store):
 def test_sqlite_file_of_the_previous_version_keeps_its_index(tmp_path):
     """Version 1 files kept intake's rows in event_index_new until a flush: they are moved once, and
     the events they cover are not indexed twice."""
-    import sqlite3
 
     from alertrouter.store.sqlite import SqliteStore
 
@@ -131,13 +136,14 @@ def test_sqlite_file_of_the_previous_version_keeps_its_index(tmp_path):
         db.execute("DROP TABLE event_index_done")
         db.execute("PRAGMA user_version = 1")
     reopened = SqliteStore(path)
-    c = reopened._conn()
+    c = sqlite3.connect(reopened.path)
     assert c.execute("SELECT COUNT(*) FROM sqlite_schema WHERE name = 'event_index_new'").fetchone()[0] == 0
     assert reopened.flush_index() == 0  # every event was indexed already
     assert sorted(r[0] for r in c.execute("SELECT event_id FROM event_index")) == [f"e{i}" for i in range(10)]
     reopened.close()
 
 
+@covers("list_events")
 def test_events_taken_in_at_one_instant_page_in_id_order_each_once(store):
     """A batch shares its instant of intake: the list orders it by id, newest first, and a cursor in the
     middle of it loses and repeats nothing."""

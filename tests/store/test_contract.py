@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 
 from alertrouter.model import Event
 from alertrouter.store.base import Attempt, Notification
+from tests.store.contract import covers
 
 T0 = 1_800_000_000.0
 
@@ -21,6 +22,7 @@ def notes(eid: str, n: int = 2) -> list[Notification]:
     return [Notification(id=f"{eid}-n{i}", event_id=eid, route="r", role=f"role{i}", channel="ch") for i in range(n)]
 
 
+@covers("ingest", "counts")
 def test_ingest_is_idempotent_per_event_id(store):
     [first] = store.ingest([(event("e1"), notes("e1"))], T0)
     [again] = store.ingest([(event("e1"), notes("e1"))], T0 + 1)
@@ -29,12 +31,14 @@ def test_ingest_is_idempotent_per_event_id(store):
     assert store.counts() == {"events": 1, "pending": 2, "sent": 0, "dead": 0, "held": 0}
 
 
+@covers("ingest")
 def test_same_event_twice_in_one_batch(store):
     outcomes = store.ingest([(event("e1"), notes("e1")), (event("e1"), notes("e1"))], T0)
     assert [o.new for o in outcomes] == [True, False]
     assert store.counts()["pending"] == 2
 
 
+@covers("get_event", "first_time")
 def test_event_round_trip_and_first_time(store):
     store.ingest([(event("s", kind="run.started", fingerprint="run:1", minute=1), []),
                   (event("e", kind="run.completed", fingerprint="run:1", minute=43), [])], T0)
@@ -44,6 +48,7 @@ def test_event_round_trip_and_first_time(store):
     assert store.first_time("run:2", "run.started") is None
 
 
+@covers("claim")
 def test_claim_leases_due_notifications_to_one_owner(store):
     store.ingest([(event("e1"), notes("e1", 3))], T0)
     a = store.claim(T0, 2, 30, "A")
@@ -54,12 +59,14 @@ def test_claim_leases_due_notifications_to_one_owner(store):
     assert len(store.claim(T0 + 31, 10, 30, "C")) == 3  # leases ran out
 
 
+@covers("claim")
 def test_claim_by_ids(store):
     store.ingest([(event("e1"), notes("e1", 3))], T0)
     assert [n.id for n in store.claim(T0, 10, 30, "A", ids=["e1-n2"])] == ["e1-n2"]
     assert store.claim(T0, 10, 30, "A", ids=[]) == []
 
 
+@covers("finish", "get", "history")
 def test_finish_requires_the_lease(store):
     store.ingest([(event("e1"), notes("e1", 1))], T0)
     [n] = store.claim(T0, 10, 30, "A")
@@ -71,6 +78,7 @@ def test_finish_requires_the_lease(store):
     assert store.claim(T0 + 100, 10, 30, "A") == []  # sent is never claimed again
 
 
+@covers("finish", "next_due", "list", "redrive", "history")
 def test_retry_schedule_and_dead_letter_and_redrive(store):
     store.ingest([(event("e1"), notes("e1", 1))], T0)
     [n] = store.claim(T0, 10, 30, "A")
@@ -87,6 +95,7 @@ def test_retry_schedule_and_dead_letter_and_redrive(store):
     assert [a.status for a in store.history(n.id)] == ["retry", "failed", "redriven"]
 
 
+@covers("release")
 def test_release_hands_claimed_back(store):
     store.ingest([(event("e1"), notes("e1", 2))], T0)
     claimed = store.claim(T0, 10, 30, "A")
@@ -96,6 +105,7 @@ def test_release_hands_claimed_back(store):
     assert len(store.claim(T0, 10, 30, "B")) == 2
 
 
+@covers("list")
 def test_list_filters_by_status(store):
     store.ingest([(event("e1"), notes("e1", 2))], T0)
     assert sorted(n.id for n in store.list("pending")) == ["e1-n0", "e1-n1"]
@@ -103,6 +113,7 @@ def test_list_filters_by_status(store):
     assert len(store.list(limit=1)) == 1
 
 
+@covers("purge")
 def test_purge_old_sent_and_dead(store):
     store.ingest([(event("old"), notes("old", 1)), (event("new"), notes("new", 1))], T0)
     for n in store.claim(T0, 10, 30, "A"):
@@ -113,6 +124,7 @@ def test_purge_old_sent_and_dead(store):
     assert store.get("new-n0").status == "sent"
 
 
+@covers("claim")
 def test_concurrent_claims_never_overlap(store):
     store.ingest([(event(f"e{i}"), notes(f"e{i}", 5)) for i in range(20)], T0)
     got: dict[str, list[str]] = {}
@@ -132,6 +144,7 @@ def test_concurrent_claims_never_overlap(store):
     assert len(all_ids) == 100 and len(set(all_ids)) == 100
 
 
+@covers("state_get", "state_put", "state_list", "state_delete")
 def test_state_documents_with_optimistic_concurrency(store):
     assert store.state_get("silence", "s1") is None
     assert store.state_put("silence", "s1", {"comment": "deploy"}, None, T0)
@@ -149,6 +162,7 @@ def test_state_documents_with_optimistic_concurrency(store):
     assert store.state_get("group", "s1") == ({}, 1)
 
 
+@covers("state_get", "state_put")
 def test_state_put_races_have_one_winner(store):
     store.state_put("group", "g", {"n": 0}, None, T0)
     wins = []
@@ -169,21 +183,18 @@ def test_state_put_races_have_one_winner(store):
     assert store.state_get("group", "g")[0] == {"n": 80} and len(wins) == 80
 
 
+@covers("events_between")
 def test_events_between_for_the_digest(store):
     from datetime import timedelta
 
     store.ingest([(event("a", kind="run.started", minute=1), []), (event("b", kind="run.completed", minute=5), []),
                   (event("c", kind="alert.fired", minute=9), [])], T0)
     start = datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)
-    if not hasattr(store, "events_between"):
-        from alertrouter.digest.storage import events_between
-
-        got = events_between(store, start, start + timedelta(minutes=9), ["run.started", "run.completed"])
-    else:
-        got = store.events_between(start, start + timedelta(minutes=9), ["run.started", "run.completed"])
+    got = store.events_between(start, start + timedelta(minutes=9), ["run.started", "run.completed"])
     assert [e.id for e in got] == ["a", "b"]
 
 
+@covers("transaction")
 def test_writes_grouped_in_a_transaction_all_land(store):
     """`transaction()` groups writes (one commit on SQLite, each write on its own in Azure): every
     write inside it is there afterwards, read back from a second look at the store."""
@@ -226,6 +237,7 @@ def test_sqlite_writers_on_many_threads_share_the_file(sqlite_store):
     assert sqlite_store.counts()["pending"] == 80 and len(sqlite_store.state_list("alert")) == 80
 
 
+@covers("duplicates_of")
 def test_redeliveries_are_counted_per_event(store):
     store.ingest([(event("d1"), notes("d1"))], 10.0)
     assert store.duplicates_of("d1") == (0, [])

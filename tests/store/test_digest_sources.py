@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from alertrouter.app import App
-from alertrouter.channels.registry import build_channels
+from alertrouter.channels.build import build_channels
 from alertrouter.config.load import loads
 from alertrouter.digest import DigestRunner, PeriodLedger
 from alertrouter.digest.sources import router_made

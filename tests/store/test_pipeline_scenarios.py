@@ -227,7 +227,7 @@ def test_forged_or_expired_tokens_are_refused(app, mangle, status, reason):
 
 
 def _target(n):
-    from alertrouter.routing.router import Target
+    from alertrouter.config.types import Target
 
     return Target(n.route, n.role, n.channel, n.fallback_from)
 

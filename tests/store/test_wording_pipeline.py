@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from alertrouter.app import App
 from alertrouter.config.load import loads
 from alertrouter.inbound import parse_payload
-from alertrouter.routing.router import Target
+from alertrouter.config.types import Target
 from tests.conftest import Clock, load_fixture
 
 T0 = datetime(2026, 11, 23, 12, 0, 5, tzinfo=timezone.utc).timestamp()

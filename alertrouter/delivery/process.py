@@ -16,6 +16,9 @@ then no longer take turns with one interpreter.
 - Stopping the server closes the pipe: the child stops claiming, lets sends under way finish,
   releases the rest and exits. A child that dies is started again after a second; what it had
   claimed is sent again when its leases run out.
+
+The child's entry, `build.delivery_main`, builds its app and dispatcher through alertrouter/build.py
+(host DELIVERY) and hands them to `run_child`.
 """
 
 from __future__ import annotations
@@ -24,8 +27,8 @@ import json
 import logging
 import multiprocessing as mp
 import os
+import signal
 import threading
-import time
 from pathlib import Path
 
 log = logging.getLogger("alertrouter.delivery")
@@ -38,7 +41,10 @@ READY = "__ready__"  # the child's first message
 class DeliveryProcess:
     """The parent's side, shaped like a Dispatcher for the server: start(), wake(), stop()."""
 
-    def __init__(self, config: str, data_dir: str | Path, ack_secret: bytes | None, public_url: str, metrics):
+    def __init__(self, main, config: str, data_dir: str | Path, ack_secret: bytes | None, public_url: str, metrics):
+        """`main(config, data_dir, ack_secret, public_url, wake, metrics_conn)` is the child's entry
+        (a module-level function: the spawned interpreter imports it by name)."""
+        self.main = main
         self.args = (str(Path(config).resolve()), str(Path(data_dir).resolve()), ack_secret, public_url)
         self.metrics = metrics
         self._ctx = mp.get_context("spawn")  # a clean interpreter: no threads or SQLite handles carried over
@@ -63,7 +69,7 @@ class DeliveryProcess:
         # the wake pipe is used as a raw pipe (one byte a wake-up), not as Connection messages
         wake_r, wake_w = self._ctx.Pipe(duplex=False)
         metrics_r, metrics_w = self._ctx.Pipe(duplex=False)
-        proc = self._ctx.Process(target=_child, args=(*self.args, wake_r, metrics_w), name="alertrouter-delivery")
+        proc = self._ctx.Process(target=self.main, args=(*self.args, wake_r, metrics_w), name="alertrouter-delivery")
         proc.start()
         wake_r.close()
         metrics_w.close()
@@ -128,7 +134,7 @@ class DeliveryProcess:
                 proc.join(5)
 
 
-class _Relay:
+class MetricsRelay:
     """Stands in for `Metrics` in the child: every counter and histogram update is buffered and sent
     to the parent in batches."""
 
@@ -158,7 +164,7 @@ class _Relay:
 
 
 class _Metric:
-    def __init__(self, relay: _Relay, name: str, labels: tuple):
+    def __init__(self, relay: MetricsRelay, name: str, labels: tuple):
         self.relay, self.name, self.label_values = relay, name, labels
 
     def labels(self, *values) -> "_Metric":
@@ -171,27 +177,15 @@ class _Metric:
         self.relay.add((self.name, self.label_values, "observe", value))
 
 
-def _child(config: str, data_dir: str, ack_secret: bytes | None, public_url: str, wake, metrics_conn) -> None:
-    """The delivery process: the server's App on the same store, and a dispatcher loop woken by the pipe."""
-    import signal
+def ignore_interrupts() -> None:
+    """In the child: Ctrl-C reaches the server, which closes the pipe."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
-    from .app import App
-    from .config.load import load
-    from .dispatcher import Dispatcher
-    from .logs import setup as setup_logging
-    from .settings import Settings
-    from .store import open_store
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the server, which closes the pipe
-    settings = Settings()
-    setup_logging(settings.log_format)
-    app = App(load(config), data_dir, store=open_store(settings.store, data_dir, settings.azure),
-              ack_secret=ack_secret, public_url=public_url)
-    relay = _Relay(metrics_conn)
-    app.metrics = relay
-    d = settings.dispatch
-    dispatcher = Dispatcher(app, lease_seconds=d.lease_seconds, batch=d.batch, workers=d.workers,
-                            linger=d.linger_ms / 1000)
+def run_child(dispatcher, store, wake, relay: "MetricsRelay") -> None:
+    """The child's work once its dispatcher is built (alertrouter/build.py): the dispatcher loop,
+    woken by each byte on the pipe, its metric updates relayed; it returns when the server closed
+    its end (or died), after the sends under way finished."""
     done = threading.Event()
 
     def relay_loop() -> None:
@@ -209,4 +203,4 @@ def _child(config: str, data_dir: str, ack_secret: bytes | None, public_url: str
         dispatcher.stop()
         done.set()
         relay.flush()
-        app.store.close()
+        store.close()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from ..model import Event
-from .base import DeliveryResult
+from ..channels.base import DeliveryResult
 
 KIND = "channel"
 THRESHOLD = 5  # consecutive retryable failures …

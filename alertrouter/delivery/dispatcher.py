@@ -10,6 +10,10 @@ Every attempt is kept in the notification's history. A lease (not a lock) guards
 notification: if this process dies mid-send, the lease runs out and another dispatcher (or this one
 after a restart) sends it again, so a receiver may see one repeat per crash; it carries the same
 `webhook-id` / dedup key both times so the receiver can drop it.
+
+The dispatcher is given what it works with (the store, the channels, the config, how to render and
+find an event, channel health, metrics, and the periodic tick that flushes groups and escalations);
+alertrouter/build.py wires them from the app.
 """
 
 from __future__ import annotations
@@ -24,12 +28,15 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterable
 
-from .channels.base import DeliveryResult
-from .config.schema import RetryPolicy
-from .model import Event
+from ..channels.base import DEFAULT_TIMEOUT, Channel, DeliveryResult
+from ..config.base import RetryPolicy
+from ..config.load import LoadedConfig
+from ..config.types import Target
+from ..model import Event
+from ..render import Rendered
+from ..store.base import Attempt, Notification, Store
+from .health import ChannelHealth
 from .pacing import Pacer, limit_of
-from .routing.router import Target
-from .store.base import Attempt, Notification
 
 log = logging.getLogger("alertrouter.dispatch")
 
@@ -50,10 +57,25 @@ def backoff(policy: RetryPolicy, attempts_done: int, retry_after: float | None, 
 
 
 class Dispatcher:
-    def __init__(self, app, *, owner: str | None = None, lease_seconds: float = 30.0, batch: int = 64,
+    """Sends due notifications from `store` through `channels`.
+
+    - `loaded`: the routing config (roles, and each channel's retry policy, timeout and rate limit)
+    - `render(event, target, channel)`: the message to send; `event(id)`: a stored event, or None
+    - `health`: channel health; `report(events)`: takes in the channel.down/up events it raises
+    - `tick()`: flushes due groups and escalations into the outbox; `next_flush()`: when the next
+      group notice is due as far as this process knows (None: none)
+    """
+
+    def __init__(self, store: Store, channels: dict[str, Channel], loaded: LoadedConfig, *,
+                 render: Callable[[Event, Target, Channel], Rendered], event: Callable[[str], Event | None],
+                 health: ChannelHealth, metrics, report: Callable[[list[Event]], object],
+                 tick: Callable[[], object] = lambda: 0, next_flush: Callable[[], float | None] = lambda: None,
+                 owner: str | None = None, lease_seconds: float = 30.0, batch: int = 64,
                  workers: int = 8, clock: Callable[[], float] = time.time,
                  rand: Callable[[], float] = random.random, linger: float = 0.0):
-        self.app = app
+        self.store, self.channels, self.loaded = store, channels, loaded
+        self.render, self.event, self.health, self.metrics = render, event, health, metrics
+        self.report, self.tick, self.next_flush = report, tick, next_flush
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.lease_seconds = lease_seconds
         self.batch = batch
@@ -78,8 +100,8 @@ class Dispatcher:
         A general pass (no ids) first flushes due groups and escalations, at most once a second."""
         if ids is None and (self.clock() - self._last_tick >= 1.0 or self._group_due() <= self.clock()):
             self._last_tick = self.clock()
-            self.app.tick()
-        store = self.app.store
+            self.tick()
+        store = self.store
         claimed = store.claim(self.clock(), self.batch, self.lease_seconds, self.owner, ids)
         if not claimed:
             if ids is None:
@@ -96,7 +118,7 @@ class Dispatcher:
 
     def _group_due(self) -> float:
         """When the next group notice is due, as far as this process knows (inf: none)."""
-        at = self.app.pipeline.next_flush
+        at = self.next_flush()
         return float("inf") if at is None else at
 
     def _flush_index(self) -> None:
@@ -104,7 +126,7 @@ class Dispatcher:
         up fully before it reads, so it is never behind; this keeps that catch-up short)."""
         if self.clock() - self._last_index >= 1.0:
             self._last_index = self.clock()
-            self.app.store.flush_index(INDEX_FLUSH_EVENTS)
+            self.store.flush_index(INDEX_FLUSH_EVENTS)
 
     def _send_all(self, claimed: list[Notification]) -> list:
         """Attempt every claimed notification. A channel that answers fast (its recent sends took under
@@ -136,7 +158,7 @@ class Dispatcher:
         already knows a channel that just went down): (it, the result, when the send started, when it
         ended, the channel.down/up event it caused), or None when it was handed back unsent (shutting
         down, or its channel is down)."""
-        store = self.app.store
+        store = self.store
         if self._stop.is_set():  # shutting down: hand it back untouched, the next start sends it
             store.release([n.id], self.owner)
             return None
@@ -145,7 +167,7 @@ class Dispatcher:
             # sender could take it meanwhile and send it twice; handed back, the next pass sends it
             store.release([n.id], self.owner)
             return None
-        wait = self.app.health.wait(n.channel, self.clock())
+        wait = self.health.wait(n.channel, self.clock())
         if wait is not None:  # the channel is down: wait for it, spending no attempt
             store.defer(n.id, self.owner, wait, f"waiting: channel {n.channel} is down", self.clock())
             return None
@@ -161,7 +183,7 @@ class Dispatcher:
         before = self._send_time.get(n.channel)
         self._send_time[n.channel] = took if before is None else 0.8 * before + 0.2 * took
         now = self.clock()
-        return n, result, started, now, self.app.health.record(n.channel, result, now)
+        return n, result, started, now, self.health.record(n.channel, result, now)
 
     def _finish(self, n: Notification, result: DeliveryResult, started: float,
                 now: float) -> tuple[DeliveryResult, str, float, int] | None:
@@ -179,7 +201,7 @@ class Dispatcher:
         else:
             status, next_at = "pending", now + backoff(policy, number, result.retry_after, self.rand())
         attempt = Attempt(n.id, number, now, result.status, result.detail, result.retry_after)
-        if not self.app.store.finish(n, self.owner, attempt, status, next_at, now):
+        if not self.store.finish(n, self.owner, attempt, status, next_at, now):
             log.warning("notification %s: lease lost before the result was recorded", n.id)
             return None
         return result, status, next_at, number
@@ -189,8 +211,8 @@ class Dispatcher:
         """The channel's change of health as an event, metrics and the log line, once the result is recorded."""
         if changed is not None:  # a channel went down or came back: tell the operators, as an event
             log.error("%s", changed.title) if changed.kind == "channel.down" else log.info("%s", changed.title)
-            self.app.ingest([changed])
-        metrics = self.app.metrics
+            self.report([changed])
+        metrics = self.metrics
         metrics.send_seconds.labels(n.channel).observe(time.monotonic() - started)
         metrics.notifications.labels(n.channel, result.status).inc()
         if status == "dead":
@@ -211,18 +233,17 @@ class Dispatcher:
                 self.on_retry_scheduled(n, next_at - now)
 
     def _send(self, n: Notification) -> DeliveryResult:
-        app = self.app
-        event = app.event(n.event_id)
+        event = self.event(n.event_id)
         if event is None:
             return DeliveryResult.permanent(f"event {n.event_id} is no longer in the store")
-        if app.loaded.role(n.role) is None:
+        if self.loaded.role(n.role) is None:
             return DeliveryResult.permanent(f'role "{n.role}" is no longer in routing.yaml')
-        channel = app.channels.get(n.channel)
+        channel = self.channels.get(n.channel)
         if channel is None:
-            if n.channel in app.loaded.config.channels:  # configured, but its ${ENV_VAR} is unset now
+            if n.channel in self.loaded.config.channels:  # configured, but its ${ENV_VAR} is unset now
                 return DeliveryResult.retry(f'channel "{n.channel}" has environment variables that are not set')
             return DeliveryResult.permanent(f'channel "{n.channel}" is no longer in routing.yaml')
-        rendered = app.render(event, Target(n.route, n.role, n.channel, n.fallback_from), channel)
+        rendered = self.render(event, Target(n.route, n.role, n.channel, n.fallback_from), channel)
         result = channel.send(rendered)
         if n.fallback_from and result.status == "delivered":
             result = DeliveryResult.ok(f"{result.detail} (instead of {n.fallback_from}: its environment variables are not set)")
@@ -230,22 +251,22 @@ class Dispatcher:
 
     def _send_budget(self, channel: str) -> float:
         """Lease time a send must still have when it starts: the channel's timeout, at most half a lease."""
-        cfg = self.app.loaded.config.channels.get(channel)
-        return min(getattr(cfg, "timeout_seconds", 10.0), self.lease_seconds / 2)
+        sender = self.channels.get(channel)
+        return min(sender.timeout if sender is not None else DEFAULT_TIMEOUT, self.lease_seconds / 2)
 
     def _paced(self, n: Notification) -> bool:
         """Over its channel's rate limit: handed back, spending no attempt, due when the slot kept
         for it opens (and, on the queue-driven host, enqueued for then)."""
-        limit = limit_of(self.app.loaded.config.channels.get(n.channel))
+        limit = limit_of(self.loaded.config.channels.get(n.channel))
         if limit is None:
             return False
         now = self.clock()
         wait = self.pacer.reserve(n.channel, n.id, limit, now)
         if wait <= 0:
             return False
-        self.app.store.defer(n.id, self.owner, now + wait,
+        self.store.defer(n.id, self.owner, now + wait,
                              f"waiting: channel {n.channel} is at its rate limit ({limit})", now)
-        self.app.metrics.held.labels("rate_limit", n.route).inc()
+        self.metrics.held.labels("rate_limit", n.route).inc()
         log.info("notification %s waits %.1f s for channel %s's rate limit (%s)", n.id, wait, n.channel, limit,
                  extra={"notification_id": n.id, "event_id": n.event_id})
         if self.on_retry_scheduled is not None:
@@ -253,7 +274,7 @@ class Dispatcher:
         return True
 
     def _policy(self, channel: str) -> RetryPolicy:
-        cfg = self.app.loaded.config.channels.get(channel)
+        cfg = self.loaded.config.channels.get(channel)
         return cfg.retry if cfg is not None else RetryPolicy()
 
     # --- background loop (local server) ---
@@ -276,7 +297,7 @@ class Dispatcher:
                         # itself) before the next pass; a full batch means a backlog: go on at once
                         self._stop.wait(self.linger)
                     continue
-                due = self.app.store.next_due()
+                due = self.store.next_due()
                 due = min(float("inf") if due is None else due, self._group_due())
                 wait = min(poll_seconds, max(0.01, due - self.clock()))
             except Exception:
