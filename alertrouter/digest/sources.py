@@ -4,8 +4,8 @@ The store keeps both: the router's own notices go through intake and the outbox 
 digest counts what happened in Azure, so its figures take source events only. The router makes:
 
     group notices      pipeline/group.py notice()     alert.fired / alert.resolved, fingerprint "group:KEY"
-    escalations        pipeline tick()                a copy of the alert, id "escalated|FINGERPRINT|ROUTE"
-    acknowledgements   pipeline acknowledgement()     alert.acknowledged, id "ack|EVENT|ROUTE"
+    escalations        pipeline/periodic.py due()     a copy of the alert, id "escalated|FINGERPRINT|ROUTE"
+    acknowledgements   pipeline/acks.py announcement() alert.acknowledged, id "ack|EVENT|ROUTE"
     budget summaries   pipeline/budget.py due()       event.other, fingerprint "fold:KEY"
     run watch          ml/watch.py                    run.stuck, run.missing and their *_resolved kinds
     channel health     delivery/health.py             source "router" (channel.down / channel.up)
