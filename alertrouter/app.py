@@ -18,11 +18,11 @@ from .channels.build import build_channels
 from .config.load import LoadedConfig
 from .delivery.health import ChannelHealth
 from .delivery.recent import RecentEvents
-from .delivery.render import NotificationRenderer, notification_id
+from .delivery.notification import NotificationRenderer, notification_id
 from .metrics import Metrics
 from .ml.watch import Watch
 from .model import Event
-from .render import Renderer
+from .rendering.renderer import Renderer
 from .pipeline import Pipeline, Verdict, escalate
 from .routing.router import Router
 from .store.base import Notification, Store

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .app import App
-from .auth import Authenticator
+from .http.auth import Authenticator
 from .config.load import LoadedConfig, load
 from .console import LOOPBACK, Console, build_console
 from .delivery.dispatcher import Dispatcher
@@ -27,7 +27,7 @@ from .logs import setup as setup_logging
 from .metrics import Metrics
 from .settings import Settings
 from .store import open_store
-from .template_problems import report_at_startup
+from .rendering.problems import report_at_startup
 
 FUNCTIONS, SERVER, DELIVERY = "functions", "server", "delivery"
 CONSOLE_BASE = "/api/console"  # the console under the Functions host (its HTTP trigger's route)

@@ -17,7 +17,7 @@ import json
 import logging
 from datetime import datetime, timezone
 
-from .safety import escape_controls, json_controls
+from .rendering.safety import escape_controls, json_controls
 
 IDS = ("event_id", "notification_id")
 AZURE_HTTP_LOGGER = "azure.core.pipeline.policies.http_logging_policy"

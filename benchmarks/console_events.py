@@ -28,7 +28,7 @@ import uvicorn
 from alertrouter.app import App
 from alertrouter.config.load import loads
 from alertrouter.model import Event
-from alertrouter.server import create_app
+from alertrouter.http.server import create_app
 from alertrouter.store.base import EventFilter, Notification
 from alertrouter.store.sqlite import SqliteStore
 

@@ -15,12 +15,12 @@ import time
 from pathlib import Path
 
 from alertrouter.channels.base import ChannelContext
-from alertrouter.channels.http import make_session
+from alertrouter.channels.transport import make_session
 from alertrouter.channels.webhook import WebhookSender
 from alertrouter.config.load import loads
-from alertrouter.delivery.render import render_notification
+from alertrouter.delivery.notification import render_notification
 from alertrouter.inbound import parse_payload
-from alertrouter.render import Renderer
+from alertrouter.rendering.renderer import Renderer
 from alertrouter.routing.router import Router
 
 ROOT = Path(__file__).resolve().parent.parent

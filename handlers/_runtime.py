@@ -14,7 +14,7 @@ from pathlib import Path
 
 from alertrouter.build import FUNCTIONS, build
 from alertrouter.delivery.dispatcher import Dispatcher
-from alertrouter.http_api import HttpApi
+from alertrouter.http.api import HttpApi
 from alertrouter.logs import ids_in_messages
 from alertrouter.settings import Settings
 

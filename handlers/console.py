@@ -9,10 +9,10 @@ from urllib.parse import urlsplit
 
 import azure.functions as func
 
-from alertrouter.http_api import Request
+from alertrouter.http.api import Request
 
 from . import _runtime
-from .http import _response
+from .api import _response
 
 bp = func.Blueprint()
 

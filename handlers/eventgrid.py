@@ -8,7 +8,7 @@ import azure.functions as func
 
 from alertrouter.errors import PayloadError
 from alertrouter.inbound import parse_event
-from alertrouter.http_api import EVENTGRID_TRIGGER
+from alertrouter.http.api import EVENTGRID_TRIGGER
 
 from . import _runtime
 

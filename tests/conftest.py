@@ -17,7 +17,7 @@ import uvicorn
 from alertrouter.app import App
 from alertrouter.build import dispatcher_for
 from alertrouter.config.load import loads
-from alertrouter.server import create_app
+from alertrouter.http.server import create_app
 
 # Templates render with StrictUndefined in tests: a template naming a field that is not there fails
 # the test instead of rendering an empty string.

@@ -1,4 +1,4 @@
-"""alertrouter.addresses: one bare ASCII addr-spec, normalized, read back the same by Python's mail
+"""alertrouter.config.addresses: one bare ASCII addr-spec, normalized, read back the same by Python's mail
 parsers; allow-list entries as exact domains."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from email.headerregistry import Address
 
 import pytest
 
-from alertrouter import addresses
+from alertrouter.config import addresses
 
 GOOD = [
     ("ana@contoso.com", "ana@contoso.com"),

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from alertrouter.auth import (
+from alertrouter.http.auth import (
     ACTION_GROUP_APP_ID,
     AuthResult,
     Authenticator,
@@ -26,7 +26,7 @@ from alertrouter.auth import (
     KeyCheck,
     SourceFilter,
 )
-from alertrouter.http_api import Request
+from alertrouter.http.api import Request
 from alertrouter.settings import EntraAuth, EventGridAccess, Settings
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
@@ -524,7 +524,7 @@ def test_pyjwt_is_loaded_only_by_a_router_that_checks_entra_tokens():
     import subprocess
     import sys
 
-    code = ("import sys\nfrom alertrouter import cli, server\nfrom alertrouter.auth import Authenticator, KeyCheck\n"
+    code = ("import sys\nfrom alertrouter.cli import main\nfrom alertrouter.http import server\nfrom alertrouter.http.auth import Authenticator, KeyCheck\n"
             "Authenticator(KeyCheck('k'))\nprint('jwt' in sys.modules, 'cryptography' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.split() == ["False", "False"], out.stderr

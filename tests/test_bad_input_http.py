@@ -14,7 +14,7 @@ import requests
 
 from alertrouter.app import App
 from alertrouter.config.load import loads
-from alertrouter.http_api import HttpApi, Request
+from alertrouter.http.api import HttpApi, Request
 from alertrouter.settings import AzureStorage
 from alertrouter.store.azure import AzureStore
 from tests.conftest import CAPTURE_CONFIG, captured, free_port, load_fixture

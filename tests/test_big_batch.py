@@ -170,7 +170,7 @@ def _events_with_payload() -> int:
 def test_a_big_batch_never_holds_all_its_events_at_once(quiet_app, tmp_path):
     """A long Event Grid array is made into Events a chunk at a time as it is taken in: memory holds
     one chunk's Events, not the batch's (a 1 MB batch of 33,000 events peaked at 152 MB RSS, 86 MB now)."""
-    from alertrouter.http_api import HttpApi, Request
+    from alertrouter.http.api import HttpApi, Request
 
     n, alive = 1_000, []
     quiet_app.listeners.append(lambda _: alive.append(_events_with_payload()))
@@ -184,7 +184,7 @@ def test_a_big_batch_never_holds_all_its_events_at_once(quiet_app, tmp_path):
 def test_a_bad_event_late_in_a_long_batch_still_refuses_it_all(quiet_app, tmp_path):
     """Made lazily or not, a batch is checked whole first: one event that can never be read answers
     400 naming it, and nothing of the batch is stored (Event Grid dead-letters the delivery whole)."""
-    from alertrouter.http_api import HttpApi, Request
+    from alertrouter.http.api import HttpApi, Request
 
     body = tiny_batch(500)[:-1] + b',{"id":"bad","eventType":"Microsoft.MachineLearningServices.RunCompleted",' \
                                   b'"subject":"x","eventTime":"2026-12-01T00:00:00Z","data":{"runProperties":[1]}}]'

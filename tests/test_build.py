@@ -11,7 +11,7 @@ import pytest
 
 from alertrouter.build import DELIVERY, FUNCTIONS, SERVER, build
 from alertrouter.config.load import loads
-from alertrouter.http_api import Request
+from alertrouter.http.api import Request
 from alertrouter.settings import DispatchSettings, Settings
 from tests.conftest import CAPTURE_CONFIG, captured, distinct_alerts, wait_until
 

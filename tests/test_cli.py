@@ -6,7 +6,7 @@ import json
 
 from click.testing import CliRunner
 
-from alertrouter.cli import main
+from alertrouter.cli.main import main
 from tests.conftest import FIXTURES, ROOT, captured
 
 SHIPPED = str(ROOT / "routing.yaml")

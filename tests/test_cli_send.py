@@ -9,8 +9,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from alertrouter.auth import Authenticator
-from alertrouter.cli import _endpoint_url, main
+from alertrouter.http.auth import Authenticator
+from alertrouter.cli.main import _endpoint_url, main
 from alertrouter.settings import Settings
 from tests.conftest import FIXTURES, RunningServer, captured
 

@@ -14,11 +14,11 @@ import requests
 from click.testing import CliRunner
 
 from alertrouter.app import App
-from alertrouter.cli import main
+from alertrouter.cli.main import main
 from alertrouter.config.load import load
 from alertrouter.inbound import parse_payload
 from alertrouter.pipeline import group
-from alertrouter.preview import previews
+from alertrouter.delivery.preview import previews
 from tests.conftest import ROOT, Clock, RunningServer, load_fixture, wait_until
 
 N = 7  # five shown, "and 2 more"

@@ -11,7 +11,7 @@ import json
 import pytest
 
 from alertrouter.channels.base import ChannelContext
-from alertrouter.channels.http import make_session
+from alertrouter.channels.transport import make_session
 from alertrouter.channels.pagerduty import PagerDutySender
 from alertrouter.channels.teams import TeamsSender
 from alertrouter.channels.webhook import WebhookSender
@@ -20,8 +20,8 @@ from alertrouter.channels.pagerduty import PagerDutyChannel
 from alertrouter.channels.teams import TeamsChannel
 from alertrouter.channels.webhook import WebhookChannel
 from alertrouter.inbound import parse_payload
-from alertrouter.render import Renderer
-from alertrouter.safety import link_allowed, md_escape
+from alertrouter.rendering.renderer import Renderer
+from alertrouter.rendering.safety import link_allowed, md_escape
 from tests.conftest import load_fixture
 from tests.hostile import card_texts, card_urls, html_leaks, markdown_leaks
 
@@ -148,7 +148,7 @@ def test_a_teams_part_that_fell_back_to_the_plain_rendering_is_escaped_too(tmp_p
 def test_the_option_reaches_the_app_and_the_preview(tmp_path):
     """`links.allow_http` in routing.yaml is what the running app and `alertrouter render` use."""
     from alertrouter.app import App
-    from alertrouter.preview import previews
+    from alertrouter.delivery.preview import previews
 
     text = "version: 1\nroles: {a: {channels: [log]}}\nroutes: [{name: all, match: {}, roles: [a]}]\n"
     ev = hostile_alert("http://grafana.internal/d/abc")

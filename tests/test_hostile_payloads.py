@@ -18,12 +18,12 @@ from hypothesis import strategies as st
 from alertrouter import logs
 from alertrouter.channels.build import build_channels
 from alertrouter.channels.registry import CHANNELS
-from alertrouter.delivery.render import render_notification
+from alertrouter.delivery.notification import render_notification
 from alertrouter.config.load import load
 from alertrouter.channels.email_smtp import SmtpChannel
 from alertrouter.channels.base import ChannelContext
 from alertrouter.inbound import parse_payload
-from alertrouter.render import Renderer
+from alertrouter.rendering.renderer import Renderer
 from alertrouter.config.types import Target
 from tests.conftest import FIXTURES, ROOT
 from tests.hostile import (HOSTILE, URLS, card_texts, card_urls, control_leaks, html_leaks, https_only,

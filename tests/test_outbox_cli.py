@@ -7,7 +7,7 @@ import time
 
 from click.testing import CliRunner
 
-from alertrouter.cli import main
+from alertrouter.cli.main import main
 from alertrouter.store.base import Attempt
 from tests.store.test_contract import event, notes
 

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from alertrouter.schedule import next_fire, previous_fire, schedule_problem
+from alertrouter.config.schedule import next_fire, previous_fire, schedule_problem
 
 UTC = timezone.utc
 

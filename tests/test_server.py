@@ -149,7 +149,7 @@ WS = "/subscriptions/{subscription-id}/resourceGroups/{resource-group-name}/prov
 
 @pytest.fixture
 def locked_server(capture_app):
-    from alertrouter.auth import Authenticator, KeyCheck, SourceFilter
+    from alertrouter.http.auth import Authenticator, KeyCheck, SourceFilter
     from tests.conftest import RunningServer
 
     auth = Authenticator(key=KeyCheck("k3y-0123456789"), sources=SourceFilter([WS], ["aml-sub"]))
@@ -192,7 +192,7 @@ def test_eventgrid_allow_lists(locked_server, httpserver):
 def test_serve_refuses_an_open_non_loopback_bind():
     from click.testing import CliRunner
 
-    from alertrouter.cli import main
+    from alertrouter.cli.main import main
     from tests.conftest import ROOT
 
     r = CliRunner().invoke(main, ["serve", "--config", str(ROOT / "routing.yaml"), "--host", "0.0.0.0"],

@@ -12,7 +12,7 @@ import pytest
 
 from alertrouter.digest import collect, period_ending, render_digest
 from alertrouter.model import Event
-from alertrouter.render import DEFAULT_TEMPLATES, Renderer, flavour
+from alertrouter.rendering.renderer import DEFAULT_TEMPLATES, Renderer, flavour
 from alertrouter.store.sqlite import SqliteStore
 from tests.hostile import control_leaks, html_leaks, markdown_leaks
 

@@ -12,10 +12,10 @@ import requests
 from click.testing import CliRunner
 
 from alertrouter.app import App
-from alertrouter.cli import main
+from alertrouter.cli.main import main
 from alertrouter.config.load import loads
 from alertrouter.inbound import parse_payload
-from alertrouter.render import Renderer, plain
+from alertrouter.rendering.renderer import Renderer, plain
 from tests.conftest import RunningServer, load_fixture, wait_until
 
 ALERT = load_fixture("monitor-metric-static-fired.test-action.json")

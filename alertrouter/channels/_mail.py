@@ -13,9 +13,9 @@ import os
 import re
 import typing
 
-from .. import addresses
+from ..config import addresses
 from ..config.types import OWNER_PREFIX
-from ..render import Rendered, plain
+from ..rendering.renderer import Rendered, plain
 
 SUBJECT_LIMIT = 250
 _SPACE = re.compile(r"\s+")
@@ -28,7 +28,7 @@ def recipients(msg: Rendered, to: list[str], cc: list[str], env: typing.Mapping[
                label: str = "mail") -> tuple[list[str], list[str]]:
     """The role's to/cc when it names anyone, else the channel's; ${ENV_VAR}s resolved (a variable
     may hold several addresses, separated by commas or semicolons); every address checked
-    (alertrouter/addresses.py) and normalized, a bad one left out with a log line that names its key
+    (alertrouter/config/addresses.py) and normalized, a bad one left out with a log line that names its key
     and variable but not the value; duplicates dropped, cc never repeats a to.
 
     A run owner's role (`owner:<address>`) holds the one address the router checked against the

@@ -16,7 +16,7 @@ import re
 from typing import Iterable
 from urllib.parse import parse_qsl, quote, urlsplit
 
-from ..safety import escape_controls
+from ..rendering.safety import escape_controls
 
 MASK = "<redacted>"
 EXCERPT_BYTES = 500

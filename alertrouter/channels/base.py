@@ -32,9 +32,9 @@ import requests
 from ..config.base import ChannelSettings
 from ..config.env import resolve_env
 from ..config.types import RateLimit
-from ..render import Rendered
+from ..rendering.renderer import Rendered
 from .answer import secret_forms, with_answer
-from .http import client_for
+from .transport import client_for
 
 log = logging.getLogger("alertrouter.http")
 

@@ -10,7 +10,7 @@ import requests
 from ..config.load import LoadedConfig
 from ..config.types import LOG_CHANNEL
 from .base import Channel, ChannelContext
-from .http import make_session
+from .transport import make_session
 from .log import LogChannel, LogSender
 from .registry import CHANNELS
 

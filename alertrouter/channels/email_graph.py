@@ -9,7 +9,7 @@ we send the HTML part as the body. The plain-text part is what the `smtp` channe
 alternative, and what previews print next to the HTML.
 
 The token comes through msal (over the channel's session); sendMail goes through the deliveries'
-one transport (`channels/http.py`), like every other POST.
+one transport (`channels/transport.py`), like every other POST.
 
 Test seam: `ctx.extra["msal_http_client"]` replaces the HTTP client msal uses (by default the
 channel's session, with the channel's timeout on every call).
@@ -26,13 +26,13 @@ from urllib.parse import quote, urlsplit
 import requests
 from pydantic import Field
 
-from ..addresses import EmailAddress
+from ..config.addresses import EmailAddress
 from ..config.base import ChannelSettings
 from ..config.types import RateLimit
-from ..render import Rendered
+from ..rendering.renderer import Rendered
 from . import _mail
 from .base import Channel, ChannelContext, DeliveryResult, classify
-from .http import client_for
+from .transport import client_for
 
 log = logging.getLogger("alertrouter.channels.email")
 

@@ -21,9 +21,9 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from ..addresses import EmailAddress
+from ..config.addresses import EmailAddress
 from ..config.base import ChannelSettings
-from ..render import Rendered
+from ..rendering.renderer import Rendered
 from . import _mail
 from .base import Channel, ChannelContext, DeliveryResult
 

@@ -20,8 +20,8 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from ..config.base import ChannelSettings
-from ..render import Rendered
-from ..safety import escape_controls, json_controls
+from ..rendering.renderer import Rendered
+from ..rendering.safety import escape_controls, json_controls
 from .base import Channel, ChannelContext, DeliveryResult
 
 _lock = threading.Lock()

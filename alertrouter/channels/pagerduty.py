@@ -17,8 +17,8 @@ from pydantic import Field
 
 from ..config.base import ChannelSettings
 from ..config.types import RateLimit
-from ..render import Rendered
-from ..safety import link_allowed
+from ..rendering.renderer import Rendered
+from ..rendering.safety import link_allowed
 from .base import Channel, ChannelContext, DeliveryResult, post_json
 
 log = logging.getLogger("alertrouter.channels.pagerduty")

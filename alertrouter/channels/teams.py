@@ -25,9 +25,9 @@ from pydantic import Field
 
 from ..config.base import ChannelSettings
 from ..config.types import RateLimit
-from ..render import Rendered, plain
-from ..safety import link_allowed, md_escape
-from ..wording import count_text, iso_duration_text, when_text
+from ..rendering.renderer import Rendered, plain
+from ..rendering.safety import link_allowed, md_escape
+from ..rendering.wording import count_text, iso_duration_text, when_text
 from .base import Channel, ChannelContext, DeliveryResult, post_json
 
 log = logging.getLogger("alertrouter.channels.teams")

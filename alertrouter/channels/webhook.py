@@ -22,8 +22,8 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from ..config.base import ChannelSettings
-from ..render import Rendered
-from ..safety import safe_links
+from ..rendering.renderer import Rendered
+from ..rendering.safety import safe_links
 from .base import Channel, ChannelContext, DeliveryResult, post_json
 
 SECRET_PREFIX = "whsec_"

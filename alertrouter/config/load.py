@@ -20,7 +20,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError
 
 from ..errors import ConfigError
-from ..schedule import schedule_problem
+from .schedule import schedule_problem
 from ..model import KINDS
 from .env import ENV_REF
 from .matchers import compile_match

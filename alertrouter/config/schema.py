@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BeforeValidator, Field
 
-from ..addresses import EmailAddress, EmailDomain
+from .addresses import EmailAddress, EmailDomain
 from ..channels.registry import CHANNELS
 from .base import Strict
 

@@ -9,7 +9,7 @@ import logging
 import secrets
 
 from ..app import App
-from ..auth import Authenticator
+from ..http.auth import Authenticator
 from .pages import Console
 from .security import ConsoleSecurity
 
@@ -21,7 +21,7 @@ def build_console(app: App, auth: Authenticator | None = None, *, settings=None,
                   base: str = "", allow_open: bool = True, secret: bytes | None = None) -> Console:
     """The console for `app`. Its sessions and CSRF tokens are signed with `console_key(...)`."""
     auth = auth or Authenticator()
-    c = getattr(settings, "console", None)
+    c = settings.console if settings is not None else None
     security = ConsoleSecurity(auth, console_key(app, settings, secret), open_reads=open_reads,
                                easy_auth=bool(c and c.easy_auth), easy_auth_role=c.easy_auth_role if c else "",
                                secure_cookie=bool(c and c.secure_cookie), allow_open=allow_open)
@@ -36,12 +36,12 @@ def console_key(app: App, settings=None, secret: bytes | None = None) -> bytes:
     Key Vault secret every instance shares (its acknowledge links already expose it to guessing, so
     this exposes nothing new); else random for this process (sign-ins and forms then do not survive a
     restart, nor carry over between instances)."""
-    configured = getattr(getattr(settings, "console", None), "secret", "") or ""
+    configured = settings.console.secret if settings is not None else ""
     if configured:
         return configured.encode()
     if secret:
         return secret
-    ack = getattr(app.pipeline, "ack_secret", None)
+    ack = app.pipeline.ack_secret
     if ack:
         return hmac.new(ack, b"alertrouter console sessions", hashlib.sha256).digest()
     if settings is not None:

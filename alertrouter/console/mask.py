@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..preview import MASK  # one mask for previews, pages and payloads
+from ..delivery.preview import MASK  # one mask for previews, pages and payloads
 
 _SECRET_WORDS = {
     "key", "apikey", "token", "password", "passwd", "pwd", "secret", "signature", "sig", "credential",

@@ -24,7 +24,7 @@ import jinja2
 
 from .. import __version__
 from ..app import App
-from ..http_api import Request, Response
+from ..http.api import Request, Response
 from ..model import KINDS, Severity
 from ..pipeline import silences as silence_store
 from ..store.base import EventFilter

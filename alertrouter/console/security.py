@@ -30,7 +30,7 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from ..auth import Authenticator, EntraValidator, KeyCheck
+from ..http.auth import Authenticator, EntraValidator, KeyCheck
 from .limits import FailureLimiter
 
 COOKIE = "alertrouter_console"

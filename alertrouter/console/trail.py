@@ -13,11 +13,11 @@ import re
 from dataclasses import dataclass, field
 
 from ..app import App
-from ..delivery.render import channel_for, render_notification
+from ..delivery.notification import channel_for, render_notification
 from ..model import Event
 from ..config.types import Target
 from ..store.base import Attempt, Notification
-from ..preview import mask_as_html_text, mask_secrets
+from ..delivery.preview import mask_as_html_text, mask_secrets
 from .mask import mask, mask_text
 
 SILENCE_ID = re.compile(r"\bs_[0-9a-f]{12}\b")

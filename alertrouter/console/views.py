@@ -12,7 +12,7 @@ from ..config.load import LoadedConfig
 from ..config.schema import DURATION_UNITS
 from ..config.types import LOG_CHANNEL
 from ..errors import PayloadError
-from ..explain import explain
+from ..pipeline.explain import explain
 from ..inbound import decode, parse_payload
 from ..model import Event
 from ..pipeline import inhibit
@@ -182,7 +182,7 @@ def try_payload(app: App, payload: str) -> tuple[dict | None, str]:
     """The `alertrouter route` explanation and the `alertrouter render` previews of a pasted payload."""
     import json
 
-    from ..preview import previews
+    from ..delivery.preview import previews
 
     if not payload.strip():
         return None, "Paste a payload (an Event Grid delivery, a CloudEvent or an Azure Monitor alert)."

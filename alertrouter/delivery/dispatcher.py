@@ -33,7 +33,7 @@ from ..config.base import RetryPolicy
 from ..config.load import LoadedConfig
 from ..config.types import Target
 from ..model import Event
-from ..render import Rendered
+from ..rendering.renderer import Rendered
 from ..store.base import Attempt, Notification, Store
 from .health import ChannelHealth
 from .pacing import Pacer, limit_of

@@ -14,7 +14,7 @@
 
 from .aggregate import DigestData, Figures, collect, figures
 from .period import Period, latest_period, period_ending, period_for_fire
-from .render import render_digest, view
+from .email import render_digest, view
 from .runner import DigestOutcome, DigestRunner
 from .scheduler import DigestScheduler
 from .storage import PeriodLedger, events_between

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from ..schedule import previous_fire
+from ..config.schedule import previous_fire
 
 UTC = timezone.utc
 

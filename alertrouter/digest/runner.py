@@ -32,11 +32,11 @@ from typing import Callable
 from ..channels.base import Channel, DeliveryResult
 from ..config.load import LoadedConfig
 from ..config.types import LOG_CHANNEL
-from ..render import Rendered, Renderer
+from ..rendering.renderer import Rendered, Renderer
 from .aggregate import DigestData, collect
 from .coverage import NO_DATA, NO_DATA_GRACE, NOT_YET, Coverage, coverage
 from .period import Period, latest_period
-from .render import render_digest, template_dirs_for
+from .email import render_digest, template_dirs_for
 from .storage import PeriodLedger, detail_json
 
 log = logging.getLogger("alertrouter.digest")

@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from ..errors import UnsupportedSchema
 from ..model import Event
-from ..wording import iso_duration_text, sentences
+from ..rendering.wording import iso_duration_text, sentences
 from . import severity as sev
 from ._util import CIDict, arm_parts, clip, flat_tags, list_at, maybe_json, parse_time, to_str
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..errors import UnsupportedSchema
 from ..model import Event
-from ..wording import sentences
+from ..rendering.wording import sentences
 from . import severity as sev
 from ._util import CIDict, arm_parts, clip, flat_tags, list_at, parse_time, to_str
 

@@ -28,8 +28,8 @@ from datetime import datetime, timezone
 
 from ..config.schema import RunWatch
 from ..model import Event
-from ..render import duration_text
-from ..schedule import previous_fire
+from ..rendering.renderer import duration_text
+from ..config.schedule import previous_fire
 
 log = logging.getLogger("alertrouter.watch")
 

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from ..config.types import Target
 from ..model import Event, Severity
 from ..channels.registry import channel_class
-from ..wording import count_text
+from ..rendering.wording import count_text
 
 BUDGET, FOLD = "budget", "fold"
 WINDOW = 60.0

@@ -6,7 +6,7 @@ with HMAC-SHA256 (the app's ack secret), naming the event and the route, expirin
 `to` roles; an acknowledgement stops that and is announced to the route's roles.
 
 The link (named "Acknowledge" in cards and emails) opens a page saying what would be acknowledged,
-with a button; only that button's POST acknowledges (`alertrouter.ack_page`), because mail scanners
+with a button; only that button's POST acknowledges (`alertrouter.http.ack_page`), because mail scanners
 and link unfurlers open every link they see.
 
 The periodic pass does not read every escalation ever scheduled: each one is also listed under

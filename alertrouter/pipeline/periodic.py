@@ -8,7 +8,7 @@ from __future__ import annotations
 from ..config.load import LoadedConfig, target
 from ..config.types import Target
 from ..model import Event
-from ..wording import duration_text
+from ..rendering.wording import duration_text
 from . import budget, escalate, group
 from .stages import NextFlush
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from .. import addresses
+from ..config import addresses
 from ..config.load import LoadedConfig, target
 from ..config.matchers import Matcher, compile_match
 from ..config.schema import Route
@@ -163,7 +163,7 @@ class Router:
 
     def _owners(self, event: Event, d: Decision) -> None:
         """The run's owners named by its tags, as extra targets: each item a configured alias, or one
-        bare address (alertrouter/addresses.py) whose domain is allowed, exactly. The owner's role
+        bare address (alertrouter/config/addresses.py) whose domain is allowed, exactly. The owner's role
         carries the checked address, which is what the channel sends to."""
         owners = self.cfg.run_owners
         if owners is None or event.kind not in owners.kinds:

@@ -11,7 +11,7 @@ from datetime import datetime
 from alertrouter.channels.base import DeliveryResult
 from alertrouter.inbound import parse_payload
 from alertrouter.model import Event
-from alertrouter.render import Rendered, Renderer
+from alertrouter.rendering.renderer import Rendered, Renderer
 from tests.conftest import fixture_files, load_fixture
 
 METRIC_FIRED = "monitor-metric-static-fired.test-action.json"
@@ -80,7 +80,7 @@ def hidden_from_restricted(ev: Event, labels: bool = True) -> list[str]:
     """Strings a restricted rendering must not contain: every link, every detail (key or value) and,
     with `labels`, every label value outside the restricted set, unless it is also part of what a
     restricted role may see anyway (title, summary, allowed labels)."""
-    from alertrouter.render import RESTRICTED_LABELS
+    from alertrouter.rendering.renderer import RESTRICTED_LABELS
 
     visible = " ".join([ev.title, ev.summary, *(v for k, v in ev.labels.items() if k in RESTRICTED_LABELS)])
     out = list(ev.links.values())

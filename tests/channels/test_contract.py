@@ -12,13 +12,13 @@ import pytest
 from werkzeug import Response
 
 from alertrouter.channels.base import ChannelContext, DeliveryResult
-from alertrouter.channels.http import make_session
+from alertrouter.channels.transport import make_session
 from alertrouter.channels.pagerduty import PagerDutyChannel
 from alertrouter.channels.registry import CHANNELS
 from alertrouter.channels.teams import TeamsChannel
 from alertrouter.channels.webhook import WebhookChannel
 from alertrouter.inbound import parse_payload
-from alertrouter.render import Renderer
+from alertrouter.rendering.renderer import Renderer
 from tests.channels import silent_server
 from tests.conftest import free_port, load_fixture, wait_until
 

@@ -13,7 +13,7 @@ from alertrouter.channels.base import ChannelContext, DeliveryResult
 from alertrouter.channels.email_graph import GraphMailSender
 from alertrouter.channels.email_graph import EmailChannel
 from alertrouter.inbound import parse_payload
-from alertrouter.render import Renderer
+from alertrouter.rendering.renderer import Renderer
 from tests.channels.conftest import ACCESS_TOKEN, CLIENT_ID, CLIENT_SECRET, TENANT
 from tests.conftest import free_port, load_fixture
 

@@ -14,7 +14,7 @@ from alertrouter.channels.base import ChannelContext, DeliveryResult
 from alertrouter.channels.email_smtp import SmtpMailSender
 from alertrouter.channels.email_smtp import SmtpChannel
 from alertrouter.inbound import parse_payload
-from alertrouter.render import Renderer
+from alertrouter.rendering.renderer import Renderer
 from tests.channels.conftest import SMTP_PASSWORD, SMTP_USER
 from tests.channels import hidden_from_restricted
 from tests.conftest import fixture_files, free_port, load_fixture

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from alertrouter.channels.base import post_json
-from alertrouter.channels.http import KeepAlive, make_session
+from alertrouter.channels.transport import KeepAlive, make_session
 
 
 class Handler(http.server.BaseHTTPRequestHandler):

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from alertrouter.channels.base import ChannelContext
-from alertrouter.channels.http import make_session
+from alertrouter.channels.transport import make_session
 from alertrouter.channels.pagerduty import PagerDutyChannel, PagerDutySender
 from alertrouter.model import Severity
 from tests.channels import (BUDGET, METRIC_FIRED, RUN_COMPLETED, RUN_FAILED, SERVICE_HEALTH, event, event_fixtures,

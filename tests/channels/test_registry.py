@@ -15,7 +15,7 @@ from alertrouter.errors import ConfigError
 from alertrouter.model import Severity
 from alertrouter.delivery.pacing import limit_of
 from alertrouter.pipeline import budget
-from alertrouter.render import DEFAULT_TEMPLATES
+from alertrouter.rendering.renderer import DEFAULT_TEMPLATES
 from tests.channels import METRIC_FIRED, event
 
 # one channel of each kind, with only what the kind requires

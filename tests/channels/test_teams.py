@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from alertrouter.channels.base import ChannelContext
-from alertrouter.channels.http import make_session
+from alertrouter.channels.transport import make_session
 from alertrouter.channels.teams import MAX_BYTES, TeamsChannel, TeamsSender
 from tests.channels import (BUDGET, METRIC_FIRED, METRIC_RESOLVED, RUN_COMPLETED, RUN_FAILED, SERVICE_HEALTH,
                             SIX, event, event_fixtures, hidden_from_restricted, posted, render)

@@ -10,12 +10,12 @@ import re
 import pytest
 
 from alertrouter.channels.base import ChannelContext
-from alertrouter.channels.http import make_session
+from alertrouter.channels.transport import make_session
 from alertrouter.channels.registry import CHANNELS
 from alertrouter.config.load import load
-from alertrouter.delivery.render import render_notification
+from alertrouter.delivery.notification import render_notification
 from alertrouter.inbound import parse_payload
-from alertrouter.render import Renderer
+from alertrouter.rendering.renderer import Renderer
 from alertrouter.config.types import Target
 from tests.conftest import ROOT, fixture_files
 

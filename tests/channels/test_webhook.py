@@ -14,7 +14,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from alertrouter.channels.base import ChannelContext
-from alertrouter.channels.http import make_session
+from alertrouter.channels.transport import make_session
 from alertrouter.channels.webhook import WebhookChannel, WebhookSender, signature
 from tests.channels import (METRIC_FIRED, RUN_COMPLETED, RUN_FAILED, SIX, event, event_fixtures,
                             hidden_from_restricted, render)

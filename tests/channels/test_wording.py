@@ -14,12 +14,12 @@ import pytest
 
 from alertrouter.channels.base import ChannelContext
 from alertrouter.channels.email_smtp import SmtpMailSender
-from alertrouter.channels.http import make_session
+from alertrouter.channels.transport import make_session
 from alertrouter.channels.teams import TeamsSender
 from alertrouter.channels.email_smtp import SmtpChannel
 from alertrouter.channels.teams import TeamsChannel
 from alertrouter.inbound import parse_payload
-from alertrouter.render import duration_text
+from alertrouter.rendering.renderer import duration_text
 from tests.channels import METRIC_FIRED, RUN_COMPLETED, event, posted, render
 from tests.conftest import load_fixture
 

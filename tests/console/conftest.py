@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from alertrouter.app import App
-from alertrouter.auth import Authenticator, KeyCheck
+from alertrouter.http.auth import Authenticator, KeyCheck
 from alertrouter.config.load import loads
 from alertrouter.console import build_console
 from tests.conftest import RunningServer, load_fixture

@@ -9,7 +9,7 @@ import json
 import pytest
 import requests
 
-from alertrouter.hostguard import HostGuard, split_host
+from alertrouter.http.hostguard import HostGuard, split_host
 from tests.conftest import load_fixture
 from tests.console.conftest import alert, csrf_of
 
@@ -145,7 +145,7 @@ def test_serve_answers_to_configured_names(tmp_path):
 def test_serve_refuses_a_name_list_it_cannot_read(tmp_path):
     from click.testing import CliRunner
 
-    from alertrouter.cli import main
+    from alertrouter.cli.main import main
     from tests.conftest import ROOT
 
     r = CliRunner().invoke(main, ["serve", "--config", str(ROOT / "routing.yaml"), "--data-dir", str(tmp_path),

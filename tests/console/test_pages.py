@@ -281,7 +281,7 @@ def test_easy_auth_identity_when_enabled(console_env, role_required, roles, allo
     import base64
     import json
 
-    from alertrouter.auth import Authenticator
+    from alertrouter.http.auth import Authenticator
     from alertrouter.console import build_console
     from alertrouter.settings import ConsoleSettings
     from tests.conftest import RunningServer
@@ -408,7 +408,7 @@ def test_a_dead_notification_shows_what_the_receiver_answered(open_server, recei
     from click.testing import CliRunner
     from werkzeug import Response
 
-    from alertrouter.cli import main
+    from alertrouter.cli.main import main
 
     receiver.expect_request("/pager").respond_with_handler(lambda req: Response(
         f'{{"error": "field data.labels is not allowed", "posted_to": "{req.url}"}}\n', status=400))

@@ -21,7 +21,7 @@ from alertrouter.config.load import loads
 from alertrouter.console import build_console
 from alertrouter.console.limits import FailureLimiter
 from alertrouter.console.security import COOKIE
-from alertrouter.http_api import Request
+from alertrouter.http.api import Request
 from alertrouter.settings import Settings
 from alertrouter.store.sqlite import SqliteStore
 from tests.console.conftest import CONSOLE_CONFIG, alert, csrf_of
@@ -170,10 +170,10 @@ def test_sqlite_files_are_made_and_kept_owner_only(tmp_path):
 def test_the_log_channels_file_is_owner_only(tmp_path):
     """The log channel's file holds rendered notices, acknowledge links (live credentials) among them."""
     from alertrouter.channels.base import ChannelContext
-    from alertrouter.channels.http import make_session
+    from alertrouter.channels.transport import make_session
     from alertrouter.channels.log import LogSender
     from alertrouter.channels.log import LogChannel
-    from alertrouter.render import Rendered
+    from alertrouter.rendering.renderer import Rendered
 
     sender = LogSender("log", LogChannel(type="log", console=False), ChannelContext(make_session(), tmp_path))
     msg = Rendered(notification_id="n1", event_id="e1", route="r", role="a", channel="log", kind="alert.fired",

@@ -9,7 +9,7 @@ import azure.functions as func
 from azure.functions.timer import TimerRequest
 from click.testing import CliRunner
 
-from alertrouter.cli_digest import digest
+from alertrouter.cli.digest import digest
 from handlers import _runtime
 from handlers import digest as digest_handler
 

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 from azure.functions.timer import TimerRequest
 from click.testing import CliRunner
 
-from alertrouter.cli_digest import digest
+from alertrouter.cli.digest import digest
 from alertrouter.digest import PeriodLedger
 from alertrouter.digest.coverage import NO_DATA_GRACE
 from alertrouter.inbound import parse_payload
@@ -67,7 +67,7 @@ def test_right_after_the_period_ends_nothing_is_decided_yet(tmp_path, smtp_serve
     from alertrouter.channels.build import build_channels
     from alertrouter.config.load import loads
     from alertrouter.digest import DigestRunner
-    from alertrouter.render import Renderer
+    from alertrouter.rendering.renderer import Renderer
 
     server = smtp_server()
     store = SqliteStore(tmp_path / "alertrouter.db")

@@ -9,7 +9,7 @@ import pytest
 
 from alertrouter.config.schema import DIGEST_SECTIONS
 from alertrouter.digest import collect, period_ending, render_digest
-from alertrouter.render import Renderer
+from alertrouter.rendering.renderer import Renderer
 
 from .conftest import BERLIN, NEXT_WEEK, WEEK
 from .expected import expected

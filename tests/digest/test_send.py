@@ -12,7 +12,7 @@ import pytest
 
 from alertrouter.channels.build import build_channels
 from alertrouter.digest import DigestRunner, PeriodLedger
-from alertrouter.render import Renderer
+from alertrouter.rendering.renderer import Renderer
 from alertrouter.store.sqlite import SqliteStore
 
 from .conftest import FIRES_AT, TZ, WEEK, digest_config

@@ -20,7 +20,7 @@ from alertrouter.digest.storage import events_between
 from alertrouter.inbound import parse_payload
 from alertrouter.errors import UnsupportedSchema
 from alertrouter.pipeline import escalate
-from alertrouter.render import Renderer
+from alertrouter.rendering.renderer import Renderer
 from alertrouter.store.sqlite import SqliteStore
 from tests.conftest import Clock, fixture_files, load_fixture
 

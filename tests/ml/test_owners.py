@@ -69,7 +69,7 @@ def test_owner_config_errors():
 
     from alertrouter.errors import ConfigError
 
-    # an address is checked with the schema (alertrouter/addresses.py), before the cross-checks
+    # an address is checked with the schema (alertrouter/config/addresses.py), before the cross-checks
     bad = CONFIG.replace("[ana@contoso.com, ben@contoso.com]", "[ana]")
     with pytest.raises(ConfigError) as info:
         loads(bad, "r.yaml", env={})

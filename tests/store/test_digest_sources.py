@@ -19,7 +19,7 @@ from alertrouter.digest import DigestRunner, PeriodLedger
 from alertrouter.digest.sources import router_made
 from alertrouter.digest.storage import events_between, took_in_before
 from alertrouter.inbound import parse_payload
-from alertrouter.render import Renderer
+from alertrouter.rendering.renderer import Renderer
 from tests.channels.conftest import smtp_server, tls_files  # noqa: F401  aiosmtpd on loopback
 from tests.conftest import Clock, load_fixture
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .model import Event
+from ..model import Event
 from .safety import safe_links
 from .wording import iso_duration_text, when_text
 

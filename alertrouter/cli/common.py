@@ -9,8 +9,8 @@ from pathlib import Path
 
 import click
 
-from .config.load import load
-from .errors import ConfigError
+from ..config.load import load
+from ..errors import ConfigError
 
 
 def load_or_exit(config: str, give_path: str = "with --config PATH"):
@@ -31,8 +31,8 @@ def load_or_exit(config: str, give_path: str = "with --config PATH"):
 
 def open_data_store(data_dir: str):
     """The store the settings choose (SQLite in `data_dir` unless told otherwise)."""
-    from .settings import Settings
-    from .store import open_store
+    from ..settings import Settings
+    from ..store import open_store
 
     settings = Settings()
     return open_store(settings.store, data_dir, settings.azure)

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import click
 
-from .cli_common import load_or_exit as _load_or_exit, open_data_store as _store
-from .cli_digest import digest as _digest
-from .errors import PayloadError
-from .inbound import decode, parse_payload
+from .common import load_or_exit as _load_or_exit, open_data_store as _store
+from .digest import digest as _digest
+from ..errors import PayloadError
+from ..inbound import decode, parse_payload
 
 
 def _read_payload(path: str):
@@ -36,8 +36,8 @@ def main() -> None:
 @click.argument("config", default="routing.yaml")
 def check(config: str) -> None:
     """Validate a routing config and compile every template it can select (exit 1 with every problem)."""
-    from . import template_problems
-    from .render import Renderer
+    from ..rendering import problems as template_problems
+    from ..rendering.renderer import Renderer
 
     loaded = _load_or_exit(config, give_path="as the argument: alertrouter check PATH")
     for w in loaded.warnings:
@@ -71,10 +71,10 @@ def route(payload: str, config: str, as_json: bool, data_dir: str) -> None:
         sys.exit(2)
     import time as _time
 
-    from .explain import explain
-    from .pipeline import Pipeline
-    from .routing.router import Router
-    from .store.sqlite import SqliteStore
+    from ..pipeline.explain import explain
+    from ..pipeline import Pipeline
+    from ..routing.router import Router
+    from ..store.sqlite import SqliteStore
 
     db = Path(data_dir) / "alertrouter.db"
     pipeline = Pipeline(loaded, SqliteStore(db) if db.exists() else SqliteStore(":memory:"))
@@ -108,7 +108,7 @@ def route(payload: str, config: str, as_json: bool, data_dir: str) -> None:
 def render(payload: str, channel_name: str, role: str | None, config: str, out_dir: str | None,
            data_dir: str) -> None:
     """Preview exactly what a channel would send for a payload (secrets masked); nothing is sent."""
-    from .preview import PreviewError, previews
+    from ..delivery.preview import PreviewError, previews
 
     loaded = _load_or_exit(config)
     _, obj = _read_payload(payload)
@@ -144,18 +144,18 @@ def render(payload: str, channel_name: str, role: str | None, config: str, out_d
                    "ALERTROUTER_ALLOWED_HOSTS); other names get 400")
 def serve(config: str, host: str, port: int, data_dir: str, allowed_hosts: str) -> None:
     """Run the router locally on the Functions routes (SQLite store in the data dir)."""
-    from .build import SERVER, build
-    from .server import serve as run
-    from .settings import Settings
+    from ..build import SERVER, build
+    from ..http.server import serve as run
+    from ..settings import Settings
 
-    from .logs import setup as setup_logging
+    from ..logs import setup as setup_logging
 
     settings = Settings()
     setup_logging(settings.log_format)
     loaded = _load_or_exit(config)
     for w in loaded.warnings:
         click.echo(f"warning: {w}", err=True)
-    from .auth import Authenticator
+    from ..http.auth import Authenticator
 
     try:
         auth = Authenticator.from_settings(settings)
@@ -166,7 +166,7 @@ def serve(config: str, host: str, port: int, data_dir: str, allowed_hosts: str) 
         click.echo(f"error: refusing to listen on {host} without authentication; set ALERTROUTER_API_KEY "
                    "(callers send it as x-functions-key or ?code=) or ALERTROUTER_ENTRA__TENANT_ID", err=True)
         sys.exit(1)
-    from .hostguard import HostGuard
+    from ..http.hostguard import HostGuard
 
     allowed_hosts = ",".join(h for h in (settings.allowed_hosts, allowed_hosts) if h)
     try:
@@ -191,7 +191,7 @@ def serve(config: str, host: str, port: int, data_dir: str, allowed_hosts: str) 
     if auth.open:
         click.echo("  no key set: accepting unauthenticated posts (loopback only); set ALERTROUTER_API_KEY "
                    "to require one", err=True)
-    from .digest import DigestRunner, DigestScheduler
+    from ..digest import DigestRunner, DigestScheduler
 
     digests = DigestScheduler(DigestRunner.from_app(app)) if loaded.config.digests else None
     if digests is not None:
@@ -278,7 +278,7 @@ def send(payload: str, url: str, key: str | None) -> None:
     """POST a payload file to a running router with the headers Azure would send."""
     import requests
 
-    from .inbound import envelope
+    from ..inbound import envelope
 
     body, obj = _read_payload(payload)
     headers = {"Content-Type": "application/json; charset=utf-8"}
@@ -321,7 +321,7 @@ def _matchers(specs: tuple[str, ...]) -> dict:
     """label=value, label!=value, label=~regex, label!~regex → a routing.yaml-style match mapping."""
     import re as _re
 
-    from .pipeline import silences
+    from ..pipeline import silences
 
     out: dict = {}
     for spec in specs:
@@ -355,7 +355,7 @@ def silence_add(match: tuple[str, ...], duration: str, author: str, comment: str
     """
     import time as _time
 
-    from .pipeline import silences
+    from ..pipeline import silences
 
     now = _time.time()
     try:
@@ -374,7 +374,7 @@ def silence_list(show_all: bool, data_dir: str) -> None:
     """List active and pending silences, newest first (with --all, expired ones too)."""
     import time as _time
 
-    from .pipeline import silences
+    from ..pipeline import silences
 
     now = _time.time()
     every = silences.all_silences(_store(data_dir))
@@ -396,7 +396,7 @@ def silence_expire(silence_id: str, data_dir: str) -> None:
     """End silence SILENCE_ID now (ids: `alertrouter silence list`); what it held stays held."""
     import time as _time
 
-    from .pipeline import silences
+    from ..pipeline import silences
 
     try:
         s = silences.expire(_store(data_dir), silence_id, _time.time())
@@ -521,6 +521,3 @@ def outbox_purge(older_than: str, data_dir: str) -> None:
 
 
 main.add_command(_digest)
-
-if __name__ == "__main__":
-    main()

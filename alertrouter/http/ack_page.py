@@ -14,7 +14,7 @@ import html
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from .pipeline import escalate
+from ..pipeline import escalate
 
 # The token is in the URL: never send it on as a referrer; nothing may frame the button.
 HEADERS = {

@@ -16,13 +16,13 @@ from starlette.requests import Request as StarletteRequest
 from starlette.responses import Response as StarletteResponse
 from starlette.routing import Route
 
-from .app import App
+from ..app import App
 from .auth import Authenticator
-from .console import Console, build_console
-from .delivery.dispatcher import Dispatcher
+from ..console import Console, build_console
+from ..delivery.dispatcher import Dispatcher
 from .hostguard import HostGuard, guarded
-from .http_api import ROUTES, HttpApi, Request, Response, error
-from .inbound import MAX_BODY_BYTES
+from .api import ROUTES, HttpApi, Request, Response, error
+from ..inbound import MAX_BODY_BYTES
 
 log = logging.getLogger("alertrouter.server")
 # Intake bodies up to this size are taken in on the event loop (a few events at most: ~150 of the

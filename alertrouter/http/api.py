@@ -19,13 +19,13 @@ from typing import Callable, Mapping
 from urllib.parse import parse_qsl
 
 from . import ack_page
-from .app import App
-from .config.schema import parse_duration
-from .pipeline import escalate, silences
+from ..app import App
+from ..config.schema import parse_duration
+from ..pipeline import escalate, silences
 from .auth import Authenticator
-from .errors import MalformedJson, PayloadError, TooLarge, UnsupportedSchema, WrongType
-from .inbound import MAX_BODY_BYTES, decode, parse_body
-from .inbound._util import json_type
+from ..errors import MalformedJson, PayloadError, TooLarge, UnsupportedSchema, WrongType
+from ..inbound import MAX_BODY_BYTES, decode, parse_body
+from ..inbound._util import json_type
 
 log = logging.getLogger("alertrouter.http")
 

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from ..config.schema import DIGEST_SECTIONS
-from ..render import SEVERITY_SEV, Rendered, Renderer, duration_text
+from ..rendering.renderer import SEVERITY_SEV, Rendered, Renderer, duration_text
 from .aggregate import RUN_STATUSES, SEVERITIES, DigestData, change, median
 from .charts import RUN_COLOURS, SEVERITY_COLOURS, gauge, stacked_bars
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from .cli_common import load_or_exit, open_data_store
+from .common import load_or_exit, open_data_store
 
 
 @click.command("digest")
@@ -30,10 +30,10 @@ from .cli_common import load_or_exit, open_data_store
 def digest(name: str, period_end: str | None, out_dir: str | None, role: str | None, do_send: bool, force: bool,
            config: str, data_dir: str) -> None:
     """Render digest NAME for preview (an HTML file to open, and the text part), or --send it."""
-    from .channels.build import build_channels
-    from .digest.period import period_ending
-    from .digest.coverage import NO_DATA, NOT_YET
-    from .digest.runner import DigestRunner
+    from ..channels.build import build_channels
+    from ..digest.period import period_ending
+    from ..digest.coverage import NO_DATA, NOT_YET
+    from ..digest.runner import DigestRunner
 
     loaded = load_or_exit(config)
     digests = loaded.config.digests

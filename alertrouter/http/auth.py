@@ -48,7 +48,7 @@ _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 _ALGORITHMS = ["RS256"]
 
 
-class _Request(Protocol):  # alertrouter.http_api.Request (headers looked up lower-case)
+class _Request(Protocol):  # alertrouter.http.api.Request (headers looked up lower-case)
     headers: Mapping[str, str]
     query: Mapping[str, str]
 

@@ -1,4 +1,4 @@
-"""HTTP triggers: one function per route of the API's route table (alertrouter/http_api.py ROUTES)
+"""HTTP triggers: one function per route of the API's route table (alertrouter/http/api.py ROUTES)
 that the Functions host serves: /api/eventgrid (Event Grid webhook), /api/alerts (Action Groups),
 /api/ack, /api/silences, /api/health."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from alertrouter.http_api import ROUTES, HttpRoute, Request, Response
+from alertrouter.http.api import ROUTES, HttpRoute, Request, Response
 
 from . import _runtime
 

@@ -33,7 +33,7 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator
 from pydantic_core import PydanticCustomError
 
-from .config.env import ENV_REF
+from .env import ENV_REF
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SEPARATORS = re.compile(r"[,;]")

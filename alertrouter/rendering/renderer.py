@@ -15,7 +15,7 @@ https (see `safety`). Bodies (cards, JSON) are built as data by the channel, nev
 string-templated. A template that fails never swallows a notification: one that does not compile,
 or fails as it runs, is replaced by the shipped one for the same part, and only when that fails too
 by the plain rendering; `FILE:LINE: error` is logged and kept on the result (`template_errors`).
-`template_problems` compiles every template at `check` and at start-up. A group notice's members
+`problems` compiles every template at `check` and at start-up. A group notice's members
 are `group` in the view model (`group_view`).
 """
 
@@ -32,16 +32,16 @@ from typing import Any, Iterable
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
-from . import template_problems
+from . import problems
 from .group_view import group_view
-from .model import Event
+from ..model import Event
 from .safety import safe_links
 from .wording import duration_text, iso_duration_text, when_text  # noqa: F401  (duration_text: the one style)
-from .template_env import environment, flavour  # noqa: F401  (flavour: what a template makes)
+from .environment import environment, flavour  # noqa: F401  (flavour: what a template makes)
 
 log = logging.getLogger("alertrouter.render")
 
-DEFAULT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+DEFAULT_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
 # What a restricted role (e.g. QA, whose access is limited) may see: no links, no details (run
 # properties, queries, code and snapshot references), no tags; only these labels.
@@ -188,7 +188,7 @@ class Renderer:
         except jinja2.TemplatesNotFound:
             tpl = None
         except jinja2.TemplateSyntaxError as exc:  # unknown filters and tests are TemplateAssertionErrors
-            why = template_problems.syntax_error(exc)
+            why = problems.syntax_error(exc)
             tpl = None if self._is_builtin(dirs) else self.builtin(channel_kind, kind, part)
             log.error("template does not compile: %s; %s is sent instead until it is fixed", why,
                       f"the built-in {tpl.name}" if tpl else "the plain rendering")
@@ -223,7 +223,7 @@ class Renderer:
             try:
                 text = self._run(tpl, view).strip()
             except Exception:  # a broken template must not swallow a page
-                failed = template_problems.runtime_error(tpl)
+                failed = problems.runtime_error(tpl)
                 why = f"{why}; {failed}" if why else failed
                 fallback = self.builtin(channel_kind, kind, part)
                 if fallback is not None and fallback.filename in tried:

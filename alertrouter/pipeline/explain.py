@@ -4,9 +4,9 @@ the console's "try a payload" box both print this."""
 
 from __future__ import annotations
 
-from .model import Event
-from .pipeline import Pipeline
-from .routing.router import Router
+from ..model import Event
+from . import Pipeline
+from ..routing.router import Router
 
 
 def explain(router: Router, pipeline: Pipeline, events: list[Event], now: float) -> list[dict]:

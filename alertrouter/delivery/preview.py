@@ -11,18 +11,18 @@ from pathlib import Path
 
 import requests
 
-from .channels.base import ChannelContext
-from .channels.log import LogChannel, LogSender
-from .channels.registry import CHANNELS
-from .config.load import LoadedConfig
-from .config.types import LOG_CHANNEL, Target
-from .delivery.render import render_notification
-from .errors import RouterError
-from .model import Event
-from .pipeline import group
-from .render import Renderer
-from .routing.router import Router
-from .store.sqlite import SqliteStore
+from ..channels.base import ChannelContext
+from ..channels.log import LogChannel, LogSender
+from ..channels.registry import CHANNELS
+from ..config.load import LoadedConfig
+from ..config.types import LOG_CHANNEL, Target
+from .notification import render_notification
+from ..errors import RouterError
+from ..model import Event
+from ..pipeline import group
+from ..rendering.renderer import Renderer
+from ..routing.router import Router
+from ..store.sqlite import SqliteStore
 
 MASK = "<redacted>"
 

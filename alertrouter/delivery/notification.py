@@ -11,7 +11,7 @@ from ..config.load import LoadedConfig
 from ..config.types import LOG_CHANNEL, Target
 from ..model import Event
 from ..pipeline import RUN_ENDINGS
-from ..render import Rendered, Renderer
+from ..rendering.renderer import Rendered, Renderer
 from ..store.base import Store
 
 
