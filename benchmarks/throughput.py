@@ -3,7 +3,7 @@ notification out to a fast loopback webhook receiver; the same workloads against
 Alertmanager in the same run where it is installed.
 
     python benchmarks/throughput.py [--n 2000] [--workload single|burst|storm|all]
-                                    [--connections 1,8] [--target ours|alertmanager|both] [--json]
+                                    [--connections 1,8] [--target ours|null|alertmanager|both|all] [--json]
     python benchmarks/throughput.py --scaling 500,2000,10000,20000 [--config shipped|bench] [--json]
 
 single: Azure Monitor alerts (common schema, distinct alert ids), one per POST to /api/alerts, as
@@ -315,6 +315,16 @@ def start_ours(tmp: Path, workload: str, rport: int, store: str, config: str = "
     return proc, port
 
 
+def start_null(rport: int) -> tuple[subprocess.Popen, int]:
+    """The null router (null_router.py): same server stack and parse, one POST out per alert, nothing else."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(ROOT / "benchmarks" / "null_router.py"), "--port", str(port),
+                             "--hook", f"http://127.0.0.1:{rport}/hook"],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_until(f"http://127.0.0.1:{port}/api/health", "the null router", proc)
+    return proc, port
+
+
 def start_alertmanager(binary: str, tmp: Path, workload: str, rport: int) -> tuple[subprocess.Popen, int]:
     if workload == "storm":
         cfg = AM_CONFIG.format(group_by="[alertname]", wait=STORM_WAIT, interval=STORM_INTERVAL, port=rport)
@@ -449,6 +459,8 @@ def run(target: str, workload: str, n: int, conns: int = 1, store: str = "sqlite
         wait_until(stats_url, "receiver")
         if target == "alertmanager":
             server, port = start_alertmanager(alertmanager or "prometheus-alertmanager", tmp, workload, rport)
+        elif target == "null":
+            server, port = start_null(rport)
         else:
             server, port = start_ours(tmp, workload, rport, store, config)
         if profile is not None and target == "ours":
@@ -560,6 +572,24 @@ def comparison(rows: list[dict]) -> list[dict]:
     return out
 
 
+def against_null(rows: list[dict]) -> list[dict]:
+    """Ours against the null router, per workload: delivered/s, p99 and CPU per alert, ratio = ours / null."""
+    def ratio(a, b):
+        return round(a / b, 2) if a == a and b == b and b else float("nan")
+
+    out = []
+    for ours in (r for r in rows if r["target"] == "ours" and r["workload"] != "storm"):
+        null = next((r for r in rows if r["target"] == "null" and label(r) == label(ours)), None)
+        if null is None:
+            continue
+        out.append({"workload": label(ours), "n": ours["n"], "ours_per_s": ours["delivered_per_s"],
+                    "null_per_s": null["delivered_per_s"], "ratio_per_s": ratio(ours["delivered_per_s"], null["delivered_per_s"]),
+                    "ours_p99_ms": ours["p99_ms"], "null_p99_ms": null["p99_ms"],
+                    "ours_cpu_ms": ours["cpu_ms_per_alert"], "null_cpu_ms": null["cpu_ms_per_alert"],
+                    "ratio_cpu_per_alert": ratio(ours["cpu_ms_per_alert"], null["cpu_ms_per_alert"])})
+    return out
+
+
 def scaling(ns: list[int], store: str, config: str, timeout: float) -> list[dict]:
     """The storm at each N, and its cost per alert as a ratio to the first N's."""
     rows = []
@@ -585,7 +615,9 @@ def main() -> None:
     ap.add_argument("--workload", choices=["single", "burst", "storm", "all"], default="all")
     ap.add_argument("--connections", default="1,8",
                     help="keep-alive connections for single, e.g. 1, 8 or 1,8 (burst and storm use 1)")
-    ap.add_argument("--target", choices=["ours", "alertmanager", "both"], default="both")
+    ap.add_argument("--target", choices=["ours", "null", "alertmanager", "both", "all"], default="all",
+                    help="both: ours and Alertmanager; all: ours, the null router (single and burst: the "
+                         "ceiling of this work in CPython here, benchmarks/null_router.py) and Alertmanager")
     ap.add_argument("--alertmanager", default=None, help="the Alertmanager binary (default: found on PATH)")
     ap.add_argument("--store", choices=["sqlite", "azure"], default="sqlite")
     ap.add_argument("--timeout", type=float, default=120, help="seconds to wait for deliveries, per run")
@@ -626,7 +658,9 @@ def main() -> None:
         ap.error("--connections must be between 1 and 64")
     workloads = ["single", "burst", "storm"] if args.workload == "all" else [args.workload]
     plan = [(w, c) for w in workloads for c in (conns if w == "single" else [1])]
-    targets = ["ours", "alertmanager"] if args.target == "both" and args.scaling is None else [args.target]
+    targets = {"both": ["ours", "alertmanager"], "all": ["ours", "null", "alertmanager"]}.get(args.target, [args.target])
+    if args.scaling is not None:
+        targets = ["ours"]
     am = None
     if "alertmanager" in targets:
         am = find_alertmanager(args.alertmanager)
@@ -647,7 +681,7 @@ def main() -> None:
             print(json.dumps(rows) if args.json else table(rows, list(rows[0])))
             return
         rows = [run(t, w, args.n, c, args.store, args.timeout, am, args.profile, args.config or "bench")
-                for w, c in plan for t in targets]
+                for w, c in plan for t in targets if not (t == "null" and w == "storm")]  # null: no grouping
     finally:
         if azurite is not None:
             azurite.stop()
@@ -660,6 +694,11 @@ def main() -> None:
         print(json.dumps(rows))
         return
     print(table(rows, RUN_COLS))
+    ceiling = against_null(rows)
+    if ceiling:
+        print("\nours / the null router, same run (the null router: the same server stack and JSON parse, one "
+              "POST out per alert, no routing, no store: the ceiling of this work in CPython on this machine)")
+        print(table(ceiling, list(ceiling[0])))
     side = comparison(rows)
     if side:
         print("\nours / Alertmanager, same run (throughput: delivered/s, storm events in/s; latency: p99, "

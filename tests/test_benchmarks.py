@@ -69,9 +69,25 @@ def test_scaling_refuses_a_bad_list_with_what_to_write():
 
 
 def test_alertmanager_absent_is_skipped_with_a_line():
-    rows, err = throughput("--workload", "single", "--connections", "1", "--alertmanager", "/nonexistent/alertmanager")
+    rows, err = throughput("--workload", "single", "--connections", "1", "--target", "both",
+                           "--alertmanager", "/nonexistent/alertmanager")
     assert "alertmanager: not installed" in err
     assert [(r["target"], r["delivered"]) for r in rows] == [("ours", N)]
+
+
+def test_the_null_router_runs_beside_ours_on_single_and_burst():
+    """The ceiling of the same work in CPython: every alert posted once, by the same receiver's count;
+    no storm (it has no grouping to account for one)."""
+    rows, _ = throughput("--workload", "all", "--connections", "1", "--target", "all",
+                         "--alertmanager", "/nonexistent/alertmanager")
+    assert sorted((r["target"], r["workload"]) for r in rows) == [
+        ("null", "burst"), ("null", "single"), ("ours", "burst"), ("ours", "single"), ("ours", "storm")]
+    assert all((r["delivered"], r["notifications"]) == (N, N) for r in rows if r["target"] == "null")
+    out = subprocess.run([sys.executable, "benchmarks/throughput.py", "--n", str(N), "--workload", "single",
+                          "--connections", "1", "--target", "all", "--alertmanager", "/nonexistent/alertmanager"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "ours / the null router, same run" in out.stdout
 
 
 @pytest.mark.skipif(ALERTMANAGER is None, reason="prometheus-alertmanager is not installed")
