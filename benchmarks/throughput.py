@@ -194,14 +194,16 @@ def _aml_batches(n: int, batch: int = 100):
 
 def _am_alerts(n: int, per_post: int, storm: bool):
     """The equivalent alerts for Alertmanager's v2 API (a JSON list per POST); the `id` label keeps
-    them distinct (Alertmanager merges alerts with equal label sets)."""
+    them distinct (Alertmanager merges alerts with equal label sets). A storm's severity is the one
+    ours gets (BENCH_STORM_SEVERITY, default the fixture's Sev4), as the adapter names it."""
+    severity = AM_SEVERITY[os.environ.get("BENCH_STORM_SEVERITY", "Sev4")] if storm else "warning"
     for start in range(0, n, per_post):
         alerts, keys = [], []
         for i in range(start, min(n, start + per_post)):
             key = f"bench-{i}"
             keys.append(key)
             alerts.append({"labels": {"alertname": "bench-storm-rule" if storm else f"bench-rule-{i % 10}",
-                                      "id": key, "severity": "warning", "resource": f"res{i}"},
+                                      "id": key, "severity": severity, "resource": f"res{i}"},
                            "annotations": {"summary": f"Fired: bench rule on res{i}",
                                            "description": "Alertruledescription"}})
         yield keys, json.dumps(alerts).encode(), "/api/v2/alerts", {"Content-Type": "application/json"}
@@ -325,8 +327,46 @@ def start_null(rport: int) -> tuple[subprocess.Popen, int]:
     return proc, port
 
 
-def start_alertmanager(binary: str, tmp: Path, workload: str, rport: int) -> tuple[subprocess.Popen, int]:
-    if workload == "storm":
+# The shipped routing.yaml as Alertmanager would have it, for the storm (its alerts all come from
+# Azure Monitor): Sev0/Sev1 page one by one (production-pages: no grouping), cost goes on its own,
+# every other alert is grouped by rule with the shipped timers (platform-alerts), and the first
+# inhibit rule (a critical alert holds lesser ones on its resource). Both then do the same work.
+AM_SHIPPED_CONFIG = """
+route:
+  receiver: hook
+  group_by: ['...']
+  group_wait: 0s
+  group_interval: 10s
+  repeat_interval: 24h
+  routes:
+    - matchers: ['severity=~"critical|error"', 'category!="cost"']
+      receiver: hook
+    - matchers: ['category="cost"']
+      receiver: hook
+    - matchers: ['alertname=~".+"']
+      receiver: hook
+      group_by: [alertname]
+      group_wait: 30s
+      group_interval: 5m
+      repeat_interval: 4h
+inhibit_rules:
+  - source_matchers: ['severity="critical"']
+    target_matchers: ['severity=~"warning|informational|verbose"']
+    equal: [resource]
+receivers:
+  - name: hook
+    webhook_configs:
+      - {{url: "http://127.0.0.1:{port}/am", send_resolved: false}}
+"""
+# the common alert schema's severities, as the inbound adapter names them (Sev0 critical … Sev4 verbose)
+AM_SEVERITY = {"Sev0": "critical", "Sev1": "error", "Sev2": "warning", "Sev3": "informational", "Sev4": "verbose"}
+
+
+def start_alertmanager(binary: str, tmp: Path, workload: str, rport: int,
+                       config: str = "bench") -> tuple[subprocess.Popen, int]:
+    if config == "shipped":
+        cfg = AM_SHIPPED_CONFIG.format(port=rport)
+    elif workload == "storm":
         cfg = AM_CONFIG.format(group_by="[alertname]", wait=STORM_WAIT, interval=STORM_INTERVAL, port=rport)
     else:
         cfg = AM_CONFIG.format(group_by="['...']", wait="0s", interval="10s", port=rport)
@@ -458,7 +498,7 @@ def run(target: str, workload: str, n: int, conns: int = 1, store: str = "sqlite
     try:
         wait_until(stats_url, "receiver")
         if target == "alertmanager":
-            server, port = start_alertmanager(alertmanager or "prometheus-alertmanager", tmp, workload, rport)
+            server, port = start_alertmanager(alertmanager or "prometheus-alertmanager", tmp, workload, rport, config)
         elif target == "null":
             server, port = start_null(rport)
         else:
@@ -590,22 +630,32 @@ def against_null(rows: list[dict]) -> list[dict]:
     return out
 
 
-def scaling(ns: list[int], store: str, config: str, timeout: float) -> list[dict]:
-    """The storm at each N, and its cost per alert as a ratio to the first N's."""
+def scaling(ns: list[int], store: str, config: str, timeout: float, targets: list[str] | None = None,
+            alertmanager: str | None = None) -> list[dict]:
+    """The storm at each N (each target on a fresh server), its cost per alert as a ratio to the
+    first N's, and ours / Alertmanager at each N where both ran."""
     rows = []
     for n in ns:
-        r = run("ours", "storm", n, 1, store, timeout, config=config)
-        wall = r.get("wall_ms_per_alert", round(1000 / r["events_in_per_s"], 3))
-        tail = r.get("tail_wall_ms_per_alert", float("nan"))
-        cpu = r.get("intake_cpu_ms_per_alert", r["cpu_ms_per_alert"])
-        rows.append({"config": config, "store": store, "severity": os.environ.get("BENCH_STORM_SEVERITY", "Sev4"), "n": n, "events_in_per_s": r["events_in_per_s"],
-                     "wall_ms_per_alert": wall, "tail_wall_ms_per_alert": tail, "cpu_ms_per_alert": cpu})
-        print(f"scaling: n={n}: {r['events_in_per_s']} events in/s, {wall} ms wall and {cpu} ms CPU an alert",
-              file=sys.stderr, flush=True)  # a run cut short keeps the figures it has
-    base = rows[0]
+        for target in targets or ["ours"]:
+            r = run(target, "storm", n, 1, store, timeout, alertmanager, config=config)
+            wall = r.get("wall_ms_per_alert", round(1000 / r["events_in_per_s"], 3))
+            tail = r.get("tail_wall_ms_per_alert", float("nan"))
+            cpu = r.get("intake_cpu_ms_per_alert", r["cpu_ms_per_alert"])
+            rows.append({"target": target, "config": config, "store": store,
+                         "severity": os.environ.get("BENCH_STORM_SEVERITY", "Sev4"), "n": n,
+                         "events_in_per_s": r["events_in_per_s"], "wall_ms_per_alert": wall,
+                         "tail_wall_ms_per_alert": tail, "cpu_ms_per_alert": cpu})
+            print(f"scaling: {target} n={n}: {r['events_in_per_s']} events in/s, {wall} ms wall and {cpu} ms CPU "
+                  "an alert", file=sys.stderr, flush=True)  # a run cut short keeps the figures it has
+    for target in {r["target"] for r in rows}:
+        mine = [r for r in rows if r["target"] == target]
+        base = mine[0]
+        for r in mine:
+            for k in ("wall_ms_per_alert", "tail_wall_ms_per_alert", "cpu_ms_per_alert"):
+                r[k.replace("_ms_per_alert", "_ratio")] = round(r[k] / base[k], 2) if base[k] else float("nan")
     for r in rows:
-        for k in ("wall_ms_per_alert", "tail_wall_ms_per_alert", "cpu_ms_per_alert"):
-            r[k.replace("_ms_per_alert", "_ratio")] = round(r[k] / base[k], 2) if base[k] else float("nan")
+        am = next((a for a in rows if a["target"] == "alertmanager" and a["n"] == r["n"]), None)
+        r["in_per_s_vs_am"] = round(r["events_in_per_s"] / am["events_in_per_s"], 2) if am else float("nan")
     return rows
 
 
@@ -645,8 +695,9 @@ def main() -> None:
             ap.error(f"--scaling takes numbers separated by commas, e.g. 500,2000,10000,20000 (got {args.scaling!r})")
         if not ns or any(n < 1 or n > 100_000 for n in ns):
             ap.error("--scaling: each N must be between 1 and 100,000")
-    if args.config == "shipped" and args.scaling is None and (args.workload != "storm" or args.target != "ours"):
-        ap.error("--config shipped runs the storm workload on ours: add --workload storm --target ours")
+    if args.config == "shipped" and args.scaling is None and (args.workload != "storm" or args.target == "null"):
+        ap.error("--config shipped runs the storm workload (on ours, and Alertmanager with its equivalent): "
+                 "add --workload storm")
     if args.delivery_process:
         os.environ["ALERTROUTER_DISPATCH__PROCESS"] = "true"
     if args.profile is not None and py_spy() is None:
@@ -659,8 +710,8 @@ def main() -> None:
     workloads = ["single", "burst", "storm"] if args.workload == "all" else [args.workload]
     plan = [(w, c) for w in workloads for c in (conns if w == "single" else [1])]
     targets = {"both": ["ours", "alertmanager"], "all": ["ours", "null", "alertmanager"]}.get(args.target, [args.target])
-    if args.scaling is not None:
-        targets = ["ours"]
+    if args.scaling is not None or args.config == "shipped":  # the storm: no null router (it has no grouping)
+        targets = [t for t in targets if t != "null"]
     am = None
     if "alertmanager" in targets:
         am = find_alertmanager(args.alertmanager)
@@ -677,7 +728,7 @@ def main() -> None:
         os.environ["ALERTROUTER_AZURE__CONNECTION_STRING"] = azurite.connection_string
     try:
         if args.scaling is not None:
-            rows = scaling(ns, args.store, args.config or "shipped", args.timeout)
+            rows = scaling(ns, args.store, args.config or "shipped", args.timeout, targets, am)
             print(json.dumps(rows) if args.json else table(rows, list(rows[0])))
             return
         rows = [run(t, w, args.n, c, args.store, args.timeout, am, args.profile, args.config or "bench")
