@@ -158,3 +158,9 @@ def test_the_key_is_sent_as_send_sends_it_and_never_printed(capture_app, httpser
     assert ok.exit_code == 0, ok.output
     assert key not in ok.output and key not in refused.output
     assert f"sent {EVENTS} events, 0 duplicates" in ok.stdout
+
+
+def test_a_url_naming_one_endpoint_says_to_give_the_base_url():
+    r = demo("--url", "http://127.0.0.1:7071/api/alerts")
+    assert r.exit_code == 2
+    assert "the demo posts to both /api/eventgrid and /api/alerts; give the base URL (without /api/...)" in r.stderr

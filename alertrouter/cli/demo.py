@@ -29,6 +29,9 @@ def demo(url: str, key: str | None) -> None:
     runs starting, failing and completing (Event Grid), a storm from one Azure Monitor rule, a budget
     alert, a Sev0 page that resolves and a Sev1 page that escalates (Action Groups). Run it again for
     more: nothing it sends is a duplicate."""
+    if urlsplit(url.strip()).path.rstrip("/").lower().endswith(("/api/eventgrid", "/api/alerts")):
+        raise click.BadParameter(f"{shown_url(url)} names an endpoint, but the demo posts to both /api/eventgrid "
+                                 "and /api/alerts; give the base URL (without /api/...)", param_hint="--url")
     health = _health(url)
     now = datetime.now(timezone.utc)
     token = secrets.token_hex(3)
@@ -88,9 +91,12 @@ def _send(url: str, key: str | None, step: Step) -> dict:
             if advice:
                 click.echo(advice, err=True)
             sys.exit(1)
-        for k, v in resp.json().items():
-            if k in totals:
-                totals[k] += v
+        try:
+            counts = resp.json()
+        except ValueError:
+            counts = {}
+        for k in totals:
+            totals[k] += counts.get(k, 0) if isinstance(counts, dict) else 0
     return totals
 
 
@@ -117,7 +123,7 @@ def _where_to_look(url: str, page_id: str, config: str | None, now: datetime) ->
     rows = [
         ("console", console, "the events just sent, newest first; each one's trail"),
         ("trail", f"{console}event?id={quote(page_id, safe='')}",
-         "the Sev0 page: routes tried, every stage's decision, the card as sent, its resolve"),
+         "the Sev0 page: routes tried, every stage's decision, the card as sent"),
         ("outbox", "alertrouter outbox list", "what was sent, what waits; --status held: grouped into…, "
                                               "inhibited by…, duplicate end notice"),
         ("sent", "the server's output and .data/notifications.jsonl",
