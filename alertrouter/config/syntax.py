@@ -24,7 +24,7 @@ def read_yaml(text: str, name: str) -> dict:
     try:
         doc = YAML(typ="rt").load(text)
     except MarkedYAMLError as exc:
-        raise ConfigError([_marked(exc, name)]) from None
+        raise ConfigError([_marked(exc, name, text)]) from None
     except ReaderError as exc:
         line, col = _position(text, exc.position)
         raise ConfigError([f"{name}:{line} YAML syntax error at column {col}: a control character "
@@ -48,14 +48,26 @@ def _at(mark: Any) -> str:
     return f"line {mark.line + 1}, column {mark.column + 1}"
 
 
-def _marked(exc: MarkedYAMLError, name: str) -> str:
-    text, at_opening = _plain(exc)
+def _marked(exc: MarkedYAMLError, name: str, source: str) -> str:
+    text, at_opening = _plain(exc, source)
     mark = (exc.context_mark if at_opening else None) or exc.problem_mark or exc.context_mark
     where = f"{name}:{mark.line + 1} YAML syntax error at column {mark.column + 1}" if mark else f"{name}:1 YAML syntax error"
     return f"{where}: {text}"
 
 
-def _plain(exc: MarkedYAMLError) -> tuple[str, bool]:
+def _first_key(source: str, key: str, opened: Any, noticed: Any) -> str:
+    """Where a duplicated key was first written: the mapping's earlier line that holds it at the
+    same column (ruamel marks only where the mapping starts)."""
+    lines = source.splitlines()
+    for n in range(opened.line, noticed.line):
+        line = lines[n] if n < len(lines) else ""
+        rest = line[noticed.column:]
+        if line[:noticed.column].strip(" -") == "" and rest.startswith(key) and rest[len(key):].lstrip().startswith(":"):
+            return f"line {n + 1}"
+    return f"the mapping that starts at {_at(opened)}"
+
+
+def _plain(exc: MarkedYAMLError, source: str) -> tuple[str, bool]:
     """What ruamel found, in words a person fixing the file can act on, and whether it is best shown
     where the unclosed quote or bracket opens (True) rather than where ruamel noticed it."""
     problem, context, opened, noticed = exc.problem or "", exc.context or "", exc.context_mark, exc.problem_mark
@@ -78,8 +90,8 @@ def _plain(exc: MarkedYAMLError) -> tuple[str, bool]:
         return (f'the mapping that opens here with "{{" is still open at {_at(noticed)}; add the "}}" at '
                 "the end and separate its entries with commas"), True
     if m := _DUPLICATE.search(problem):
-        return (f'the key "{m[1]}" appears twice in one mapping (first at {_at(opened)}); merge the two '
-                "or rename one"), False
+        return (f'the key "{m[1]}" appears twice in one mapping (first at {_first_key(source, m[1], opened, noticed)}); '
+                "merge the two or rename one"), False
     if m := _ALIAS.search(problem):
         return (f'"*{m[1]}" refers to an anchor "&{m[1]}" that is not defined; define it, or quote the '
                 'value if "*" is meant as text'), False
