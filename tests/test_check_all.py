@@ -128,3 +128,28 @@ def test_a_valid_config_checks_clean(tmp_path):
     cfg.write_text(BASE)
     r = run_check(cfg, env={"SE_URL": "https://hooks.example.org/se/0123456789"})
     assert (r.exit_code, r.stderr, r.stdout) == (0, "", f"{cfg}: OK (1 channels, 1 roles, 1 routes)\n")
+
+
+def test_a_yaml_syntax_error_is_the_one_problem_said_plainly(tmp_path):
+    cfg = tmp_path / "routing.yaml"
+    cfg.write_text(BASE.replace("  se: {channels: [se]}", "\tse: {channels: [se]}"))
+    r = run_check(cfg)
+    assert (r.exit_code, r.stdout) == (1, "")
+    assert r.stderr == (f"error: {cfg}:4 YAML syntax error at column 1: a tab; YAML indents with spaces only: "
+                        "replace the tab with spaces\n")
+
+
+def test_a_key_glued_to_its_value_is_explained():
+    assert problems(BASE.replace("  se: {channels: [se]}", "  se:\n    channels:[se]")) == [
+        'routing.yaml:4 roles.se: input should be a valid dictionary or instance of Role, got "channels:[se]"; '
+        'YAML reads "channels:[se]" as one text: write a space after the ":"']
+
+
+def test_a_short_secret_is_a_warning_and_check_still_passes(tmp_path):
+    cfg = tmp_path / "routing.yaml"
+    cfg.write_text(BASE.replace('url: "${SE_URL}"', 'url: "${SE_URL}", headers: {X-Key: "${SE_KEY}"}'))
+    r = run_check(cfg, env={"SE_URL": "https://hooks.example.org/se/0123456789", "SE_KEY": "x"})
+    assert r.exit_code == 0
+    assert r.stderr == (f"warning: {cfg}:2 channels.se.headers.X-Key: a secret from ${{SE_KEY}} is shorter than 8 "
+                        "characters; that looks like a placeholder, and masking it would hide the same text wherever "
+                        "it appears in previews, the console and kept answers: set the real secret\n")

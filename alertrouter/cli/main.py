@@ -36,13 +36,13 @@ def main() -> None:
 @click.argument("config", default="routing.yaml")
 def check(config: str) -> None:
     """Validate a routing config and compile every template it can select (exit 1 with every problem)."""
-    from ..config.load import inspect_file
+    from ..config.load import review_file
     from ..rendering import problems as template_problems
     from ..rendering.renderer import Renderer
 
     if not Path(config).exists():
         _load_or_exit(config, give_path="as the argument: alertrouter check PATH")  # says where it looked; exits
-    review = inspect_file(config)
+    review = review_file(config)
     for w in review.warnings:
         click.echo(f"warning: {w}", err=True)
     for p in review.problems:

@@ -91,10 +91,10 @@ def _read(p: Path) -> str:
 
 def loads(text: str, name: str = "routing.yaml", env: typing.Mapping[str, str] | None = None) -> LoadedConfig:
     """The loaded config, or ConfigError with every problem."""
-    review = inspect(text, name, env)
-    if review.problems:
-        raise ConfigError(review.problems)
-    return review.loaded
+    found = review(text, name, env)
+    if found.problems:
+        raise ConfigError(found.problems)
+    return found.loaded
 
 
 @dataclass
@@ -107,14 +107,15 @@ class Review:
     loaded: LoadedConfig | None
 
 
-def inspect_file(path: str | os.PathLike, env: typing.Mapping[str, str] | None = None) -> Review:
+def review_file(path: str | os.PathLike, env: typing.Mapping[str, str] | None = None) -> Review:
+    """`review` of a file; a file that cannot be read, or is not YAML, is its one problem."""
     try:
-        return inspect(_read(Path(path)), str(path), env)
+        return review(_read(Path(path)), str(path), env)
     except ConfigError as exc:
         return Review(exc.problems, [], None)
 
 
-def inspect(text: str, name: str = "routing.yaml", env: typing.Mapping[str, str] | None = None) -> Review:
+def review(text: str, name: str = "routing.yaml", env: typing.Mapping[str, str] | None = None) -> Review:
     """Schema problems, then cross-reference problems, then warnings, all at once. The
     cross-checks and warnings read what the schema errors left readable (config/readable.py); a YAML
     syntax error, which leaves nothing readable, is the one problem reported alone."""
