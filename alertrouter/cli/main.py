@@ -38,12 +38,20 @@ def main() -> None:
 @click.argument("config", default="routing.yaml")
 def check(config: str) -> None:
     """Validate a routing config and compile every template it can select (exit 1 with every problem)."""
+    from ..config.load import review_file
     from ..rendering import problems as template_problems
     from ..rendering.renderer import Renderer
 
-    loaded = _load_or_exit(config, give_path="as the argument: alertrouter check PATH")
-    for w in loaded.warnings:
+    if not Path(config).exists():
+        _load_or_exit(config, give_path="as the argument: alertrouter check PATH")  # says where it looked; exits
+    review = review_file(config)
+    for w in review.warnings:
         click.echo(f"warning: {w}", err=True)
+    for p in review.problems:
+        click.echo(f"error: {p}", err=True)
+    if review.loaded is None:
+        sys.exit(1)
+    loaded = review.loaded
     problems = template_problems.check(loaded, Renderer())
     for p in problems:
         click.echo(f"error: {p}", err=True)
