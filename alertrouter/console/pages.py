@@ -15,6 +15,7 @@ the local server and an Azure Functions HTTP function serve the same thing.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -30,6 +31,7 @@ from ..pipeline import silences as silence_store
 from ..store.base import EventFilter
 from . import forms, views
 from .forms import FormError
+from .mask import configured_secrets
 from .security import EMAIL_CSP, SECURITY_HEADERS, ConsoleSecurity
 from .trail import build_trail, email_html
 
@@ -227,7 +229,8 @@ class Console:
             status = next((st for st in ("dead", "pending", "held") if counts.get(st)), "sent")
         rows = self.app.store.list(status, limit=200)
         return self._page(req, "outbox.html", tab=status, rows=rows, counts=counts,
-                          redriven=req.query.get("redriven", ""), detail=views.safe_detail)
+                          redriven=req.query.get("redriven", ""),
+                          detail=functools.partial(views.safe_detail, secrets=configured_secrets(self.app)))
 
     def redrive(self, req: Request) -> Response:
         form, refused = self._change(req)
