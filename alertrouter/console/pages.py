@@ -10,7 +10,7 @@ the local server and an Azure Functions HTTP function serve the same thing.
     GET  /routing          the routing tree                POST /routing/try      try a payload
     GET  /status           config, version, store, outbox depth, per channel last success and failure
     GET  /login  POST /login  POST /logout                 sign in with the operator key
-    GET  /static/console/NAME
+    GET  /static/console/NAME   GET /favicon.ico (the console's icon, for a browser that asks there)
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ class Console:
             (f"{b}/outbox/redrive", ["POST"], self.redrive), (f"{b}/routing", ["GET"], self.routing),
             (f"{b}/routing/try", ["POST"], self.try_payload), (f"{b}/status", ["GET"], self.status),
             (f"{b}/login", ["GET", "POST"], self.login), (f"{b}/logout", ["POST"], self.logout),
-            (f"{b}/static/console/{{name}}", ["GET"], self.static),
+            (f"{b}/static/console/{{name}}", ["GET"], self.static), (f"{b}/favicon.ico", ["GET"], self.favicon),
         ]
 
     def dispatch(self, req: Request) -> Response:
@@ -305,4 +305,8 @@ class Console:
             return Response(404, b"not found", {**SECURITY_HEADERS, "Content-Type": "text/plain"})
         return Response(200, path.read_bytes(), {**SECURITY_HEADERS, "Cache-Control": "public, max-age=3600",
                                                  "Content-Type": _TYPES[path.suffix]})
+
+    def favicon(self, req: Request) -> Response:
+        """The icon every page links to, also where browsers look unasked (a page opened on its own)."""
+        return self.static(replace(req, params={"name": "favicon.svg"}))
 
