@@ -33,7 +33,7 @@ from ..config.base import ChannelSettings
 from ..config.env import resolve_env
 from ..config.types import RateLimit
 from ..rendering.renderer import Rendered
-from .answer import secret_forms, with_answer
+from .answer import answer_secrets, with_answer
 from .transport import client_for
 
 log = logging.getLogger("alertrouter.http")
@@ -132,7 +132,7 @@ def _answered(status: int, retry_after: str | None, answer: bytes, url: str, sec
     """The result of an answer; a failure keeps the answer's first bytes, secrets masked."""
     result = classify(status, retry_after)
     if result.status != "delivered" and answer:
-        result = replace(result, detail=with_answer(result.detail, answer, secret_forms(url, secrets)))
+        result = replace(result, detail=with_answer(result.detail, answer, answer_secrets(url, secrets)))
     return result.prefixed(label)
 
 

@@ -17,8 +17,8 @@ from ..delivery.notification import channel_for, render_notification
 from ..model import Event
 from ..config.types import Target
 from ..store.base import Attempt, Notification
-from ..delivery.preview import mask_as_html_text
-from .mask import configured_secrets, mask, mask_text
+from ..rendering.masking import mask, mask_as_html_text, mask_text
+from .mask import configured_secrets
 
 SILENCE_ID = re.compile(r"\bs_[0-9a-f]{12}\b")
 

@@ -17,7 +17,8 @@ from ..inbound import decode, parse_payload
 from ..model import Event
 from ..pipeline import inhibit
 from ..config.matchers import compile_match
-from .mask import configured_secrets, mask, mask_text
+from ..rendering.masking import mask, mask_text
+from .mask import configured_secrets
 from .trail import teams_card
 
 log = logging.getLogger("alertrouter.console")

@@ -1,17 +1,13 @@
 """Previews: exactly what a channel would send for an event, with the configured secrets masked
-(as whole values: see `secret_pattern`)."""
+(as whole values: rendering/masking.py)."""
 
 from __future__ import annotations
 
-import functools
-import html
 import json
 import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
-from urllib.parse import quote
 
 import requests
 
@@ -25,12 +21,10 @@ from .notification import render_notification
 from ..errors import RouterError
 from ..model import Event
 from ..pipeline import group
+from ..rendering.masking import mask_as_html_text, mask_secrets
 from ..rendering.renderer import Renderer
 from ..routing.router import Router
 from ..store.sqlite import SqliteStore
-
-MASK = "<redacted>"
-
 
 class PreviewError(RouterError):
     pass
@@ -59,45 +53,6 @@ class Preview:
                 path.write_text((mask_as_html_text(text) if ext == "html" else text) + "\n", encoding="utf-8")
                 written.append(path)
         return written
-
-
-def mask_as_html_text(html_text: str) -> str:
-    """In an HTML part, the mask written as text: "<redacted>" would be read as an unknown tag and vanish."""
-    return html_text.replace(MASK, html.escape(MASK))
-
-
-def mask_secrets(obj, secrets: Iterable[str]):
-    """Every whole occurrence of the resolved secrets replaced by MASK, in strings, dicts and lists."""
-    pattern = secret_pattern(tuple(secrets))
-    return _masked(obj, pattern) if pattern is not None else obj
-
-
-@functools.lru_cache(maxsize=64)
-def secret_pattern(secrets: tuple[str, ...]) -> re.Pattern | None:
-    """One pattern for the secrets' whole values: each as written, HTML-escaped (an email part) and
-    percent-encoded (a link), and only where it is not part of a longer word: a secret whose first
-    (last) character is a letter or digit is not matched after (before) one, so a placeholder secret
-    `s` masks a lone "s" but not the letter in "runs"."""
-    forms = set()
-    for value in (s.strip() for s in secrets if s):
-        if value:
-            forms.update({value, html.escape(value), quote(value, safe="")})
-    alternatives = [(_WORD_BEFORE if f[0].isalnum() else "") + re.escape(f) + (_WORD_AFTER if f[-1].isalnum() else "")
-                    for f in sorted(forms, key=len, reverse=True)]
-    return re.compile("|".join(alternatives)) if alternatives else None
-
-
-_WORD_BEFORE, _WORD_AFTER = r"(?<![^\W_])", r"(?![^\W_])"  # not after / before a letter or digit
-
-
-def _masked(obj, pattern: re.Pattern):
-    if isinstance(obj, str):
-        return pattern.sub(MASK, obj)
-    if isinstance(obj, dict):
-        return {k: _masked(v, pattern) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_masked(v, pattern) for v in obj]
-    return obj
 
 
 def previews(loaded: LoadedConfig, events: list[Event], channel_name: str, role: str | None,

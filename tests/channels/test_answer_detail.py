@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 from werkzeug import Request, Response
 
-from alertrouter.channels.answer import EXCERPT_BYTES, excerpt, secret_forms
+from alertrouter.channels.answer import EXCERPT_BYTES, answer_secrets, excerpt
 from tests.channels import METRIC_FIRED, assert_no_secret, event, render
 from tests.channels.test_pagerduty import ENQUEUE, KEY, pagerduty
 from tests.channels.test_teams import PATH as TEAMS_PATH
@@ -81,12 +81,24 @@ def test_a_retried_answer_keeps_its_body_and_an_empty_one_adds_nothing(httpserve
 
 def test_a_secret_across_the_cut_leaves_no_prefix():
     secret = "s3cr3t-value-0123456789"
-    body = ("x" * (EXCERPT_BYTES - 5) + secret + "é" * 300).encode()
-    shown = excerpt(body, secret_forms("https://hook.example/in", [secret]))
+    body = ("x" * (EXCERPT_BYTES - 6) + " " + secret + " " + "é" * 300).encode()  # a whole value, not inside a word
+    shown = excerpt(body, answer_secrets("https://hook.example/in", [secret]))
     assert "s3cr3" not in shown
-    assert shown == "x" * (EXCERPT_BYTES - 5) + "<reda …"
+    assert shown == "x" * (EXCERPT_BYTES - 6) + " <reda …"
     cut = excerpt(("a" * (EXCERPT_BYTES - 1) + "é").encode(), [])  # a character cut in two is dropped, not mangled
     assert cut == "a" * (EXCERPT_BYTES - 1) + " …"
     assert excerpt("é".encode() * 3 + "é".encode()[:1], []) == "ééé"  # the 4 KB kept may end mid-character
     assert excerpt(b"see https://x.example/p?code=abc and Bearer abc.def", []) == \
-        "see https://x.example/p?<redacted> and Bearer <redacted>"
+        "see https://x.example/p?code=<redacted> and Bearer <redacted>"
+
+
+def test_an_answer_is_masked_as_the_console_masks_it():
+    """Whole configured values only (a placeholder secret `s` eats no letters), links keep their
+    query, a secret-named parameter and a credential are masked, short query values of the URL
+    posted to are not secrets."""
+    url = "https://hook.example/in?api-version=1&sig=Zx81Kq0-long-signature"
+    body = (b'{"error": "runs s failed", "see": "https://ml.azure.com/runs/r1?wsid=/subscriptions/x&tid=t",'
+            b' "echo": "Zx81Kq0-long-signature", "api-version": "1", "auth": "Bearer abc.def"}')
+    assert excerpt(body, answer_secrets(url, ["s"])) == (
+        '{"error": "runs <redacted> failed", "see": "https://ml.azure.com/runs/r1?wsid=/subscriptions/x&tid=t",'
+        ' "echo": "<redacted>", "api-version": "1", "auth": "Bearer <redacted>"}')

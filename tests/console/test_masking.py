@@ -13,7 +13,8 @@ import requests
 
 from alertrouter.app import App
 from alertrouter.config.load import loads
-from alertrouter.delivery.preview import MASK, previews
+from alertrouter.delivery.preview import previews
+from alertrouter.rendering.masking import MASK
 from alertrouter.inbound import decode, parse_payload
 from alertrouter.store.base import EventFilter
 from tests.conftest import RunningServer, load_fixture

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import pytest
 
 from alertrouter.console.forms import FormError, matchers_text, parse_labels, parse_matchers, parse_time
-from alertrouter.console.mask import MASK, mask, mask_text, secret_key
+from alertrouter.rendering.masking import MASK, mask, mask_text, secret_key
 from alertrouter.console.trail import stage_of
 from alertrouter.model import Event
 from alertrouter.store.base import EventFilter, Notification
