@@ -10,6 +10,7 @@ import click
 
 from .common import load_or_exit as _load_or_exit, open_data_store as _store
 from .digest import digest as _digest
+from ..replay.command import replay as _replay
 from ..errors import PayloadError
 from ..inbound import decode, parse_payload
 
@@ -521,3 +522,4 @@ def outbox_purge(older_than: str, data_dir: str) -> None:
 
 
 main.add_command(_digest)
+main.add_command(_replay)
