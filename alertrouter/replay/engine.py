@@ -21,6 +21,8 @@ from ..config.load import LoadedConfig
 from ..digest.sources import is_source
 from ..model import Event
 from ..pipeline import budget, silences
+from ..store.base import Notification
+from .outcomes import held_stage
 from ..store.sqlite import SqliteStore
 
 
@@ -39,7 +41,7 @@ class EventTimeDriver:
 
     def __init__(self, app: App, clock: Clock):
         self.app, self.clock = app, clock
-        self.waits = sorted({r.escalate.after for r in app.loaded.config.routes if r.escalate is not None})
+        self.waits = {r.name: r.escalate.after for r in app.loaded.config.routes if r.escalate is not None}
         self._due: list[float] = []  # moments the periodic pass may have work (a min-heap)
 
     def feed(self, event: Event) -> None:
@@ -47,8 +49,7 @@ class EventTimeDriver:
         at = event.time.timestamp()
         self.advance(at)
         self.clock.t = max(self.clock.t, at)
-        self.app.ingest([event])
-        self._expect(self.clock.t)
+        self._expect(self.clock.t, self.app.ingest([event]).notifications)
 
     def advance(self, to: float) -> None:
         """Run the periodic pass at each moment up to `to` (inclusive) when something may be due."""
@@ -59,8 +60,7 @@ class EventTimeDriver:
             while self._due and self._due[0] <= nxt:
                 heapq.heappop(self._due)
             self.clock.t = max(self.clock.t, nxt)
-            if self.app.tick():
-                self._expect(self.clock.t)
+            self.app.tick()
 
     def _next(self) -> float | None:
         group_at = self.app.pipeline.next_flush
@@ -70,11 +70,14 @@ class EventTimeDriver:
         found = [t for t in (group_at, heap_at) if t is not None]
         return min(found) if found else None
 
-    def _expect(self, now: float) -> None:
-        """What taking in (or notifying) at `now` may make due: the minute's budget summaries, and
-        an escalation after each configured wait."""
-        heapq.heappush(self._due, (int(now // budget.WINDOW) + 1) * budget.WINDOW)
-        for wait in self.waits:
+    def _expect(self, now: float, made: list[Notification]) -> None:
+        """What taking an event in at `now` made due later: the minute's budget summary when a
+        notice was folded, the escalation when its route escalates (a group's notice is the
+        pipeline's own `next_flush`)."""
+        if any(held_stage(n.status, n.last_detail) == "budget" for n in made):
+            heapq.heappush(self._due, (int(now // budget.WINDOW) + 1) * budget.WINDOW)
+        waits = {self.waits[n.route] for n in made if n.route in self.waits}
+        for wait in waits:
             heapq.heappush(self._due, now + wait)
 
 
