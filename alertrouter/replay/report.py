@@ -31,6 +31,23 @@ def _side_by_side(title: str, keys: list[str], old: Counter, new: Counter) -> li
     return [title, *("  " + r for r in table([*keys, "recorded", "replayed", "change"], rows)), ""]
 
 
+def short_id(event_id: str) -> str:
+    """An event id's recognisable start: its sender's own id (the alert's last path segment, Event
+    Grid's event id), first 12 characters. `--json` gives ids whole."""
+    parts = event_id.split("|")
+    if parts[0].startswith("/") and len(parts) > 1 and parts[1] not in ("Fired", "Resolved"):
+        own = parts[1]  # Event Grid and CloudEvents: topic|id
+    else:
+        own = parts[0].rstrip("/").rsplit("/", 1)[-1]  # an alert: the last segment of its alert id
+    return own[:12]
+
+
+def _changes_counted(report: Report) -> list[str]:
+    said = Counter(ch.text.split(": ", 1)[0] for c in report.changed for ch in c.changes)
+    rows = [[text, str(n)] for text, n in said.most_common()]
+    return ["Changes, counted", *("  " + r for r in table(["what changed", "events"], rows)), ""] if rows else []
+
+
 def render(report: Report) -> str:
     rec, rep = report.recorded, report.replayed
     out = [f"replay of {report.events} source event(s) from {report.start.isoformat()} to "
@@ -40,14 +57,15 @@ def render(report: Report) -> str:
     out += _side_by_side("Pages", ["role", "channel"], rec.pages, rep.pages)
     out += _side_by_side("Notices held per stage", ["stage"], rec.held, rep.held)
     out += _side_by_side("The router's own notices (events)", ["made as"], rec.router_notices, rep.router_notices)
+    out += _changes_counted(report)
     out.append(f"Events whose outcome changed: {len(report.changed)}")
     for c in report.changed:
         e = c.event
-        out.append(f"  {e.id[:12]:<12}  {e.time.strftime('%Y-%m-%d %H:%M:%S')}  {e.title}")
+        out.append(f"  {short_id(e.id):<12}  {e.time.strftime('%Y-%m-%d %H:%M:%S')}  {e.title}")
         for ch in c.changes:
             out.append(f"      {ch.text} [{', '.join(ch.channels)}] (route {ch.route}, decided by {ch.stage})")
     if report.unknowable:
         out += ["", f"Events replay cannot judge: {len(report.unknowable)}"]
         for e, why in report.unknowable:
-            out.append(f"  {e.id[:12]:<12}  {e.time.strftime('%Y-%m-%d %H:%M:%S')}  {e.title}: {why}")
+            out.append(f"  {short_id(e.id):<12}  {e.time.strftime('%Y-%m-%d %H:%M:%S')}  {e.title}: {why}")
     return "\n".join(out) + "\n"
