@@ -10,7 +10,7 @@ from datetime import datetime
 
 from ..digest.sources import router_made
 from ..model import Event
-from .outcomes import Figures, Outcome, Reader, count
+from .outcomes import Figures, Made, Outcome, Reader, count
 
 CAVEAT = ("Recorded outcomes are what the router did under whatever config was in force at the time; "
           "a config changed during the period shows up as changes here.")
@@ -67,18 +67,18 @@ class Report:
 def compare(report: Report, reader: Reader, real_store, scratch, sources: list[Event]) -> Report:
     """Fill `report` from the recorded store and the replay's scratch store."""
     source_ids = {e.id for e in sources}
+    recorded, replayed = Made(real_store, report.start, report.end), Made(scratch, report.start, report.end)
     for e in sources:
-        before, after = reader.outcomes(real_store, e), reader.outcomes(scratch, e)
+        before, after = reader.outcomes(recorded.of(e.id), e), reader.outcomes(replayed.of(e.id), e)
         count(report.recorded, before)
         count(report.replayed, after)
         changes = changes_of(before, after)
         if changes:
             report.changed.append(ChangedEvent(e, changes))
-    for figures, store in ((report.recorded, real_store), (report.replayed, scratch)):
-        for e in store.events_between(report.start, report.end):
-            if e.id not in source_ids:
-                figures.router_notices[made_as(e)] += 1
-                count(figures, reader.outcomes(store, e))
+    for figures, made in ((report.recorded, recorded), (report.replayed, replayed)):
+        for e, notifications in made.others(source_ids):
+            figures.router_notices[made_as(e)] += 1
+            count(figures, reader.outcomes(notifications, e))
     report.unknowable.extend(unknowable(sources, real_store, report))
     return report
 

@@ -114,7 +114,8 @@ def simulate(loaded: LoadedConfig, events: Iterable[Event], real_store, start: d
     with tempfile.TemporaryDirectory(prefix="alertrouter-replay-") as data_dir:
         app = App(loaded, data_dir, store=scratch, clock=clock)
         driver = EventTimeDriver(app, clock)
-        for event in sorted(events, key=lambda e: (e.time, e.id)):
-            driver.feed(event)
-        driver.advance(end.timestamp() - 1e-6)
+        with scratch.transaction():  # one commit for the whole scratch run: no other writer shares it
+            for event in sorted(events, key=lambda e: (e.time, e.id)):
+                driver.feed(event)
+            driver.advance(end.timestamp() - 1e-6)
     return scratch

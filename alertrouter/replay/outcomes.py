@@ -13,6 +13,7 @@ from ..channels.registry import channel_class
 from ..config.load import LoadedConfig
 from ..model import Event
 from ..pipeline.budget import is_page
+from ..store.base import Notification
 
 # A held notification's recorded reason starts with what its stage writes (pipeline/mutes.py,
 # silences.py, inhibit.py, stages.py, budget.py).
@@ -62,16 +63,45 @@ class Figures:
         }
 
 
+class Made:
+    """One store's notifications of a period, read at once and kept by event: those made from the
+    period's start until a day after its end (an event taken in late is still found)."""
+
+    LATE = 86400.0
+
+    def __init__(self, store, start: datetime, end: datetime):
+        self.store, self.end = store, end.timestamp()
+        self.by_event: dict[str, list[Notification]] = {}
+        for n in store.made_between(start.timestamp(), self.end + self.LATE):
+            self.by_event.setdefault(n.event_id, []).append(n)
+
+    def of(self, event_id: str) -> list[Notification]:
+        """The event's notifications (asked of the store when none were made in the period)."""
+        found = self.by_event.get(event_id)
+        return found if found is not None else self.store.notifications_for(event_id)
+
+    def others(self, known: set[str]) -> list[tuple[Event, list[Notification]]]:
+        """The other events' notifications made before the period's end, with their events: the
+        router's own notices (group notices, summaries, escalations…)."""
+        out = []
+        for event_id, made in self.by_event.items():
+            made = [n for n in made if n.created_at < self.end]
+            event = self.store.get_event(event_id) if event_id not in known and made else None
+            if event is not None:
+                out.append((event, made))
+        return out
+
+
 class Reader:
-    """Reads outcomes from a store, typing channels by the given config (a channel it does not
-    name is taken as not paging)."""
+    """Outcomes of notifications, typing channels by the given config (a channel it does not name
+    is taken as not paging)."""
 
     def __init__(self, loaded: LoadedConfig):
         self.types = {name: c.type for name, c in loaded.config.channels.items()}
 
-    def outcomes(self, store, event: Event) -> list[Outcome]:
+    def outcomes(self, made: list[Notification], event: Event) -> list[Outcome]:
         out = []
-        for n in store.notifications_for(event.id):
+        for n in made:
             stage = held_stage(n.status, n.last_detail)
             channel = n.fallback_from or n.channel  # the configured channel, whether or not its secrets were set
             kind = self.types.get(channel)

@@ -14,7 +14,9 @@ from alertrouter.replay.engine import Clock, EventTimeDriver
 from alertrouter.store.sqlite import SqliteStore
 from tests.replay.configs import config
 from tests.replay.month import END, Month, month
-from tests.store.conftest import azure_settings, azure_store, azurite, sqlite_store, store  # noqa: F401
+from tests.store import conftest as store_conftest
+from tests.store.azurite import Azurite, missing_reason
+from tests.store.conftest import ROOT, STORE_FIXTURES, azure_settings, azure_store, sqlite_store  # noqa: F401
 
 
 def record(store, m: Month, data_dir, loaded=None) -> None:
@@ -41,6 +43,28 @@ def record(store, m: Month, data_dir, loaded=None) -> None:
         if what.expire_after_hours is not None:
             expiries.append((at + what.expire_after_hours * 3600, s.id))
     driver.advance(END.timestamp() - 1e-6)
+
+
+@pytest.fixture(scope="session")
+def azurite():
+    """tests/store's Azurite for the session: the one its conftest started when it is there, else
+    one of ours, stopped at the end unless tests/store's fixture stopped it first."""
+    reason = missing_reason(ROOT)
+    if reason:
+        pytest.skip(reason)
+    ours = None
+    if store_conftest._azurite is None:
+        ours = store_conftest._azurite = Azurite(ROOT).spawn()
+    yield store_conftest._azurite.wait()
+    if ours is not None and store_conftest._azurite is ours:
+        ours.stop()
+        store_conftest._azurite = None
+
+
+@pytest.fixture(params=STORE_FIXTURES)
+def store(request):
+    """Each store in turn: SQLite, and the Azure store on Azurite."""
+    return request.getfixturevalue(request.param)
 
 
 @pytest.fixture(scope="session")
