@@ -5,7 +5,9 @@ has no dispatcher, and the real store is only read.
 
 `EventTimeDriver` is the clock-work: before each event it runs the periodic pass at every moment
 something fell due since the last one (a group's notice, a minute's budget summaries, an
-escalation's wait), as the dispatcher's loop does, then takes the event in at its own time.
+escalation's wait), as the dispatcher's loop does, then takes the event in at its own time. The run
+watch (stuck and missing runs) is checked on those passes only, so a finding may come later than
+the server's once-a-second loop made it.
 """
 
 from __future__ import annotations
