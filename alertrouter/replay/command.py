@@ -37,4 +37,4 @@ def replay(config_path: str, since: str | None, from_: str | None, to: str | Non
         report = run_replay(loaded, store, start, end, config_path)
     finally:
         store.close()
-    click.echo(json.dumps(report.as_dict(), indent=2) if as_json else render(report), nl=not as_json)
+    click.echo(json.dumps(report.as_dict(), indent=2) if as_json else render(report), nl=as_json)

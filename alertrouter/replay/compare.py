@@ -87,7 +87,7 @@ def made_as(e: Event) -> str:
     """What the router made this event as, for the figures ("group notice", "budget summary"…)."""
     if e.fingerprint.startswith("fold:"):
         return "budget summary"
-    return router_made(e) or "other"
+    return router_made(e)
 
 
 def unknowable(sources: list[Event], real_store, report: Report) -> list[tuple[Event, str]]:

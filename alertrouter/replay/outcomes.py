@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 
 from ..channels.registry import channel_class
 from ..config.load import LoadedConfig
+from ..digest.sources import router_made
 from ..model import Event
 from ..pipeline.budget import is_page
 from ..store.base import Notification
@@ -87,7 +88,7 @@ class Made:
         for event_id, made in self.by_event.items():
             made = [n for n in made if n.created_at < self.end]
             event = self.store.get_event(event_id) if event_id not in known and made else None
-            if event is not None:
+            if event is not None and router_made(event):  # not a source event from before the period
                 out.append((event, made))
         return out
 

@@ -82,3 +82,19 @@ def test_a_period_starting_mid_storm_names_the_alerts_it_cannot_judge(recorded_s
     assert expected
     assert {e.id for e, _ in report.unknowable} == expected
     assert all("fired before the period began" in why for _, why in report.unknowable)
+
+
+def test_an_event_from_before_the_period_taken_in_late_is_not_counted(sqlite_store, the_month, tmp_path):
+    from alertrouter.app import App
+    from alertrouter.replay.engine import Clock
+
+    late = next(e for e in the_month.events if e.kind == "run.failed")
+    start = late.time + timedelta(minutes=5)
+    clock = Clock(start.timestamp() + 60)  # it reached the router a few minutes after it happened
+    App(config(), tmp_path, store=sqlite_store, clock=clock).ingest([late])
+    assert sqlite_store.made_between(start.timestamp(), start.timestamp() + 3600)  # made within the period
+
+    report = replay(config(), sqlite_store, start, start + timedelta(hours=1))
+    assert report.events == 0
+    assert report.recorded.as_dict() == report.replayed.as_dict() == {
+        "notifications": [], "pages": [], "held": {}, "router_notices": {}}
