@@ -26,7 +26,7 @@ class Change:
     role: str
     channels: list[str]
     route: str
-    stage: str  # the stage that decided it; "routing" when the routes alone decide
+    stage: str  # the stage whose decision changed (that holds it now, or held it before); "routing": the routes
 
     def as_dict(self) -> dict:
         return {"text": self.text, "role": self.role, "channels": self.channels, "route": self.route,
