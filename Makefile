@@ -37,6 +37,7 @@ bench: $(STAMP) node_modules/.installed
 	$(BIN)/python benchmarks/routing_core.py
 	$(BIN)/python benchmarks/console_events.py
 	$(BIN)/python benchmarks/big_batch.py
+	$(BIN)/python benchmarks/replay.py
 
 # Debian's Alertmanager, for the side-by-side runs of `make bench` (skipped when it is absent)
 bench-deps:

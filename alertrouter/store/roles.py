@@ -56,6 +56,9 @@ class Outbox(Protocol):
     def list(self, status: Status | None = None, limit: int = 100) -> list[Notification]:
         """Notifications (of `status` when given), newest first, at most `limit`."""
 
+    def made_between(self, start: float, end: float) -> list[Notification]:
+        """Notifications created in [start, end) (epoch seconds), held ones too, by (created_at, id)."""
+
     def history(self, notification_id: str) -> list[Attempt]:
         """The notification's attempts, oldest first."""
 

@@ -100,3 +100,18 @@ def test_events_between_is_half_open_on_the_instant_and_filters_kinds(store):
     assert ids(ten, ten + timedelta(minutes=10), ["run.started"]) == ["b"]
     assert ids(ten, ten + timedelta(minutes=10), []) == []
     assert store.events_between(ten - timedelta(days=1), ten) == []
+
+
+@covers("made_between")
+def test_made_between_reads_the_notifications_of_a_period(store):
+    store.ingest([(event("p0"), notes("p0", 2))], T0 - 1)
+    store.ingest([(event("p1"), notes("p1", 1))], T0)
+    store.ingest([(event("p2"), notes("p2", 2))], T0 + 59.5)
+    store.ingest([(event("p3"), notes("p3", 1))], T0 + 60)
+    [n] = store.claim(T0 + 60, 1, 30, "A", ids=[notes("p1", 1)[0].id])
+    store.finish(n, "A", Attempt(n.id, 1, T0 + 60, "delivered", "ok"), "sent", T0 + 60, T0 + 60)
+    got = store.made_between(T0, T0 + 60)
+    assert [(x.event_id, x.created_at) for x in got] == [("p1", T0), ("p2", T0 + 59.5), ("p2", T0 + 59.5)]
+    assert [x.status for x in got] == ["sent", "pending", "pending"]  # as they stand now
+    assert [x.id for x in got[1:]] == sorted(x.id for x in got[1:])
+    assert store.made_between(T0 + 61, T0 + 120) == []

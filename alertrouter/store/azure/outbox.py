@@ -178,6 +178,12 @@ class AzureOutbox(Tables):
         found = sorted((_to_n(e) for e in rows), key=lambda n: (-n.created_at, n.id))
         return found[:max(0, limit)]
 
+    def made_between(self, start: float, end: float) -> list[Notification]:
+        """A filtered scan of the outbox table (replay's read of a period, not a hot path)."""
+        rows = self.notifications.query_entities("RowKey eq @rk and created_at ge @s and created_at lt @e",
+                                                 parameters={"rk": NOTIFICATION_RK, "s": float(start), "e": float(end)})
+        return sorted((_to_n(e) for e in rows), key=lambda n: (n.created_at, n.id))
+
     def history(self, notification_id: str) -> list[Attempt]:
         rows = self.attempts.query_entities("PartitionKey eq @pk", parameters={"pk": _h(notification_id)})
         return sorted((_to_attempt(e) for e in rows), key=lambda a: (a.at, a.number))

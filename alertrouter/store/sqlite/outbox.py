@@ -92,6 +92,11 @@ class SqliteOutbox(Connections):
                                         "LIMIT ?", (limit,))
         return [_n(r) for r in rows.fetchall()]
 
+    def made_between(self, start: float, end: float) -> list[Notification]:
+        rows = self._conn().execute(f"SELECT {_N_SELECT} FROM notifications WHERE created_at >= ? AND created_at < ? "
+                                    "ORDER BY created_at, id", (start, end))
+        return [_n(r) for r in rows.fetchall()]
+
     def history(self, notification_id: str) -> list[Attempt]:
         rows = self._conn().execute(
             "SELECT notification_id, number, at, status, detail, retry_after FROM attempts WHERE notification_id = ?"

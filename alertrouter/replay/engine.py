@@ -1,0 +1,123 @@
+"""The simulation: the period's source events, in their own time order and on their own timestamps,
+through a config's router and pipeline (the real `App`) over a scratch in-memory SQLite store, with
+the periodic pass run at event time whenever something falls due. Nothing is sent: the scratch App
+has no dispatcher, and the real store is only read.
+
+`EventTimeDriver` is the clock-work: before each event it runs the periodic pass at every moment
+something fell due since the last one (a group's notice, a minute's budget summaries, an
+escalation's wait), as the dispatcher's loop does, then takes the event in at its own time. The run
+watch (stuck and missing runs) is checked on those passes only, so a finding may come later than
+the server's once-a-second loop made it.
+"""
+
+from __future__ import annotations
+
+import heapq
+import tempfile
+from dataclasses import replace
+from datetime import datetime
+from typing import Iterable
+
+from ..app import App
+from ..config.load import LoadedConfig
+from ..digest.sources import is_source
+from ..model import Event
+from ..pipeline import budget, silences
+from ..store.base import Notification
+from .outcomes import held_stage
+from ..store.sqlite import SqliteStore
+
+
+class Clock:
+    """The replay's time: set by the driver, read by the App."""
+
+    def __init__(self, t: float = 0.0):
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+class EventTimeDriver:
+    """Feeds events to an App on their own time and runs its periodic pass when something is due."""
+
+    def __init__(self, app: App, clock: Clock):
+        self.app, self.clock = app, clock
+        self.waits = {r.name: r.escalate.after for r in app.loaded.config.routes if r.escalate is not None}
+        self._due: list[float] = []  # moments the periodic pass may have work (a min-heap)
+
+    def feed(self, event: Event) -> None:
+        """Run what fell due before the event, then take it in at its own time."""
+        at = event.time.timestamp()
+        self.advance(at)
+        self.clock.t = max(self.clock.t, at)
+        self._expect(self.clock.t, self.app.ingest([event]).notifications)
+
+    def advance(self, to: float) -> None:
+        """Run the periodic pass at each moment up to `to` (inclusive) when something may be due."""
+        while True:
+            nxt = self._next()
+            if nxt is None or nxt > to:
+                return
+            while self._due and self._due[0] <= nxt:
+                heapq.heappop(self._due)
+            self.clock.t = max(self.clock.t, nxt)
+            self.app.tick()
+
+    def _next(self) -> float | None:
+        group_at = self.app.pipeline.next_flush
+        if group_at is not None and group_at <= self.clock.t:
+            group_at = None  # due now: the next tick takes it; never run the same moment twice
+        heap_at = self._due[0] if self._due else None
+        found = [t for t in (group_at, heap_at) if t is not None]
+        return min(found) if found else None
+
+    def _expect(self, now: float, made: list[Notification]) -> None:
+        """What taking an event in at `now` made due later: the minute's budget summary when a
+        notice was folded, the escalation when its route escalates (a group's notice is the
+        pipeline's own `next_flush`)."""
+        if any(held_stage(n.status, n.last_detail) == "budget" for n in made):
+            heapq.heappush(self._due, (int(now // budget.WINDOW) + 1) * budget.WINDOW)
+        waits = {self.waits[n.route] for n in made if n.route in self.waits}
+        for wait in waits:
+            heapq.heappush(self._due, now + wait)
+
+
+def copy_silences(source, scratch, now: float) -> int:
+    """Copy the real store's silences into the scratch store, each as it stood over time: active
+    from when it was both made and started, until it ended or was expired by hand (a silence made
+    after an event never holds it; one expired later still held what came before)."""
+    copied = 0
+    for _, value, _ in source.state_list(silences.KIND):
+        s = silences.Silence(**value)
+        ends = min(s.ends_at, s.expired_at) if s.expired_at is not None else s.ends_at
+        s = replace(s, starts_at=max(s.starts_at, s.created_at), ends_at=ends, expired_at=None)
+        if s.ends_at > s.starts_at:
+            scratch.state_put(silences.KIND, s.id, s.__dict__, None, now)
+            copied += 1
+    scratch.state_put(silences.REV, silences.REV_KEY, {"at": now}, None, now)
+    return copied
+
+
+def source_events(store, start: datetime, end: datetime) -> list[Event]:
+    """The events Azure sent in [start, end), by (time, id): the router's own notices are outcomes."""
+    return [e for e in store.events_between(start, end) if is_source(e)]
+
+
+def simulate(loaded: LoadedConfig, events: Iterable[Event], real_store, start: datetime,
+             end: datetime) -> SqliteStore:
+    """A scratch store holding what `loaded` would have made of `events` (in time order), with the
+    real store's silences; the periodic pass runs up to `end`. The caller closes it."""
+    # every channel as configured, secrets or not: nothing is sent, and the server had them set
+    loaded = replace(loaded, unresolved={})
+    scratch = SqliteStore(":memory:")
+    clock = Clock(start.timestamp())
+    copy_silences(real_store, scratch, clock.t)
+    with tempfile.TemporaryDirectory(prefix="alertrouter-replay-") as data_dir:
+        app = App(loaded, data_dir, store=scratch, clock=clock)
+        driver = EventTimeDriver(app, clock)
+        with scratch.transaction():  # one commit for the whole scratch run: no other writer shares it
+            for event in sorted(events, key=lambda e: (e.time, e.id)):
+                driver.feed(event)
+            driver.advance(end.timestamp() - 1e-6)
+    return scratch
