@@ -12,7 +12,7 @@ from .common import load_or_exit as _load_or_exit, open_data_store as _store
 from .demo import demo as _demo
 from .digest import digest as _digest
 from .post import Unreachable, answer_text, as_azure_sends, endpoint_url as _endpoint_url, key_advice, post
-from ..replay.command import replay as _replay
+from .replay import replay as _replay
 from ..errors import PayloadError
 from ..inbound import decode, parse_payload
 

@@ -9,8 +9,8 @@ import time
 
 import click
 
-from ..cli.common import load_or_exit, open_data_store
-from .period import PeriodError, period
+from .common import load_or_exit, open_data_store
+from ..replay.period import PeriodError, period
 
 
 @click.command("replay")
@@ -23,8 +23,8 @@ from .period import PeriodError, period
 def replay(config_path: str, since: str | None, from_: str | None, to: str | None, as_json: bool,
            data_dir: str) -> None:
     """Replay the stored events of a period under CONFIG, sending nothing, beside what was recorded."""
-    from . import replay as run_replay
-    from .report import render
+    from ..replay import replay as run_replay
+    from ..replay.report import render
 
     try:
         start, end = period(time.time(), since, from_, to)
