@@ -188,3 +188,38 @@ def test_a_restricted_role_gets_no_dimensions_or_custom_properties(receiver, smt
         assert "GetBlob" not in part and "team-blue-secret" not in part and "Dimensions" not in part
     data = sent("webhook", event, receiver, tmp_path, visibility="restricted")["data"]
     assert (data["dimensions"], data["custom_properties"]) == ({}, {}) and "GetBlob" not in json.dumps(data)
+
+
+# --- a storm from one rule: each member says which instance it is -------------------------------
+
+
+def storm_notice(computers: list[str]) -> Event:
+    """The group notice (pipeline.group.notice) of one rule firing on several computers, as its members'
+    events were taken in."""
+    from alertrouter.pipeline import group
+
+    events = []
+    for i, computer in enumerate(computers):
+        payload = load_fixture(METRIC)
+        payload["data"]["essentials"]["alertId"] += f"-{i}"
+        payload["data"]["essentials"]["firedDateTime"] = f"2026-11-23T12:0{i}:00Z"
+        payload["data"]["alertContext"]["condition"]["allOf"][0]["dimensions"] = [
+            {"name": "Computer", "value": computer}, {"name": "ApiName", "value": "GetBlob"}]
+        [ev] = parse_payload(payload).events
+        events.append(ev)
+    members = {ev.fingerprint: {"title": ev.title, "severity": ev.severity.value, "time": ev.time.timestamp(),
+                                "firing": True, "source": ev.source, "event_id": ev.id} for ev in events}
+    doc = {"route": "platform-alerts", "labels": {"alert_rule": "test-metricAlertRule"}}
+    by_id = {ev.id: ev for ev in events}
+    return group.notice("k", doc, members, 1, events[-1].time.timestamp(), by_id.get)
+
+
+def test_a_storm_notice_names_each_members_dimensions(receiver, tmp_path):
+    notice = storm_notice(["vm-1", "vm-2", "vm-3"])
+    message = sent("teams", notice, receiver, tmp_path)
+    text = message["attachments"][0]["content"]["body"][2]["text"]
+    lines = [line for line in text.split("\n") if line]
+    assert [line.split(" · Fired at")[0].rsplit(" · ", 2)[1:] for line in lines] == [
+        [f"Computer: vm-{i}", "ApiName: GetBlob"] for i in (1, 2, 3)]
+    restricted = json.dumps(sent("teams", notice, receiver, tmp_path, visibility="restricted"))
+    assert "vm-1" not in restricted and "GetBlob" not in restricted
