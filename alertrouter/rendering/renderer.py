@@ -36,7 +36,7 @@ from . import problems
 from .group_view import group_view
 from ..model import Event
 from .safety import safe_links
-from .visible import CUSTOM, DIMENSION, prefixed, shown
+from .visible import CUSTOM, DIMENSION, prefixed, shown, without_secrets
 from .wording import duration_text, iso_duration_text, when_text  # noqa: F401  (duration_text: the one style)
 from .environment import environment, flavour  # noqa: F401  (flavour: what a template makes)
 
@@ -112,7 +112,7 @@ def view_model(event: Event, *, route: str, role: str, visibility: str, show: It
         "links": links,
         "details": {} if restricted else dict(event.details),
         "dimensions": prefixed(labels, DIMENSION),
-        "custom_properties": prefixed(labels, CUSTOM),
+        "custom_properties": without_secrets(prefixed(labels, CUSTOM)),
         "shown": shown(event, show) if restricted else {},
         "route": route,
         "role": role,

@@ -223,3 +223,19 @@ def test_a_storm_notice_names_each_members_dimensions(receiver, tmp_path):
         [f"Computer: vm-{i}", "ApiName: GetBlob"] for i in (1, 2, 3)]
     restricted = json.dumps(sent("teams", notice, receiver, tmp_path, visibility="restricted"))
     assert "vm-1" not in restricted and "GetBlob" not in restricted
+
+
+def test_a_custom_property_that_holds_a_secret_is_not_sent(receiver, smtp_server, tmp_path):
+    event = metric_event(custom={"apiKey": "k-LEAK-1", "runbook": "https://wiki.contoso.com/runbooks/storage",
+                                 "callback": "https://hooks.example.org/x?code=c0de-LEAK-2",
+                                 "note": "call with Bearer eyLEAK3.token.value"})
+    message = sent("teams", event, receiver, tmp_path)
+    facts = dict(card_section(message, "Custom properties")[0])
+    assert facts["apiKey"] == "\\<redacted\\>"
+    assert facts["runbook"] == "https\\[:\\]//wiki.contoso.com/runbooks/storage"  # kept: no secret in it
+    text, html = mail(event, smtp_server, tmp_path)
+    details = sent("pagerduty", event, receiver, tmp_path)["payload"]["custom_details"]
+    assert details["custom_properties"]["callback"] == "https://hooks.example.org/x?<redacted>"
+    for body in (json.dumps(message), text, html, json.dumps(details)):
+        assert "k-LEAK-1" not in body and "LEAK-2" not in body and "eyLEAK3" not in body
+    assert "  apiKey: <redacted>\n" in text and "  note: call with Bearer <redacted>\n" in text
