@@ -3,7 +3,7 @@ notification out to a fast loopback webhook receiver; the same workloads against
 Alertmanager in the same run where it is installed.
 
     python benchmarks/throughput.py [--n 2000] [--workload single|burst|storm|all]
-                                    [--connections 1,8] [--target ours|alertmanager|both] [--json]
+                                    [--connections 1,8] [--target ours|null|alertmanager|both|all] [--json]
     python benchmarks/throughput.py --scaling 500,2000,10000,20000 [--config shipped|bench] [--json]
 
 single: Azure Monitor alerts (common schema, distinct alert ids), one per POST to /api/alerts, as
@@ -194,14 +194,16 @@ def _aml_batches(n: int, batch: int = 100):
 
 def _am_alerts(n: int, per_post: int, storm: bool):
     """The equivalent alerts for Alertmanager's v2 API (a JSON list per POST); the `id` label keeps
-    them distinct (Alertmanager merges alerts with equal label sets)."""
+    them distinct (Alertmanager merges alerts with equal label sets). A storm's severity is the one
+    ours gets (BENCH_STORM_SEVERITY, default the fixture's Sev4), as the adapter names it."""
+    severity = AM_SEVERITY[os.environ.get("BENCH_STORM_SEVERITY", "Sev4")] if storm else "warning"
     for start in range(0, n, per_post):
         alerts, keys = [], []
         for i in range(start, min(n, start + per_post)):
             key = f"bench-{i}"
             keys.append(key)
             alerts.append({"labels": {"alertname": "bench-storm-rule" if storm else f"bench-rule-{i % 10}",
-                                      "id": key, "severity": "warning", "resource": f"res{i}"},
+                                      "id": key, "severity": severity, "resource": f"res{i}"},
                            "annotations": {"summary": f"Fired: bench rule on res{i}",
                                            "description": "Alertruledescription"}})
         yield keys, json.dumps(alerts).encode(), "/api/v2/alerts", {"Content-Type": "application/json"}
@@ -315,8 +317,56 @@ def start_ours(tmp: Path, workload: str, rport: int, store: str, config: str = "
     return proc, port
 
 
-def start_alertmanager(binary: str, tmp: Path, workload: str, rport: int) -> tuple[subprocess.Popen, int]:
-    if workload == "storm":
+def start_null(rport: int) -> tuple[subprocess.Popen, int]:
+    """The null router (null_router.py): same server stack and parse, one POST out per alert, nothing else."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(ROOT / "benchmarks" / "null_router.py"), "--port", str(port),
+                             "--hook", f"http://127.0.0.1:{rport}/hook"],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_until(f"http://127.0.0.1:{port}/api/health", "the null router", proc)
+    return proc, port
+
+
+# The shipped routing.yaml as Alertmanager would have it, for the storm (its alerts all come from
+# Azure Monitor): Sev0/Sev1 page one by one (production-pages: no grouping), cost goes on its own,
+# every other alert is grouped by rule with the shipped timers (platform-alerts), and the first
+# inhibit rule (a critical alert holds lesser ones on its resource). Both then do the same work.
+AM_SHIPPED_CONFIG = """
+route:
+  receiver: hook
+  group_by: ['...']
+  group_wait: 0s
+  group_interval: 10s
+  repeat_interval: 24h
+  routes:
+    - matchers: ['severity=~"critical|error"', 'category!="cost"']
+      receiver: hook
+    - matchers: ['category="cost"']
+      receiver: hook
+    - matchers: ['alertname=~".+"']
+      receiver: hook
+      group_by: [alertname]
+      group_wait: 30s
+      group_interval: 5m
+      repeat_interval: 4h
+inhibit_rules:
+  - source_matchers: ['severity="critical"']
+    target_matchers: ['severity=~"warning|informational|verbose"']
+    equal: [resource]
+receivers:
+  - name: hook
+    webhook_configs:
+      - {{url: "http://127.0.0.1:{port}/am", send_resolved: false}}
+"""
+# the common alert schema's severities, as the inbound adapter names them (Sev0 critical … Sev4 verbose)
+AM_SEVERITY = {"Sev0": "critical", "Sev1": "error", "Sev2": "warning", "Sev3": "informational", "Sev4": "verbose"}
+
+
+def start_alertmanager(binary: str, tmp: Path, workload: str, rport: int,
+                       config: str = "bench") -> tuple[subprocess.Popen, int]:
+    if config == "shipped":
+        cfg = AM_SHIPPED_CONFIG.format(port=rport)
+    elif workload == "storm":
         cfg = AM_CONFIG.format(group_by="[alertname]", wait=STORM_WAIT, interval=STORM_INTERVAL, port=rport)
     else:
         cfg = AM_CONFIG.format(group_by="['...']", wait="0s", interval="10s", port=rport)
@@ -448,7 +498,9 @@ def run(target: str, workload: str, n: int, conns: int = 1, store: str = "sqlite
     try:
         wait_until(stats_url, "receiver")
         if target == "alertmanager":
-            server, port = start_alertmanager(alertmanager or "prometheus-alertmanager", tmp, workload, rport)
+            server, port = start_alertmanager(alertmanager or "prometheus-alertmanager", tmp, workload, rport, config)
+        elif target == "null":
+            server, port = start_null(rport)
         else:
             server, port = start_ours(tmp, workload, rport, store, config)
         if profile is not None and target == "ours":
@@ -560,22 +612,50 @@ def comparison(rows: list[dict]) -> list[dict]:
     return out
 
 
-def scaling(ns: list[int], store: str, config: str, timeout: float) -> list[dict]:
-    """The storm at each N, and its cost per alert as a ratio to the first N's."""
+def against_null(rows: list[dict]) -> list[dict]:
+    """Ours against the null router, per workload: delivered/s, p99 and CPU per alert, ratio = ours / null."""
+    def ratio(a, b):
+        return round(a / b, 2) if a == a and b == b and b else float("nan")
+
+    out = []
+    for ours in (r for r in rows if r["target"] == "ours" and r["workload"] != "storm"):
+        null = next((r for r in rows if r["target"] == "null" and label(r) == label(ours)), None)
+        if null is None:
+            continue
+        out.append({"workload": label(ours), "n": ours["n"], "ours_per_s": ours["delivered_per_s"],
+                    "null_per_s": null["delivered_per_s"], "ratio_per_s": ratio(ours["delivered_per_s"], null["delivered_per_s"]),
+                    "ours_p99_ms": ours["p99_ms"], "null_p99_ms": null["p99_ms"],
+                    "ours_cpu_ms": ours["cpu_ms_per_alert"], "null_cpu_ms": null["cpu_ms_per_alert"],
+                    "ratio_cpu_per_alert": ratio(ours["cpu_ms_per_alert"], null["cpu_ms_per_alert"])})
+    return out
+
+
+def scaling(ns: list[int], store: str, config: str, timeout: float, targets: list[str] | None = None,
+            alertmanager: str | None = None) -> list[dict]:
+    """The storm at each N (each target on a fresh server), its cost per alert as a ratio to the
+    first N's, and ours / Alertmanager at each N where both ran."""
     rows = []
     for n in ns:
-        r = run("ours", "storm", n, 1, store, timeout, config=config)
-        wall = r.get("wall_ms_per_alert", round(1000 / r["events_in_per_s"], 3))
-        tail = r.get("tail_wall_ms_per_alert", float("nan"))
-        cpu = r.get("intake_cpu_ms_per_alert", r["cpu_ms_per_alert"])
-        rows.append({"config": config, "store": store, "severity": os.environ.get("BENCH_STORM_SEVERITY", "Sev4"), "n": n, "events_in_per_s": r["events_in_per_s"],
-                     "wall_ms_per_alert": wall, "tail_wall_ms_per_alert": tail, "cpu_ms_per_alert": cpu})
-        print(f"scaling: n={n}: {r['events_in_per_s']} events in/s, {wall} ms wall and {cpu} ms CPU an alert",
-              file=sys.stderr, flush=True)  # a run cut short keeps the figures it has
-    base = rows[0]
+        for target in targets or ["ours"]:
+            r = run(target, "storm", n, 1, store, timeout, alertmanager, config=config)
+            wall = r.get("wall_ms_per_alert", round(1000 / r["events_in_per_s"], 3))
+            tail = r.get("tail_wall_ms_per_alert", float("nan"))
+            cpu = r.get("intake_cpu_ms_per_alert", r["cpu_ms_per_alert"])
+            rows.append({"target": target, "config": config, "store": store,
+                         "severity": os.environ.get("BENCH_STORM_SEVERITY", "Sev4"), "n": n,
+                         "events_in_per_s": r["events_in_per_s"], "wall_ms_per_alert": wall,
+                         "tail_wall_ms_per_alert": tail, "cpu_ms_per_alert": cpu})
+            print(f"scaling: {target} n={n}: {r['events_in_per_s']} events in/s, {wall} ms wall and {cpu} ms CPU "
+                  "an alert", file=sys.stderr, flush=True)  # a run cut short keeps the figures it has
+    for target in {r["target"] for r in rows}:
+        mine = [r for r in rows if r["target"] == target]
+        base = mine[0]
+        for r in mine:
+            for k in ("wall_ms_per_alert", "tail_wall_ms_per_alert", "cpu_ms_per_alert"):
+                r[k.replace("_ms_per_alert", "_ratio")] = round(r[k] / base[k], 2) if base[k] else float("nan")
     for r in rows:
-        for k in ("wall_ms_per_alert", "tail_wall_ms_per_alert", "cpu_ms_per_alert"):
-            r[k.replace("_ms_per_alert", "_ratio")] = round(r[k] / base[k], 2) if base[k] else float("nan")
+        am = next((a for a in rows if a["target"] == "alertmanager" and a["n"] == r["n"]), None)
+        r["in_per_s_vs_am"] = round(r["events_in_per_s"] / am["events_in_per_s"], 2) if am else float("nan")
     return rows
 
 
@@ -585,7 +665,9 @@ def main() -> None:
     ap.add_argument("--workload", choices=["single", "burst", "storm", "all"], default="all")
     ap.add_argument("--connections", default="1,8",
                     help="keep-alive connections for single, e.g. 1, 8 or 1,8 (burst and storm use 1)")
-    ap.add_argument("--target", choices=["ours", "alertmanager", "both"], default="both")
+    ap.add_argument("--target", choices=["ours", "null", "alertmanager", "both", "all"], default="all",
+                    help="both: ours and Alertmanager; all: ours, the null router (single and burst: the "
+                         "ceiling of this work in CPython here, benchmarks/null_router.py) and Alertmanager")
     ap.add_argument("--alertmanager", default=None, help="the Alertmanager binary (default: found on PATH)")
     ap.add_argument("--store", choices=["sqlite", "azure"], default="sqlite")
     ap.add_argument("--timeout", type=float, default=120, help="seconds to wait for deliveries, per run")
@@ -613,8 +695,9 @@ def main() -> None:
             ap.error(f"--scaling takes numbers separated by commas, e.g. 500,2000,10000,20000 (got {args.scaling!r})")
         if not ns or any(n < 1 or n > 100_000 for n in ns):
             ap.error("--scaling: each N must be between 1 and 100,000")
-    if args.config == "shipped" and args.scaling is None and (args.workload != "storm" or args.target != "ours"):
-        ap.error("--config shipped runs the storm workload on ours: add --workload storm --target ours")
+    if args.config == "shipped" and args.scaling is None and (args.workload != "storm" or args.target == "null"):
+        ap.error("--config shipped runs the storm workload (on ours, and Alertmanager with its equivalent): "
+                 "add --workload storm")
     if args.delivery_process:
         os.environ["ALERTROUTER_DISPATCH__PROCESS"] = "true"
     if args.profile is not None and py_spy() is None:
@@ -626,7 +709,9 @@ def main() -> None:
         ap.error("--connections must be between 1 and 64")
     workloads = ["single", "burst", "storm"] if args.workload == "all" else [args.workload]
     plan = [(w, c) for w in workloads for c in (conns if w == "single" else [1])]
-    targets = ["ours", "alertmanager"] if args.target == "both" and args.scaling is None else [args.target]
+    targets = {"both": ["ours", "alertmanager"], "all": ["ours", "null", "alertmanager"]}.get(args.target, [args.target])
+    if args.scaling is not None or args.config == "shipped":  # the storm: no null router (it has no grouping)
+        targets = [t for t in targets if t != "null"]
     am = None
     if "alertmanager" in targets:
         am = find_alertmanager(args.alertmanager)
@@ -643,11 +728,11 @@ def main() -> None:
         os.environ["ALERTROUTER_AZURE__CONNECTION_STRING"] = azurite.connection_string
     try:
         if args.scaling is not None:
-            rows = scaling(ns, args.store, args.config or "shipped", args.timeout)
+            rows = scaling(ns, args.store, args.config or "shipped", args.timeout, targets, am)
             print(json.dumps(rows) if args.json else table(rows, list(rows[0])))
             return
         rows = [run(t, w, args.n, c, args.store, args.timeout, am, args.profile, args.config or "bench")
-                for w, c in plan for t in targets]
+                for w, c in plan for t in targets if not (t == "null" and w == "storm")]  # null: no grouping
     finally:
         if azurite is not None:
             azurite.stop()
@@ -660,6 +745,11 @@ def main() -> None:
         print(json.dumps(rows))
         return
     print(table(rows, RUN_COLS))
+    ceiling = against_null(rows)
+    if ceiling:
+        print("\nours / the null router, same run (the null router: the same server stack and JSON parse, one "
+              "POST out per alert, no routing, no store: the ceiling of this work in CPython on this machine)")
+        print(table(ceiling, list(ceiling[0])))
     side = comparison(rows)
     if side:
         print("\nours / Alertmanager, same run (throughput: delivered/s, storm events in/s; latency: p99, "

@@ -53,8 +53,8 @@ def test_storm_on_the_shipped_routing_yaml_measures_intake():
 
 
 def test_scaling_run_prints_the_cost_per_alert_and_its_ratio_to_the_first_n():
-    out = subprocess.run([sys.executable, "benchmarks/throughput.py", "--scaling", "20,40", "--json"], cwd=ROOT,
-                         capture_output=True, text=True, timeout=180)
+    out = subprocess.run([sys.executable, "benchmarks/throughput.py", "--scaling", "20,40", "--target", "ours",
+                          "--json"], cwd=ROOT, capture_output=True, text=True, timeout=180)
     assert out.returncode == 0, out.stderr
     rows = json.loads(out.stdout)
     assert [(r["config"], r["n"]) for r in rows] == [("shipped", 20), ("shipped", 40)]
@@ -69,9 +69,25 @@ def test_scaling_refuses_a_bad_list_with_what_to_write():
 
 
 def test_alertmanager_absent_is_skipped_with_a_line():
-    rows, err = throughput("--workload", "single", "--connections", "1", "--alertmanager", "/nonexistent/alertmanager")
+    rows, err = throughput("--workload", "single", "--connections", "1", "--target", "both",
+                           "--alertmanager", "/nonexistent/alertmanager")
     assert "alertmanager: not installed" in err
     assert [(r["target"], r["delivered"]) for r in rows] == [("ours", N)]
+
+
+def test_the_null_router_runs_beside_ours_on_single_and_burst():
+    """The ceiling of the same work in CPython: every alert posted once, by the same receiver's count;
+    no storm (it has no grouping to account for one)."""
+    rows, _ = throughput("--workload", "all", "--connections", "1", "--target", "all",
+                         "--alertmanager", "/nonexistent/alertmanager")
+    assert sorted((r["target"], r["workload"]) for r in rows) == [
+        ("null", "burst"), ("null", "single"), ("ours", "burst"), ("ours", "single"), ("ours", "storm")]
+    assert all((r["delivered"], r["notifications"]) == (N, N) for r in rows if r["target"] == "null")
+    out = subprocess.run([sys.executable, "benchmarks/throughput.py", "--n", str(N), "--workload", "single",
+                          "--connections", "1", "--target", "all", "--alertmanager", "/nonexistent/alertmanager"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "ours / the null router, same run" in out.stdout
 
 
 @pytest.mark.skipif(ALERTMANAGER is None, reason="prometheus-alertmanager is not installed")
@@ -123,3 +139,15 @@ def test_azure_store_on_the_projects_azurite_each_run_on_tables_of_its_own():
                          cwd=ROOT, capture_output=True, text=True, timeout=180, env=env)
     assert out.returncode == 0, out.stderr
     assert [(r["connections"], r["delivered"]) for r in json.loads(out.stdout)] == [(1, 20), (8, 20)]
+
+
+@pytest.mark.skipif(ALERTMANAGER is None, reason="prometheus-alertmanager is not installed")
+def test_the_shipped_storm_runs_against_alertmanagers_equivalent_config():
+    """Alertmanager with the shipped routing.yaml's grouping and first inhibit rule, at each N."""
+    out = subprocess.run([sys.executable, "benchmarks/throughput.py", "--scaling", "20,40", "--json"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=240)
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)
+    assert sorted((r["target"], r["n"]) for r in rows) == [("alertmanager", 20), ("alertmanager", 40),
+                                                           ("ours", 20), ("ours", 40)]
+    assert all(r["in_per_s_vs_am"] > 0 for r in rows)

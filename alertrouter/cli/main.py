@@ -9,7 +9,9 @@ from pathlib import Path
 import click
 
 from .common import load_or_exit as _load_or_exit, open_data_store as _store
+from .demo import demo as _demo
 from .digest import digest as _digest
+from .post import Unreachable, answer_text, as_azure_sends, endpoint_url as _endpoint_url, key_advice, post
 from ..errors import PayloadError
 from ..inbound import decode, parse_payload
 
@@ -36,12 +38,20 @@ def main() -> None:
 @click.argument("config", default="routing.yaml")
 def check(config: str) -> None:
     """Validate a routing config and compile every template it can select (exit 1 with every problem)."""
+    from ..config.load import review_file
     from ..rendering import problems as template_problems
     from ..rendering.renderer import Renderer
 
-    loaded = _load_or_exit(config, give_path="as the argument: alertrouter check PATH")
-    for w in loaded.warnings:
+    if not Path(config).exists():
+        _load_or_exit(config, give_path="as the argument: alertrouter check PATH")  # says where it looked; exits
+    review = review_file(config)
+    for w in review.warnings:
         click.echo(f"warning: {w}", err=True)
+    for p in review.problems:
+        click.echo(f"error: {p}", err=True)
+    if review.loaded is None:
+        sys.exit(1)
+    loaded = review.loaded
     problems = template_problems.check(loaded, Renderer())
     for p in problems:
         click.echo(f"error: {p}", err=True)
@@ -240,33 +250,6 @@ def _local_ack_secret(data_dir: Path) -> bytes:
     return _local_secret(data_dir, "ack-secret")
 
 
-def _endpoint_url(base: str, path: str) -> str:
-    """The router's endpoint `path` under the base URL `base`, keeping its query (a Functions `?code=`) and
-    fragment after the path; a base that already ends with the endpoint is used as it is."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(base.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise click.BadParameter(f"{_shown_url(base)} is not an http(s) URL like http://127.0.0.1:7071 or "
-                                 "https://APP.azurewebsites.net", param_hint="--url")
-    prefix = parts.path.rstrip("/")
-    for endpoint in ("/api/eventgrid", "/api/alerts"):
-        if prefix.lower().endswith(endpoint):
-            if endpoint != path:
-                raise click.BadParameter(f"{_shown_url(base)} names {endpoint}, but this payload goes to {path}; "
-                                         "give the base URL (without /api/...)", param_hint="--url")
-            prefix = prefix[:-len(endpoint)]
-    return urlunsplit((parts.scheme, parts.netloc, prefix + path, parts.query, parts.fragment))
-
-
-def _shown_url(url: str) -> str:
-    """A URL as it may be printed: the query (which may carry `code=`, the function key) left out."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url.strip())
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, "<query hidden>" if parts.query else "", ""))
-
-
 @main.command()
 @click.argument("payload")
 @click.option("--url", default="http://127.0.0.1:7071", show_default=True,
@@ -276,41 +259,18 @@ def _shown_url(url: str) -> str:
                    "(default: $ALERTROUTER_API_KEY); never printed")
 def send(payload: str, url: str, key: str | None) -> None:
     """POST a payload file to a running router with the headers Azure would send."""
-    import requests
-
-    from ..inbound import envelope
-
     body, obj = _read_payload(payload)
-    headers = {"Content-Type": "application/json; charset=utf-8"}
-    if isinstance(obj, list) or envelope.is_cloudevent(obj) or envelope.is_eventgrid_event(obj):
-        path = "/api/eventgrid"
-        items = obj if isinstance(obj, list) else [obj]
-        if items and all(envelope.is_cloudevent(i) for i in items):
-            headers["Content-Type"] = ("application/cloudevents-batch+json; charset=utf-8" if isinstance(obj, list)
-                                       else "application/cloudevents+json; charset=utf-8")
-        else:
-            validation = any(isinstance(i, dict) and str(i.get("eventType", "")).lower() == envelope.VALIDATION_EVENT
-                             for i in items)
-            headers["aeg-event-type"] = "SubscriptionValidation" if validation else "Notification"
-    else:
-        path = "/api/alerts"
-    target = _endpoint_url(url, path)
-    if key:
-        headers["x-functions-key"] = key.strip()
+    path, headers = as_azure_sends(obj)
     try:
-        resp = requests.post(target, data=body, headers=headers, timeout=30)
-    except requests.RequestException as exc:
-        click.echo(f"error: cannot reach the router at {_shown_url(url)} ({type(exc).__name__}); "
-                   "is `alertrouter serve` running?", err=True)
+        resp = post(url, path, body, headers, key)
+    except Unreachable as exc:
+        click.echo(f"error: {exc}", err=True)
         sys.exit(1)
     click.echo(f"POST {path}: HTTP {resp.status_code}")
-    click.echo(resp.text.replace(key, "<key>") if key else resp.text)
-    if resp.status_code == 401 and "key" in resp.text:
-        from urllib.parse import parse_qs, urlsplit
-
-        given = "the key given was refused" if key or "code" in parse_qs(urlsplit(url).query) else "no key was given"
-        click.echo(f"error: the router wants a key and {given}: pass --key KEY or set ALERTROUTER_API_KEY "
-                   "(the router's ALERTROUTER_API_KEY, or the function key in Azure)", err=True)
+    click.echo(answer_text(resp.text, key))
+    advice = key_advice(resp, key, url)
+    if advice:
+        click.echo(advice, err=True)
     sys.exit(0 if resp.ok else 1)
 
 
@@ -521,3 +481,4 @@ def outbox_purge(older_than: str, data_dir: str) -> None:
 
 
 main.add_command(_digest)
+main.add_command(_demo)

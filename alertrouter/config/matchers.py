@@ -15,6 +15,7 @@ satisfies `not`, `not_in` and `not_regex`.
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 from dataclasses import dataclass
@@ -108,9 +109,33 @@ def _scalar(key: str, value: Any) -> str:
 
 
 def _check_vocab(key: str, text: str) -> None:
-    vocab = {"severity": _SEVERITIES, "source": _SOURCES, "kind": KINDS}.get(key)
+    if key == "severity":
+        _check_severity(text)
+    vocab = {"source": _SOURCES, "kind": KINDS}.get(key)
     if vocab and text not in vocab:
         raise ValueError(f'unknown {key} "{text}" (expected one of: {", ".join(vocab)})')
+
+
+_SEV_NUMBER = re.compile(r"^\s*sev\s*(\d+)\s*$", re.IGNORECASE)
+
+
+def _check_severity(text: Any) -> None:
+    """A severity as the router names it; a typo, another case or Azure's SevN gets what to write."""
+    if text in _SEVERITIES:
+        return
+    expected = f'(expected one of: {", ".join(_SEVERITIES)})'
+    word = str(text).strip().lower()
+    number = _SEV_NUMBER.match(word)
+    if number and int(number[1]) < len(_SEVERITIES):
+        raise ValueError(f'unknown severity "{text}"; did you mean "{_SEVERITIES[int(number[1])]}"? '
+                         f"(Azure's Sev{int(number[1])}; expected one of: {', '.join(_SEVERITIES)})")
+    if number:
+        raise ValueError(f'unknown severity "{text}"; Azure\'s severities run from Sev0 to Sev4, written here as '
+                         + ", ".join(f"{s} (Sev{i})" for i, s in enumerate(_SEVERITIES)))
+    close = [s for s in _SEVERITIES if len(word) >= 3 and s.startswith(word)] \
+        or difflib.get_close_matches(word, _SEVERITIES, n=1, cutoff=0.6)
+    hint = f'; did you mean "{close[0]}"?' if close else ""
+    raise ValueError(f'unknown severity "{text}"{hint} {expected}')
 
 
 def _compile_one(key: str, value: Any) -> list[Matcher]:
@@ -128,8 +153,6 @@ def _compile_one(key: str, value: Any) -> list[Matcher]:
     for op, arg in value.items():
         op = str(op)
         if op not in OPS:
-            import difflib
-
             close = difflib.get_close_matches(op, OPS, n=1)
             hint = f'; did you mean "{close[0]}"?' if close else ""
             raise ValueError(f'unknown operator "{op}"{hint} (operators: {", ".join(OPS)})')
@@ -157,7 +180,6 @@ def _compile_one(key: str, value: Any) -> list[Matcher]:
         else:  # at_least / at_most
             if key != "severity":
                 raise ValueError(f"{op} compares severities; use it on the severity label, or gt/ge/lt/le for numbers")
-            if arg not in _SEVERITIES:
-                raise ValueError(f'unknown severity "{arg}" (expected one of: {", ".join(_SEVERITIES)})')
+            _check_severity(arg)
             out.append(Matcher(key, op, _SEVERITIES.index(arg)))
     return out

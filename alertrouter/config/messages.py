@@ -4,6 +4,7 @@ written (`routes[2].match.severity`), pydantic's errors as friendly messages, an
 from __future__ import annotations
 
 import difflib
+import re
 import typing
 from typing import Any
 
@@ -100,7 +101,13 @@ def message(err: dict, loc: tuple, doc: Any) -> str:
     if t == "too_short":
         return "must not be empty; list at least one"
     msg = err["msg"]
-    return f"{msg[0].lower() + msg[1:]}, got {_show(inp)}"
+    hint = ""
+    if t in ("model_type", "dict_type", "model_attributes_type") and isinstance(inp, str) and _GLUED.search(inp):
+        hint = f'; YAML reads {_show(inp)} as one text: write a space after the ":"'
+    return f"{msg[0].lower() + msg[1:]}, got {_show(inp)}{hint}"
+
+
+_GLUED = re.compile(r"^[\w-]+:\S")  # `channels:[se]`: a key and its value without the space YAML needs
 
 
 def _show(value: Any) -> str:

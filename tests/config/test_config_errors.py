@@ -42,8 +42,8 @@ CASES = [
     ("undefined channel", BASE.replace("channels: [se]", "channels: [pager]"),
      'routing.yaml:6 roles.se.channels[0]: undefined channel "pager"; define it under channels: or fix the name'),
     ("unknown severity", BASE.replace("severity: critical", "severity: sev9"),
-     'routing.yaml:9 routes[0].match.severity: unknown severity "sev9" '
-     "(expected one of: critical, error, warning, informational, verbose)"),
+     'routing.yaml:9 routes[0].match.severity: unknown severity "sev9"; Azure\'s severities run from Sev0 to Sev4, '
+     "written here as critical (Sev0), error (Sev1), warning (Sev2), informational (Sev3), verbose (Sev4)"),
     ("bad regex", BASE.replace("severity: critical", 'experiment: {regex: "churn-("}'),
      'routing.yaml:9 routes[0].match.experiment: invalid regex "churn-(": missing ), unterminated subpattern '
      "at position 6"),
@@ -68,7 +68,8 @@ CASES = [
      "run.missing_resolved, model.registered, model.deployed, dataset.drift_detected, "
      "alert.fired, alert.resolved, alert.acknowledged, channel.down, channel.up, event.other)"),
     ("YAML syntax", BASE.replace("roles: [se]\n", "roles: [se\n", 1),
-     "routing.yaml:11 YAML syntax error: expected ',' or ']', but got '<stream end>'"),
+     'routing.yaml:10 YAML syntax error at column 12: the list that opens here with "[" is still open at line 11, '
+     'column 1; add the "]" at the end of the list and separate its items with commas'),
     ("empty file", "", "routing.yaml:1 the file is empty; it needs at least `roles:` and `channels:`"),
     ("digest with an unknown role, zone and a 5-field schedule",
      BASE + "digests:\n  weekly:\n    schedule: 0 8 * * Mon\n    time_zone: Europe/Berlinn\n    roles: [ba]\n",
