@@ -10,11 +10,12 @@ the local server and an Azure Functions HTTP function serve the same thing.
     GET  /routing          the routing tree                POST /routing/try      try a payload
     GET  /status           config, version, store, outbox depth, per channel last success and failure
     GET  /login  POST /login  POST /logout                 sign in with the operator key
-    GET  /static/console/NAME
+    GET  /static/console/NAME   GET /favicon.ico (the console's icon, for a browser that asks there)
 """
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -30,6 +31,7 @@ from ..pipeline import silences as silence_store
 from ..store.base import EventFilter
 from . import forms, views
 from .forms import FormError
+from .mask import configured_secrets
 from .security import EMAIL_CSP, SECURITY_HEADERS, ConsoleSecurity
 from .trail import build_trail, email_html
 
@@ -61,7 +63,7 @@ class Console:
             (f"{b}/outbox/redrive", ["POST"], self.redrive), (f"{b}/routing", ["GET"], self.routing),
             (f"{b}/routing/try", ["POST"], self.try_payload), (f"{b}/status", ["GET"], self.status),
             (f"{b}/login", ["GET", "POST"], self.login), (f"{b}/logout", ["POST"], self.logout),
-            (f"{b}/static/console/{{name}}", ["GET"], self.static),
+            (f"{b}/static/console/{{name}}", ["GET"], self.static), (f"{b}/favicon.ico", ["GET"], self.favicon),
         ]
 
     def dispatch(self, req: Request) -> Response:
@@ -227,7 +229,8 @@ class Console:
             status = next((st for st in ("dead", "pending", "held") if counts.get(st)), "sent")
         rows = self.app.store.list(status, limit=200)
         return self._page(req, "outbox.html", tab=status, rows=rows, counts=counts,
-                          redriven=req.query.get("redriven", ""), detail=views.safe_detail)
+                          redriven=req.query.get("redriven", ""),
+                          detail=functools.partial(views.safe_detail, secrets=configured_secrets(self.app)))
 
     def redrive(self, req: Request) -> Response:
         form, refused = self._change(req)
@@ -302,4 +305,8 @@ class Console:
             return Response(404, b"not found", {**SECURITY_HEADERS, "Content-Type": "text/plain"})
         return Response(200, path.read_bytes(), {**SECURITY_HEADERS, "Cache-Control": "public, max-age=3600",
                                                  "Content-Type": _TYPES[path.suffix]})
+
+    def favicon(self, req: Request) -> Response:
+        """The icon every page links to, also where browsers look unasked (a page opened on its own)."""
+        return self.static(replace(req, params={"name": "favicon.svg"}))
 

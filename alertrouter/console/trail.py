@@ -17,8 +17,8 @@ from ..delivery.notification import channel_for, render_notification
 from ..model import Event
 from ..config.types import Target
 from ..store.base import Attempt, Notification
-from ..delivery.preview import mask_as_html_text, mask_secrets
-from .mask import mask, mask_text
+from ..delivery.preview import mask_as_html_text
+from .mask import configured_secrets, mask, mask_text
 
 SILENCE_ID = re.compile(r"\bs_[0-9a-f]{12}\b")
 
@@ -94,45 +94,45 @@ def stage_of(n: Notification) -> tuple[str, str]:
 
 def build_trail(app: App, event: Event) -> Trail:
     decision = app.router.route(event, explain=True)
+    secrets = configured_secrets(app)
     views = []
     for n in app.store.notifications_for(event.id):
         stage, reason = stage_of(n)
         found = SILENCE_ID.search(reason) if stage == "silence" else None
-        view = NotificationView(n, stage, mask_text(reason), found.group(0) if found else "",
+        view = NotificationView(n, stage, mask_text(reason, secrets), found.group(0) if found else "",
                                 app.store.history(n.id))
-        fill_preview(app, event, n, view)
+        fill_preview(app, event, n, view, secrets)
         views.append(view)
     duplicates, times = app.store.duplicates_of(event.id)
-    return Trail(event, json.dumps(mask(event.brief()), indent=2, ensure_ascii=False),
-                 json.dumps(mask(event.raw), indent=2, ensure_ascii=False), route_steps(decision.trail), views,
+    return Trail(event, json.dumps(mask(event.brief(), secrets), indent=2, ensure_ascii=False),
+                 json.dumps(mask(event.raw, secrets), indent=2, ensure_ascii=False), route_steps(decision.trail), views,
                  silence_matchers(event), duplicates, times)
 
 
-def rendered_for(app: App, event: Event, n: Notification):
-    """(channel, rendered message, masked body) for a stored notification, rendered now."""
+def rendered_for(app: App, event: Event, n: Notification, secrets: tuple[str, ...]):
+    """(channel, rendered message, masked body, masked parts) for a stored notification, rendered now."""
     target = Target(n.route, n.role, n.channel, n.fallback_from)
     channel = channel_for(app.channels, target)
     msg = render_notification(app.loaded, app.renderer, app.store, event, target, channel)
-    secrets = sorted((s for s in channel.secret_values() if s), key=len, reverse=True)
-    return channel, msg, mask_secrets(mask(channel.build(msg)), secrets), mask_secrets(msg.parts, secrets)
+    return channel, msg, mask(channel.build(msg), secrets), mask(msg.parts, secrets)
 
 
-def fill_preview(app: App, event: Event, n: Notification, view: NotificationView) -> None:
+def fill_preview(app: App, event: Event, n: Notification, view: NotificationView, secrets: tuple[str, ...]) -> None:
     try:
-        channel, msg, body, parts = rendered_for(app, event, n)
+        channel, msg, body, parts = rendered_for(app, event, n, secrets)
     except Exception as exc:  # a role or route gone from the config since: say so, keep the page
-        view.preview_error = f"cannot render now: {type(exc).__name__}: {mask_text(str(exc))[:300]}"
+        view.preview_error = f"cannot render now: {type(exc).__name__}: {mask_text(str(exc), secrets)[:300]}"
         return
     view.kind = channel.kind
     view.body_json = json.dumps(body, indent=2, ensure_ascii=False)
     view.card_json = json.dumps(teams_card(body)) if teams_card(body) else ""
-    view.text = mask_text(parts.get("text", ""))
+    view.text = parts.get("text", "")
     view.has_html = "html" in parts
 
 
 def email_html(app: App, event: Event, n: Notification) -> str:
-    _, _, _, parts = rendered_for(app, event, n)
-    return mask_as_html_text(mask_text(parts.get("html", "")))
+    _, _, _, parts = rendered_for(app, event, n, configured_secrets(app))
+    return mask_as_html_text(parts.get("html", ""))
 
 
 def teams_card(body) -> dict | None:

@@ -17,7 +17,7 @@ from ..inbound import decode, parse_payload
 from ..model import Event
 from ..pipeline import inhibit
 from ..config.matchers import compile_match
-from .mask import mask, mask_text
+from .mask import configured_secrets, mask, mask_text
 from .trail import teams_card
 
 log = logging.getLogger("alertrouter.console")
@@ -59,8 +59,8 @@ def log_change(line: str) -> None:
     log.info("console: %s", line)
 
 
-def safe_detail(text: str) -> str:
-    return mask_text(text or "")
+def safe_detail(text: str, secrets: tuple[str, ...] = ()) -> str:
+    return mask_text(text or "", secrets)
 
 
 def safe_next(target: str, base: str) -> str:
@@ -191,6 +191,7 @@ def try_payload(app: App, payload: str) -> tuple[dict | None, str]:
     except PayloadError as exc:
         return None, str(exc)
     explained = explain(app.router, app.pipeline, parsed.events, app.clock())
+    secrets = configured_secrets(app)
     shown = []
     for ev, info in zip(parsed.events, explained):
         items = []
@@ -200,14 +201,14 @@ def try_payload(app: App, payload: str) -> tuple[dict | None, str]:
             except Exception as exc:  # a channel that cannot be built here: say so, keep the rest
                 found = []
                 items.append(TriedPreview(f"{channel}: no preview ({type(exc).__name__})", "", "", "",
-                                          mask_text(str(exc))[:300], ""))
+                                          mask_text(str(exc), secrets)[:300], ""))
             for p in found:
-                body = mask(p.body)
+                body = mask(p.body, secrets)
                 card = teams_card(body)
                 items.append(TriedPreview(p.label, "teams" if card else "", json.dumps(body, indent=2, ensure_ascii=False),
-                                          json.dumps(card) if card else "", mask_text(p.parts.get("text", "")),
-                                          mask_text(p.parts.get("html", ""))))
-        shown.append({"info": mask(info), "previews": items})
+                                          json.dumps(card) if card else "", mask_text(p.parts.get("text", ""), secrets),
+                                          mask_text(p.parts.get("html", ""), secrets)))
+        shown.append({"info": mask(info, secrets), "previews": items})
     return {"events": shown, "handshake": parsed.handshake is not None}, ""
 
 
@@ -222,6 +223,7 @@ def status(app: App, started_at: float) -> dict:
     activity = store.channel_activity()
     down = set(app.health.down())
     cfg = app.loaded.config
+    secrets = configured_secrets(app)
     channels = []
     for name in [*sorted(cfg.channels), *([] if LOG_CHANNEL in cfg.channels else [LOG_CHANNEL])]:
         kind = cfg.channels[name].type if name in cfg.channels else "log"
@@ -231,7 +233,7 @@ def status(app: App, started_at: float) -> dict:
         channels.append({"name": name, "type": kind, "state": state,
                          "last_success": act.last_success if act else None,
                          "last_failure": act.last_failure if act else None,
-                         "last_failure_detail": mask_text(act.last_failure_detail) if act else ""})
+                         "last_failure_detail": mask_text(act.last_failure_detail, secrets) if act else ""})
     return {"config": app.loaded.path, "loaded_at": started_at, "version": __version__,
             "store": type(store).__name__.removesuffix("Store").lower(), "counts": counts,
             "pending": counts.get("pending", 0), "oldest_pending": oldest, "channels": channels,

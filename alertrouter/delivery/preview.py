@@ -1,17 +1,22 @@
-"""Previews: exactly what a channel would send for an event, with the channel's secrets masked."""
+"""Previews: exactly what a channel would send for an event, with the configured secrets masked
+(as whole values: see `secret_pattern`)."""
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable
+from urllib.parse import quote
 
 import requests
 
 from ..channels.base import ChannelContext
+from ..channels.build import build_channels
 from ..channels.log import LogChannel, LogSender
 from ..channels.registry import CHANNELS
 from ..config.load import LoadedConfig
@@ -61,16 +66,37 @@ def mask_as_html_text(html_text: str) -> str:
     return html_text.replace(MASK, html.escape(MASK))
 
 
-def mask_secrets(obj, secrets: list[str]):
-    """Every occurrence of the channel's resolved secrets replaced by MASK, in strings, dicts and lists."""
+def mask_secrets(obj, secrets: Iterable[str]):
+    """Every whole occurrence of the resolved secrets replaced by MASK, in strings, dicts and lists."""
+    pattern = secret_pattern(tuple(secrets))
+    return _masked(obj, pattern) if pattern is not None else obj
+
+
+@functools.lru_cache(maxsize=64)
+def secret_pattern(secrets: tuple[str, ...]) -> re.Pattern | None:
+    """One pattern for the secrets' whole values: each as written, HTML-escaped (an email part) and
+    percent-encoded (a link), and only where it is not part of a longer word: a secret whose first
+    (last) character is a letter or digit is not matched after (before) one, so a placeholder secret
+    `s` masks a lone "s" but not the letter in "runs"."""
+    forms = set()
+    for value in (s.strip() for s in secrets if s):
+        if value:
+            forms.update({value, html.escape(value), quote(value, safe="")})
+    alternatives = [(_WORD_BEFORE if f[0].isalnum() else "") + re.escape(f) + (_WORD_AFTER if f[-1].isalnum() else "")
+                    for f in sorted(forms, key=len, reverse=True)]
+    return re.compile("|".join(alternatives)) if alternatives else None
+
+
+_WORD_BEFORE, _WORD_AFTER = r"(?<![^\W_])", r"(?![^\W_])"  # not after / before a letter or digit
+
+
+def _masked(obj, pattern: re.Pattern):
     if isinstance(obj, str):
-        for s in secrets:
-            obj = obj.replace(s, MASK)
-        return obj
+        return pattern.sub(MASK, obj)
     if isinstance(obj, dict):
-        return {k: mask_secrets(v, secrets) for k, v in obj.items()}
+        return {k: _masked(v, pattern) for k, v in obj.items()}
     if isinstance(obj, list):
-        return [mask_secrets(v, secrets) for v in obj]
+        return [_masked(v, pattern) for v in obj]
     return obj
 
 
@@ -94,7 +120,7 @@ def previews(loaded: LoadedConfig, events: list[Event], channel_name: str, role:
     store = SqliteStore(store_path) if store_path and store_path.exists() else None
     renderer = Renderer(allow_http=cfg.links.allow_http)
     router = Router(loaded)
-    secrets = sorted((s for s in channel.secret_values() if s), key=len, reverse=True)
+    secrets = configured_secrets(loaded, ctx.data_dir, channel)
     groups = _Groups(loaded, time.time() if now is None else now)
     out = []
 
@@ -125,6 +151,13 @@ def previews(loaded: LoadedConfig, events: list[Event], channel_name: str, role:
                                       f"first, sent {wait:g} s after its first alert; {size} alert(s) from this "
                                       "payload)", f"group-{what}-{t.role}-{channel_name}"))
     return out
+
+
+def configured_secrets(loaded: LoadedConfig, data_dir: Path, channel) -> list[str]:
+    """What a preview masks: the secrets of every configured channel, not only of the one shown (a
+    payload may carry another channel's webhook URL)."""
+    others = build_channels(loaded, data_dir, session=requests.Session())
+    return [s for ch in (channel, *others.values()) for s in ch.secret_values() if s]
 
 
 class _Groups:

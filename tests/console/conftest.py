@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
+from pathlib import Path
 
 import pytest
 import requests
@@ -15,6 +17,24 @@ from alertrouter.http.auth import Authenticator, KeyCheck
 from alertrouter.config.load import loads
 from alertrouter.console import build_console
 from tests.conftest import RunningServer, load_fixture
+
+CHROMIUM = os.environ.get("ALERTROUTER_CHROMIUM", "/usr/bin/chromium")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """One Chromium for the session's browser tests (Debian's; Playwright's own download is not used)."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing: `make test` installs Debian's chromium (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        yield browser
+        browser.close()
+
 
 OPERATOR_KEY = "operator-key-7f3a"
 # Alerts page the on-call role through a webhook that answers 500 (so they die fast), everything

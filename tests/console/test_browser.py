@@ -7,9 +7,7 @@ the run's pytest folder: <basetemp>/screenshots/<test>.png.
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 import pytest
 
@@ -19,22 +17,6 @@ from alertrouter.pipeline import escalate
 from alertrouter.store.base import EventFilter
 from tests.conftest import RunningServer, wait_until
 from tests.console.conftest import OPERATOR_KEY, alert, post_alert, post_run_failed
-
-CHROMIUM = os.environ.get("ALERTROUTER_CHROMIUM", "/usr/bin/chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-@pytest.fixture(scope="session")
-def chromium():
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing: `make test` installs Debian's chromium (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -28,16 +28,40 @@ def test_secret_key_names(name, secret):
     assert secret_key(name) is secret
 
 
+STUDIO = ("https://ml.azure.com/runs/AutoML_ad912b2d_5?wsid=/subscriptions/0b1c/resourcegroups/rg-ml/providers/"
+          "Microsoft.MachineLearningServices/workspaces/ws-churn&tid=72f988bf")
+PORTAL = "https://portal.azure.com/#@contoso.onmicrosoft.com/resource/subscriptions/0b1c/resourceGroups/rg-ml/overview"
+
+
 @pytest.mark.parametrize("text, shown", [
     ("https://prod.westeurope.logic.azure.com/workflows/abc/triggers/manual/paths/invoke?api-version=1&sig=XYZ",
-     f"https://prod.westeurope.logic.azure.com/workflows/abc/triggers/manual/paths/invoke?{R}"),
-    ("see https://user:pw@example.org/a#frag now", f"see https://{R}@example.org/a#{R} now"),
+     f"https://prod.westeurope.logic.azure.com/workflows/abc/triggers/manual/paths/invoke?api-version=1&sig={R}"),
+    ("see https://user:pw@example.org/a#frag now", f"see https://{R}@example.org/a#frag now"),
     ("Authorization: Bearer eyJhbGciOi.abc.def", f"Authorization: Bearer {R}"),
     ("plain text, no secret", "plain text, no secret"),
-    ("https://portal.azure.com/#resource/x", f"https://portal.azure.com/#{R}"),
+    ("https://portal.azure.com/#resource/x", "https://portal.azure.com/#resource/x"),
+    (f"Run in Azure ML studio: {STUDIO}", f"Run in Azure ML studio: {STUDIO}"),  # links stay whole
+    (PORTAL, PORTAL),
+    ("https://fn.azurewebsites.net/api/hook?code=abc123==&name=x", f"https://fn.azurewebsites.net/api/hook?code={R}&name=x"),
+    ("https://app.example/cb#access_token=eyJ0&state=9", f"https://app.example/cb#access_token={R}&state=9"),
 ])
 def test_mask_text(text, shown):
     assert mask_text(text) == shown
+
+
+@pytest.mark.parametrize("text, secrets, shown", [
+    # a configured secret is masked as a whole value wherever it appears, as written or escaped…
+    ("posted to https://hooks.example/x?sig=Q1w2E3r4 (said the receiver)", ["https://hooks.example/x?sig=Q1w2E3r4"],
+     f"posted to {R} (said the receiver)"),
+    ("key Q1w2E3r4, again: key=Q1w2E3r4.", ["Q1w2E3r4"], f"key {R}, again: key={R}."),
+    ("<a href=\"https://h.example/x?a=1&amp;b=Q1w2E3r4\">", ["https://h.example/x?a=1&b=Q1w2E3r4"], f"<a href=\"{R}\">"),
+    # …but never inside another word: a one-letter placeholder does not eat every "s"
+    ("runs succeeded: s3 is a bucket, s is the secret", ["s"], f"runs succeeded: s3 is a bucket, {R} is the secret"),
+    ("this is fine", ["s"], "this is fine"),
+    ("abcQ1w2E3r4 Q1w2E3r4xyz", ["Q1w2E3r4"], "abcQ1w2E3r4 Q1w2E3r4xyz"),
+])
+def test_configured_secrets_are_masked_as_whole_values(text, secrets, shown):
+    assert mask_text(text, secrets) == shown
 
 
 def test_mask_walks_json():
@@ -46,7 +70,7 @@ def test_mask_walks_json():
                     "links": ["https://x.example/a?code=123"]}}
     assert mask(doc) == {"data": {"essentials": {"alertRule": "cpu", "signalType": "Metric"},
                                   "customProperties": {"apiKey": R, "nested": {"password": R}, "empty_token": ""},
-                                  "links": [f"https://x.example/a?{R}"]}}
+                                  "links": [f"https://x.example/a?code={R}"]}}
 
 
 @pytest.mark.parametrize("text, spec", [
