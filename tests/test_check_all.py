@@ -40,7 +40,7 @@ def test_five_typos_are_reported_at_once(tmp_path):
         f'error: {cfg}:3 channels.se.retries: unknown key "retries" (did you mean "retry"?); allowed: '
         "budget_per_minute, headers, rate_limit, retry, signing_secret, timeout_seconds, type, url",
         f'error: {cfg}:7 roles.se.visibilty: unknown key "visibilty" (did you mean "visibility"?); allowed: '
-        "active_during, channels, description, muted_during, recipients, templates, visibility",
+        "active_during, channels, description, muted_during, recipients, show, templates, visibility",
         f'error: {cfg}:12 routes[0].contiue: unknown key "contiue" (did you mean "continue"?); allowed: '
         "active_during, continue, escalate, group_by, group_interval, group_wait, match, muted_during, name, "
         "repeat_interval, roles, templates",

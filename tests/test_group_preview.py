@@ -73,6 +73,7 @@ def test_preview_of_a_storm_is_the_group_notice_the_teams_receiver_gets(tmp_path
     for line, i in zip(lines[:-1], range(N - 1, -1, -1)):  # the first to fire first
         assert line == (f"- **Fired: test-metricAlertRule on storage-{i}** · Resource: storage-{i} · "
                         "Metric: Transactions (Total) · Condition: GreaterThan 0 · Value: 100 · Window: 5 min · "
+                        "ApiName: GetBlob · "
                         f"Fired at: 2026-11-23 12:{10 - i:02d}:00 UTC")
     facts = {f["title"]: f["value"] for f in card["body"][3]["facts"]}
     assert facts["Fired at"] == "2026-11-23 12:04:00 UTC"  # the first member's, not when it was sent (12:15:30)

@@ -3,7 +3,9 @@
 The dedup key is a hash of the event fingerprint, so a fired alert and its resolution share it
 and it always fits PagerDuty's 255-character limit. The routing key travels in the body (it is
 what PagerDuty authenticates by), so `build()` contains it and `secret_values()` names it for
-masking. 202 is success; 400 is permanent; 429 and 5xx are retried (Retry-After honoured).
+masking. An alert's dimensions and custom properties go in `custom_details` as the objects
+`dimensions` and `custom_properties` (at most 50 each, then "…": "+N more"). 202 is success; 400
+is permanent; 429 and 5xx are retried (Retry-After honoured).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from ..config.base import ChannelSettings
 from ..config.types import RateLimit
 from ..rendering.renderer import Rendered
 from ..rendering.safety import link_allowed
+from ..rendering.visible import CUSTOM, DIMENSION
 from .base import Channel, ChannelContext, DeliveryResult, post_json
 
 log = logging.getLogger("alertrouter.channels.pagerduty")
@@ -27,6 +30,7 @@ SEVERITY = {"critical": "critical", "error": "error", "warning": "warning", "inf
             "verbose": "info"}
 SUMMARY_MAX = 1024
 DETAIL_MAX = 2000  # per custom_details value; PagerDuty's whole-event limit is 512 KB
+NAMED_MAX = 50  # dimensions (or custom properties) kept in custom_details; then "…": "+N more"
 TRUNCATED = "…truncated"
 CLIENT = "alertrouter"
 
@@ -44,6 +48,15 @@ def clip(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     return text[: limit - len(TRUNCATED) - 1].rstrip() + " " + TRUNCATED
+
+
+def named(values: dict[str, str]) -> dict[str, str]:
+    """At most NAMED_MAX of `values`, each clipped, and "…": "+N more" for the rest."""
+    items = list(values.items())
+    out = {k: clip(v, DETAIL_MAX) for k, v in items[:NAMED_MAX]}
+    if len(items) > NAMED_MAX:
+        out["…"] = f"+{len(items) - NAMED_MAX} more"
+    return out
 
 
 def _first(labels: dict, *keys: str) -> str:
@@ -88,8 +101,12 @@ class PagerDutySender(Channel):
         if event["event_action"] != "trigger":  # resolve / acknowledge: the key is all PagerDuty needs
             return event
         labels = view.get("labels") or {}
-        custom: dict[str, Any] = {k: clip(v, DETAIL_MAX) for k, v in labels.items()}
+        custom: dict[str, Any] = {k: clip(v, DETAIL_MAX) for k, v in labels.items()
+                                  if not k.startswith((DIMENSION, CUSTOM))}
         custom.update({k: clip(v, DETAIL_MAX) for k, v in (view.get("details") or {}).items()})
+        for key in ("dimensions", "custom_properties"):  # which instance fired; the rule's own properties
+            if view.get(key):
+                custom[key] = named(view[key])
         if view.get("duration"):
             custom["duration"] = view["duration"]
         custom.update(kind=view["kind"], azure_severity=view["sev"], route=view["route"], role=view["role"])

@@ -2,8 +2,10 @@
 
 The card is built here as data; only its text (title, text) comes from templates. Card version 1.4
 (Power Automate fails to display 1.5 cards) and no 1.5-only elements. Facts come from the role's
-view only, so a restricted role's card carries no links, details or run properties. The serialized
-message stays under Teams' ~28 KB limit: long fields are cut with a visible "…truncated".
+view only, so a restricted role's card carries no links, details or run properties (but the tags and
+properties its `show:` names). An alert's dimensions and custom properties follow the facts, each
+section cut to its rows with a "+N more" line. The serialized message stays under Teams' ~28 KB
+limit: long fields are cut with a visible "…truncated".
 Workflows answers 202 (the flow runs later); any 2xx is success.
 
 Teams renders a Markdown subset in TextBlocks and facts, so payload text shown there is
@@ -82,6 +84,12 @@ FACTS: tuple[tuple[str, tuple[str, ...], str], ...] = (
 )
 
 
+# Name/value sections after the facts: which instance fired, the rule's custom properties, and the
+# tags and properties a restricted role's `show:` names (the renderer filled each for the role).
+SECTIONS = (("Dimensions", "dimensions"), ("Custom properties", "custom_properties"),
+            ("Tags and properties", "shown"))
+
+
 def clip(text: str, limit: int) -> str:
     """`text` cut to at most `limit` characters, with a visible marker when cut."""
     if len(text) <= limit:
@@ -118,6 +126,24 @@ def facts(view: dict) -> list[tuple[str, str]]:
     if view.get("time"):
         out.append((when, view.get("when") or when_text(view["time"])))
     return out
+
+
+def section(heading: str, values: dict[str, str], scale: float) -> list[dict[str, Any]]:
+    """A headed FactSet of `values`: at most 20 rows (fewer as `scale` shrinks, never under 3), then
+    a "+N more" line for the rest."""
+    items = list(values.items())
+    kept = items[: max(3, int(20 * scale))]
+    rows = [{"title": md_escape(clip(str(k), 60)), "value": md_escape(clip(str(v), max(40, int(300 * scale))))}
+            for k, v in kept]
+    blocks: list[dict[str, Any]] = [
+        {"type": "TextBlock", "text": heading, "weight": "Bolder", "separator": True, "spacing": "Medium",
+         "wrap": True},
+        {"type": "FactSet", "facts": rows},
+    ]
+    if len(kept) < len(items):
+        blocks.append({"type": "TextBlock", "text": f"+{len(items) - len(kept)} more", "isSubtle": True,
+                       "spacing": "Small", "wrap": True})
+    return blocks
 
 
 def _strip_html(text: str) -> str:
@@ -188,6 +214,9 @@ class TeamsSender(Channel):
             fact_rows.append({"title": "…", "value": f"{hidden} {TRUNCATED}"})
         if fact_rows:
             body.append({"type": "FactSet", "facts": fact_rows, "spacing": "Medium"})
+        for heading, key in SECTIONS:
+            if view.get(key):
+                body.extend(section(heading, view[key], scale))
         details = list((view.get("details") or {}).items())
         if details and scale >= 0.25:
             kept = details[: max(3, int(20 * scale))]

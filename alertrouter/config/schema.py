@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from .addresses import EmailAddress, EmailDomain
 from ..channels.registry import CHANNELS
@@ -88,14 +89,32 @@ class Escalation(Strict):
     to: list[str] = Field(min_length=1, description="Roles notified when nobody acknowledged in time")
 
 
+def _show_name(value: str) -> str:
+    name = value.strip()
+    if not name:
+        raise PydanticCustomError("show_name", "an empty name; write the run tag or property to show, e.g. accuracy")
+    return name
+
+
 class Role(Strict):
     description: str = ""
     channels: list[str] = Field(min_length=1)
     visibility: Literal["full", "restricted"] = "full"
+    show: list[Annotated[str, AfterValidator(_show_name)]] = Field(
+        default_factory=list, description="Run (model, deployment) tags and properties a restricted role sees, "
+                                          "by name, on its card and email; nothing else of them")
     recipients: Recipients | None = Field(None, description="Email to/cc for this role (email and smtp channels)")
     templates: str = Field("", description="Folder whose templates override the shipped ones for this role")
     active_during: list[str] = Field(default_factory=list, description="Time windows outside which it waits")
     muted_during: list[str] = Field(default_factory=list, description="Time windows during which it waits")
+
+    @field_validator("show")
+    @classmethod
+    def _show_is_for_restricted(cls, names: list[str], info: ValidationInfo) -> list[str]:
+        if names and info.data.get("visibility") == "full":
+            raise PydanticCustomError("show_full", "show is for a role with visibility: restricted (this role sees "
+                                      "every tag and property already); set visibility: restricted or remove show")
+        return names
 
 
 class Route(Strict):

@@ -40,7 +40,7 @@ def render_notification(loaded: LoadedConfig, renderer: Renderer, store: Store |
     return renderer.render(
         event, notification_id=notification_id(event.id, target), route=target.route, role=target.role,
         channel=target.channel, channel_kind=channel.template_kind, parts=channel.parts,
-        visibility=role.visibility, template_dirs=dirs,
+        visibility=role.visibility, show=role.show, template_dirs=dirs,
         recipients=role.recipients.model_dump() if role.recipients else {}, started_at=started_at,
     )
 

@@ -3,7 +3,10 @@
 Every `monitoringService` shares `essentials`; `alertContext` differs per service and is read by
 one small function each. Essentials may be null (cost budgets), enums may be integers (service
 health), and a service-health incident whose `properties.stage` (or `status`) is Resolved is a
-resolution even though `monitorCondition` says Fired.
+resolution even though `monitorCondition` says Fired. What identifies the instance that fired is kept
+as labels routes can match on: each criterion's dimensions (and Log V1's `Dimensions`) as
+`dimension.<name>`, the rule's custom properties (`data.customProperties`, and for metric and Log V2
+alerts `alertContext.properties`) as `custom.<name>`.
 """
 
 from __future__ import annotations
@@ -146,9 +149,7 @@ def _read_criteria(ctx: CIDict, labels: dict, details: dict, links: dict) -> tup
                 web_test=to_str(c.get("webTestName")),
                 alert_sensitivity=to_str(c.get("alertSensitivity")),
             )
-            for dim in list_at(c.get("dimensions"), "data.alertContext.condition.allOf[0].dimensions"):
-                if isinstance(dim, dict) and dim.get("name"):
-                    labels[f"dimension.{to_str(dim['name'])}"] = to_str(dim.get("value"))
+        _dimensions(c.get("dimensions"), f"data.alertContext.condition.allOf[{i}].dimensions", labels)
         if c.get("searchQuery"):
             details[f"query.{i}"] = to_str(c.get("searchQuery"))
         for key in ("linkToSearchResultsUI", "linkToFilteredSearchResultsUI"):
@@ -164,6 +165,15 @@ def _read_criteria(ctx: CIDict, labels: dict, details: dict, links: dict) -> tup
     return headline, False
 
 
+def _dimensions(value: object, where: str, labels: dict) -> None:
+    """`[{name, value}]` (which instance fired: `ApiName=GetBlob`, `Computer=vm-7`) as
+    `dimension.<name>` labels, in the payload's order; a name already set by an earlier criterion
+    keeps its first value."""
+    for dim in list_at(value, where):
+        if isinstance(dim, dict) and to_str(dim.get("name")):
+            labels.setdefault(f"dimension.{to_str(dim['name'])}", to_str(dim.get("value")))
+
+
 def _read_log_v1(ctx: CIDict, labels: dict, details: dict, links: dict) -> tuple[str, bool]:
     """Log Analytics / Application Insights (Log V1): flat PascalCase keys."""
     labels.update(
@@ -174,6 +184,7 @@ def _read_log_v1(ctx: CIDict, labels: dict, details: dict, links: dict) -> tuple
         workspace_id=to_str(ctx.get("WorkspaceId")),
         application_id=to_str(ctx.get("ApplicationId")),
     )
+    _dimensions(ctx.get("Dimensions"), "data.alertContext.Dimensions", labels)
     if ctx.get("SearchQuery"):
         details["query.0"] = to_str(ctx.get("SearchQuery"))
     for key in ("LinkToSearchResults", "LinkToSearchResultsUI", "LinkToFilteredSearchResultsUI"):

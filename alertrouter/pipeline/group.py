@@ -156,6 +156,7 @@ def flush(store, key: str, doc: dict, version: int, repeat: float, now: float) -
 MEMBER_LABELS = ("alert_rule", "resource", "resource_group", "monitoring_service", "signal_type", "metric_name",
                  "time_aggregation", "operator", "threshold", "metric_value", "window_size", "monitor_condition")
 VALUE_MAX = 300
+DIMENSIONS_MAX = 10  # and its first dimensions (`dimension.<name>`): which instance of the rule fired
 
 
 def notice(key: str, doc: dict, members_by_fp: dict[str, dict], seq: int, now: float,
@@ -198,6 +199,8 @@ def _member(m: dict, event_of: Callable[[str], Event | None] | None) -> dict:
             log.warning("group member event %s not read (%s); notified with its title only", m["event_id"][:200],
                         type(exc).__name__)
     labels = {k: event.labels[k][:VALUE_MAX] for k in MEMBER_LABELS if event and event.labels.get(k)}
+    dimensions = [k for k in event.labels if k.startswith("dimension.")][:DIMENSIONS_MAX] if event else []
+    labels.update((k, event.labels[k][:VALUE_MAX]) for k in dimensions)
     return {"title": m["title"], "severity": m["severity"], "firing": m["firing"],
             "time": datetime.fromtimestamp(m["time"], timezone.utc).isoformat(),
             "labels": labels, "links": dict(event.links) if event else {}}

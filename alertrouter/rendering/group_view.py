@@ -2,8 +2,8 @@
 
 The group notice (pipeline/group.notice) carries its shown members as data (`Event.members`);
 here each becomes what people act on, cut by the role's visibility as the notice itself is:
-title, severity, when it fired (or resolved), its facts (resource, metric, condition, value) and
-its https links; a restricted role gets only the labels it may see, and no links.
+title, severity, when it fired (or resolved), its facts (resource, metric, condition, value, its
+dimensions) and its https links; a restricted role gets only the labels it may see, and no links.
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ def _member(m: dict, event: Event, restricted: bool, visible: frozenset[str], se
             continue  # the notice names it once
         value = fmt.format(*(labels[k] for k in keys))
         facts.append((name, iso_duration_text(value) if name == "Window" else value))
+    facts.extend((k.removeprefix("dimension."), v) for k, v in labels.items() if k.startswith("dimension."))
     facts.append(("Fired at" if firing else "Resolved at", when))
     severity = str(m.get("severity", ""))
     return {"title": str(m.get("title", "")), "severity": severity, "sev": sev.get(severity, ""),

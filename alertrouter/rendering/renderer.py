@@ -36,6 +36,7 @@ from . import problems
 from .group_view import group_view
 from ..model import Event
 from .safety import safe_links
+from .visible import CUSTOM, DIMENSION, prefixed, shown, without_secrets
 from .wording import duration_text, iso_duration_text, when_text  # noqa: F401  (duration_text: the one style)
 from .environment import environment, flavour  # noqa: F401  (flavour: what a template makes)
 
@@ -75,10 +76,12 @@ class Rendered:
         return self.parts.get("text", "")
 
 
-def view_model(event: Event, *, route: str, role: str, visibility: str,
+def view_model(event: Event, *, route: str, role: str, visibility: str, show: Iterable[str] = (),
                started_at: datetime | None = None, allow_http: bool = False) -> dict[str, Any]:
-    """The flat dict templates and channels see. Restricted roles get no links, details or tags;
-    links are only the event's `links` whose URL `safety.link_allowed` accepts."""
+    """The flat dict templates and channels see. Restricted roles get no links, details or tags, but
+    the tags and properties their `show:` names (`shown`); links are only the event's `links` whose
+    URL `safety.link_allowed` accepts. `dimensions` and `custom_properties` come from the labels the
+    role sees (`dimension.*`, `custom.*`)."""
     restricted = visibility == "restricted"
     links = {} if restricted else safe_links(event.links, allow_http)
     if len(links) < len(event.links) and not restricted:
@@ -108,6 +111,9 @@ def view_model(event: Event, *, route: str, role: str, visibility: str,
         "labels": labels,
         "links": links,
         "details": {} if restricted else dict(event.details),
+        "dimensions": prefixed(labels, DIMENSION),
+        "custom_properties": without_secrets(prefixed(labels, CUSTOM)),
+        "shown": shown(event, show) if restricted else {},
         "route": route,
         "role": role,
         "visibility": visibility,
@@ -236,10 +242,10 @@ class Renderer:
         return plain(view, part), (f"{why} (sent the plain rendering)" if why else "")
 
     def render(self, event: Event, *, notification_id: str = "", route: str, role: str, channel: str,
-               channel_kind: str, parts: Iterable[str], visibility: str = "full",
+               channel_kind: str, parts: Iterable[str], visibility: str = "full", show: Iterable[str] = (),
                template_dirs: Iterable[str] = (), recipients: dict[str, list[str]] | None = None,
                started_at: datetime | None = None) -> Rendered:
-        view = view_model(event, route=route, role=role, visibility=visibility, started_at=started_at,
+        view = view_model(event, route=route, role=role, visibility=visibility, show=show, started_at=started_at,
                           allow_http=self.allow_http)
         dirs = tuple(str(d) for d in template_dirs if d)
         view["group"] = group_view(event, restricted=visibility == "restricted", visible=RESTRICTED_LABELS,
