@@ -235,7 +235,7 @@ def test_a_custom_property_that_holds_a_secret_is_not_sent(receiver, smtp_server
     assert facts["runbook"] == "https\\[:\\]//wiki.contoso.com/runbooks/storage"  # kept: no secret in it
     text, html = mail(event, smtp_server, tmp_path)
     details = sent("pagerduty", event, receiver, tmp_path)["payload"]["custom_details"]
-    assert details["custom_properties"]["callback"] == "https://hooks.example.org/x?<redacted>"
+    assert details["custom_properties"]["callback"] == "https://hooks.example.org/x?code=<redacted>"
     for body in (json.dumps(message), text, html, json.dumps(details)):
         assert "k-LEAK-1" not in body and "LEAK-2" not in body and "eyLEAK3" not in body
     assert "  apiKey: <redacted>\n" in text and "  note: call with Bearer <redacted>\n" in text
