@@ -15,15 +15,11 @@ import click
 
 from ..inbound import parse_payload
 from .demo_scenario import STORM_RULE, STORM_SIZE, Step, scenario
-from .post import START_IT, Unreachable, answer_text, as_azure_sends, endpoint_url, key_advice, post, shown_url
+from .post import START_IT, Unreachable, router_options, answer_text, as_azure_sends, endpoint_url, key_advice, post, shown_url
 
 
 @click.command("demo")
-@click.option("--url", default="http://127.0.0.1:7071", show_default=True,
-              help="router base URL; a Functions URL may carry the key as ?code=KEY (the path goes before it)")
-@click.option("--key", envvar="ALERTROUTER_API_KEY", default=None, show_envvar=True, metavar="KEY",
-              help="function key or ALERTROUTER_API_KEY of the router, sent as the x-functions-key header "
-                   "(default: $ALERTROUTER_API_KEY); never printed")
+@router_options
 def demo(url: str, key: str | None) -> None:
     """Send a realistic scenario with current times and new ids to a running router (`make run`): Azure ML
     runs starting, failing and completing (Event Grid), a storm from one Azure Monitor rule, a budget

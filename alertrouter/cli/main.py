@@ -11,7 +11,7 @@ import click
 from .common import load_or_exit as _load_or_exit, open_data_store as _store
 from .demo import demo as _demo
 from .digest import digest as _digest
-from .post import Unreachable, answer_text, as_azure_sends, endpoint_url as _endpoint_url, key_advice, post
+from .post import Unreachable, router_options, answer_text, as_azure_sends, endpoint_url as _endpoint_url, key_advice, post
 from .replay import replay as _replay
 from ..errors import PayloadError
 from ..inbound import decode, parse_payload
@@ -253,11 +253,7 @@ def _local_ack_secret(data_dir: Path) -> bytes:
 
 @main.command()
 @click.argument("payload")
-@click.option("--url", default="http://127.0.0.1:7071", show_default=True,
-              help="router base URL; a Functions URL may carry the key as ?code=KEY (the path goes before it)")
-@click.option("--key", envvar="ALERTROUTER_API_KEY", default=None, show_envvar=True, metavar="KEY",
-              help="function key or ALERTROUTER_API_KEY of the router, sent as the x-functions-key header "
-                   "(default: $ALERTROUTER_API_KEY); never printed")
+@router_options
 def send(payload: str, url: str, key: str | None) -> None:
     """POST a payload file to a running router with the headers Azure would send."""
     body, obj = _read_payload(payload)

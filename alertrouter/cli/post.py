@@ -18,6 +18,16 @@ class Unreachable(Exception):
     """No router answered at the URL (the message says where, with the query hidden, and how to fix it)."""
 
 
+def router_options(command):
+    """The running router's `--url` and `--key`, as `send` and `demo` take them."""
+    command = click.option("--key", envvar="ALERTROUTER_API_KEY", default=None, show_envvar=True, metavar="KEY",
+                           help="function key or ALERTROUTER_API_KEY of the router, sent as the x-functions-key "
+                                "header (default: $ALERTROUTER_API_KEY); never printed")(command)
+    return click.option("--url", default="http://127.0.0.1:7071", show_default=True,
+                        help="router base URL; a Functions URL may carry the key as ?code=KEY (the path goes "
+                             "before it)")(command)
+
+
 def endpoint_url(base: str, path: str) -> str:
     """The router's endpoint `path` under the base URL `base`, keeping its query (a Functions `?code=`) and
     fragment after the path; a base that already ends with the endpoint is used as it is."""
