@@ -44,22 +44,32 @@ def notifications(path: str, doc) -> list[bytes]:
                                  "labels": {"run_id": event["data"]["runId"]}}}).encode() for event in doc]
 
 
+async def lifespan(receive, send) -> None:
+    """Answer an ASGI server's start-up and shut-down (this script's app and the benchmark's receiver)."""
+    while True:
+        msg = await receive()
+        if msg["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif msg["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def read_body(receive) -> bytes:
+    """A request's whole body, however many messages it came in."""
+    body = b""
+    while True:
+        msg = await receive()
+        body += msg.get("body", b"")
+        if not msg.get("more_body"):
+            return body
+
+
 def make_app(out: queue.SimpleQueue):
     async def app(scope, receive, send):
         if scope["type"] == "lifespan":
-            while True:
-                msg = await receive()
-                if msg["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif msg["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        body = b""
-        while True:
-            msg = await receive()
-            body += msg.get("body", b"")
-            if not msg.get("more_body"):
-                break
+            return await lifespan(receive, send)
+        body = await read_body(receive)
         status, answer = 200, b'{"status": "ok"}'
         if scope["method"] == "POST" and scope["path"] in ("/api/alerts", "/api/eventgrid"):
             made = notifications(scope["path"], json.loads(body))

@@ -106,6 +106,8 @@ def free_port() -> int:
 def _receiver(port: int) -> None:
     import uvicorn
 
+    from null_router import lifespan, read_body  # beside this script
+
     first: dict[str, float] = {}  # alert key -> first arrival
     notices: list[tuple[str, int, float]] = []  # (group, alerts it accounts for, arrival)
     largest: dict[str, int] = {}  # group -> most alerts any of its notices accounted for
@@ -113,19 +115,8 @@ def _receiver(port: int) -> None:
 
     async def app(scope, receive, send):
         if scope["type"] == "lifespan":
-            while True:
-                msg = await receive()
-                if msg["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif msg["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        body = b""
-        while True:
-            msg = await receive()
-            body += msg.get("body", b"")
-            if not msg.get("more_body"):
-                break
+            return await lifespan(receive, send)
+        body = await read_body(receive)
         now = time.time()
         out = b""
         path = scope["path"]

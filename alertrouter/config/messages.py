@@ -70,7 +70,8 @@ def path_of(loc: tuple) -> str:
     return out or "(top level)"
 
 
-def _node(doc: Any, loc: tuple) -> Any:
+def node_at(doc: Any, loc: tuple) -> Any:
+    """The value at `loc` (keys and indexes) in a YAML document, or None where it has none."""
     for part in loc:
         try:
             doc = doc[part]
@@ -82,7 +83,7 @@ def _node(doc: Any, loc: tuple) -> Any:
 def message(err: dict, loc: tuple, doc: Any) -> str:
     t, inp, ctx = err["type"], err.get("input"), err.get("ctx") or {}
     if t == "extra_forbidden":
-        parent = _node(doc, loc[:-1])
+        parent = node_at(doc, loc[:-1])
         tag = parent.get("type") if isinstance(parent, dict) else None
         allowed = _allowed_keys(loc[:-1], tag)
         key = str(loc[-1])

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from .messages import clean_loc
+from .messages import clean_loc, node_at
 from .schema import RoutingConfig
 
 NAMED = ("channels", "roles", "time_windows")  # sections whose names other sections refer to
@@ -80,19 +80,10 @@ def _read(tp: Any, value: Any, rounds: int = 8) -> Any:
             if None in spots:
                 return None
             for parent_path, key in sorted(spots, key=lambda s: len(s[0]), reverse=True):  # deepest first
-                parent = _walk(value, parent_path)
+                parent = node_at(value, parent_path)
                 if isinstance(parent, dict):
                     parent.pop(key, None)
     return None
-
-
-def _walk(node: Any, path: tuple) -> Any:
-    for part in path:
-        try:
-            node = node[part]
-        except (KeyError, IndexError, TypeError):
-            return None
-    return node
 
 
 def _deepest_key(node: Any, loc: tuple) -> tuple[tuple, str] | None:
