@@ -2,12 +2,16 @@
 
 Matchers, one per line or comma-separated, Alertmanager's way: `resource=vm-7`, `severity!=verbose`,
 `alert_rule=~cpu-.*` (whole-value regex), `experiment!~test-.*`. They become the `match:` specs
-routing.yaml and silences use. Label filters on the event list: `experiment=churn, workspace=ws1`.
+routing.yaml and silences use. Label filters on the event list: `experiment=churn, workspace=ws1`. A form with a file in it
+(`multipart/form-data`) is read by `parse_multipart`.
 """
 
 from __future__ import annotations
 
+import email.parser
+import email.policy
 import re
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from urllib.parse import parse_qsl
 
@@ -23,6 +27,36 @@ class FormError(ValueError):
 
 def parse_form(body: bytes) -> dict[str, str]:
     return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+
+
+@dataclass
+class Posted:
+    """A multipart form: its text fields, and its files as (file name, bytes)."""
+
+    fields: dict[str, str] = field(default_factory=dict)
+    files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+
+
+def parse_multipart(body: bytes, content_type: str) -> Posted:
+    """A `multipart/form-data` body (a form with a file input); FormError when it is not one."""
+    if not content_type.lower().startswith("multipart/form-data") or "boundary=" not in content_type.lower():
+        raise FormError("the form was not sent as multipart/form-data; reload the page and send it again")
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1", "replace")
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
+    if not message.is_multipart():
+        raise FormError("the form's body is not multipart/form-data; reload the page and send it again")
+    out = Posted()
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not name:
+            continue
+        data = part.get_payload(decode=True) or b""
+        filename = part.get_filename()
+        if filename is not None:
+            out.files[name] = (filename, data)
+        else:
+            out.fields[name] = data.decode("utf-8", "replace").replace("\r\n", "\n")
+    return out
 
 
 def split_items(text: str) -> list[str]:

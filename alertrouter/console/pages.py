@@ -8,6 +8,7 @@ the local server and an Azure Functions HTTP function serve the same thing.
     POST /silences         create       POST /silences/expire   expire
     GET  /outbox           pending, sent, dead, held       POST /outbox/redrive   re-drive one or all dead
     GET  /routing          the routing tree                POST /routing/try      try a payload
+    POST /routing/whatif   the last 7 days replayed under a pasted or uploaded routing.yaml (nothing kept)
     GET  /status           config, version, store, outbox depth, per channel last success and failure
     GET  /login  POST /login  POST /logout                 sign in with the operator key
     GET  /static/console/NAME   GET /favicon.ico (the console's icon, for a browser that asks there)
@@ -30,6 +31,7 @@ from ..model import KINDS, Severity
 from ..pipeline import silences as silence_store
 from ..store.base import EventFilter
 from . import forms, views
+from .whatif import TooLarge, WhatIf, read_form
 from .forms import FormError
 from .mask import configured_secrets
 from .security import EMAIL_CSP, SECURITY_HEADERS, ConsoleSecurity
@@ -48,6 +50,7 @@ class Console:
         self.security = security
         self.base = base.rstrip("/")
         self.started_at = time.time()
+        self.whatif = WhatIf(app)
         self.env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
                                       undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
         self.env.filters.update(ts=views.fmt_time, ago=views.fmt_ago, matchers=forms.matchers_text)
@@ -61,7 +64,8 @@ class Console:
             (f"{b}/event/email", ["GET"], self.email), (f"{b}/silences", ["GET", "POST"], self.silences),
             (f"{b}/silences/expire", ["POST"], self.expire), (f"{b}/outbox", ["GET"], self.outbox),
             (f"{b}/outbox/redrive", ["POST"], self.redrive), (f"{b}/routing", ["GET"], self.routing),
-            (f"{b}/routing/try", ["POST"], self.try_payload), (f"{b}/status", ["GET"], self.status),
+            (f"{b}/routing/try", ["POST"], self.try_payload), (f"{b}/routing/whatif", ["POST"], self.what_if),
+            (f"{b}/status", ["GET"], self.status),
             (f"{b}/login", ["GET", "POST"], self.login), (f"{b}/logout", ["POST"], self.logout),
             (f"{b}/static/console/{{name}}", ["GET"], self.static), (f"{b}/favicon.ico", ["GET"], self.favicon),
         ]
@@ -249,8 +253,11 @@ class Console:
     def routing(self, req: Request) -> Response:
         if not self.security.may_read(req):
             return self._denied(req)
-        return self._page(req, "routing.html", tree=views.routing_tree(self.app.loaded), tried=None, payload="",
-                          error="")
+        return self._routing_page(req)
+
+    def _routing_page(self, req: Request, status: int = 200, **ctx) -> Response:
+        ctx = {"tried": None, "payload": "", "error": "", "whatif": None, **ctx}
+        return self._page(req, "routing.html", status, tree=views.routing_tree(self.app.loaded), quote=quote, **ctx)
 
     def try_payload(self, req: Request) -> Response:
         form = forms.parse_form(req.body)
@@ -260,8 +267,22 @@ class Console:
             return self._page(req, "error.html", 403, message="The form expired (CSRF check failed). Reload the page.")
         payload = form.get("payload", "")
         tried, error = views.try_payload(self.app, payload)
-        return self._page(req, "routing.html", 400 if error else 200, tree=views.routing_tree(self.app.loaded),
-                          tried=tried, payload=payload, error=error)
+        return self._routing_page(req, 400 if error else 200, tried=tried, payload=payload, error=error)
+
+    def what_if(self, req: Request) -> Response:
+        """Replay the last 7 days under the posted routing.yaml. It changes nothing, so whoever may
+        read the routing page may run it; the CSRF token is still required (a POST that costs CPU)."""
+        if not self.security.may_read(req):
+            return self._denied(req)
+        try:
+            sent = read_form(req.body, req.header("content-type"))
+        except FormError as exc:
+            return self._routing_page(req, 413 if isinstance(exc, TooLarge) else 400,
+                                      whatif=self.whatif.refused(str(exc)))
+        if not self.security.csrf_ok(req, {"csrf": sent.csrf}):
+            return self._page(req, "error.html", 403, message="The form expired (CSRF check failed). Reload the page.")
+        found = self.whatif.run(sent.text, sent.name)
+        return self._routing_page(req, 400 if found.failed else 200, whatif=found)
 
     def status(self, req: Request) -> Response:
         if not self.security.may_read(req):
