@@ -12,6 +12,7 @@ recent source events of the period (the replay runs in the request: about a mill
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from ..config.load import review
 from ..digest.sources import is_source
 from ..errors import ConfigError
 from ..replay import Report, replay
+from ..rendering.masking import mask_text
 from ..replay.report import short_id
 from . import forms
 
@@ -83,7 +85,7 @@ class Side:
 
 
 @dataclass
-class Outcome:
+class WhatIfResult:
     """What the page shows of one what-if."""
 
     text: str = ""
@@ -110,12 +112,12 @@ class WhatIf:
     def __init__(self, app, max_events: int = MAX_EVENTS, days: int = DAYS):
         self.app, self.max_events, self.days = app, max_events, days
 
-    def refused(self, why: str) -> Outcome:
+    def refused(self, why: str) -> WhatIfResult:
         """A form that was not read (too big, empty, not UTF-8): the text is not shown back."""
-        return Outcome(error=why)
+        return WhatIfResult(error=why)
 
-    def run(self, text: str, name: str = PASTED) -> Outcome:
-        out = Outcome(text=text, name=name)
+    def run(self, text: str, name: str = PASTED) -> WhatIfResult:
+        out = WhatIfResult(text=text, name=name)
         try:
             found = review(text, name, self.app.loaded.env)
         except ConfigError as exc:  # YAML syntax: the one problem, in plain words
@@ -130,7 +132,8 @@ class WhatIf:
             report = replay(found.loaded, self.app.store, start, end, name)
         except Exception as exc:  # the page says what failed; the log names the kind only, never the text
             log.error("console: a what-if replay failed (%s)", type(exc).__name__)
-            out.error = f"The replay failed: {type(exc).__name__}: {exc}"
+            said = mask_text(f"{type(exc).__name__}: {exc}", referenced_values(text, self.app.loaded.env))
+            out.error = f"The replay failed: {said}"
             return out
         out.seconds = time.monotonic() - started
         self._lay_out(out, report)
@@ -152,7 +155,7 @@ class WhatIf:
             start = first
         return start, end, capped
 
-    def _lay_out(self, out: Outcome, report: Report) -> None:
+    def _lay_out(self, out: WhatIfResult, report: Report) -> None:
         out.report = report
         rec, rep = report.recorded, report.replayed
         out.tables = [side("Notifications per role, channel and day (UTC)", ["Role", "Channel", "Day"],
@@ -166,6 +169,13 @@ class WhatIf:
                         "kind": c.event.kind, "changes": c.changes} for c in report.changed[:SHOWN_CHANGES]]
         out.unknowable = [{"id": e.id, "short": short_id(e.id), "time": e.time, "title": e.title, "why": why}
                           for e, why in report.unknowable]
+
+
+def referenced_values(text: str, env) -> tuple[str, ...]:
+    """The values of the environment variables the text names (`${NAME}`): the server's secrets,
+    which a message about the pasted config must not show."""
+    names = set(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", text))
+    return tuple(sorted({env[n] for n in names if env.get(n)}, key=len, reverse=True))
 
 
 def side(title: str, keys: list[str], old: Counter, new: Counter) -> Side:

@@ -6,18 +6,19 @@ a period with more events than the cap replays its most recent part and says so.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import tempfile
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
 from click.testing import CliRunner
 
 from alertrouter.cli.main import main as cli
-from alertrouter.console.whatif import MAX_CONFIG_BYTES
+from alertrouter.console.whatif import MAX_CONFIG_BYTES, referenced_values
 from alertrouter.replay import replay
-from tests.console.conftest import OPERATOR_KEY, csrf_of
+from tests.console.conftest import OPERATOR_KEY, alert, csrf_of, post_alert
 from tests.console.seeded import (DROP_QA, files_under, problems_on, seeded_month, seeded_server,  # noqa: F401
                                   seeded_store, store_snapshot, whatif_form)
 from tests.replay.configs import config
@@ -93,6 +94,37 @@ def test_environment_references_resolve_as_check_resolves_them(open_server, tmp_
     assert page.status_code == 200, page.text
     assert warnings_on(page.text) == warnings
     assert re.search(r"Replayed 0 event\(s\) from .* under routing\.yaml", page.text)
+
+
+SERVER_SECRETS = """version: 1
+channels:
+  hook: {type: webhook, url: "https://hooks.example.invalid/${SMTP_PASSWORD}"}
+  mail: {type: smtp, host: 127.0.0.1, port: 2525, sender: alerts@contoso.com, to: ["${SMTP_PASSWORD}"],
+         password: "${SMTP_PASSWORD}"}
+roles:
+  r: {channels: [hook, mail], recipients: {to: ["${SMTP_PASSWORD}"]}}
+routes:
+  - {name: everything, match: {}, roles: [r]}
+"""
+
+
+def test_the_servers_secrets_never_reach_the_page(open_server):
+    """A pasted config may name the server's environment variables; their values stay out of the page."""
+    doc = alert(1)
+    doc["data"]["essentials"]["firedDateTime"] = (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat()
+    post_alert(open_server, doc)
+    page = whatif_form(requests.Session(), open_server, SERVER_SECRETS)
+    assert page.status_code == 200, page.text
+    assert "Replayed 1 event(s)" in page.text and "now reaches r" in page.text
+    assert "smtp-Pa55word" not in page.text
+    # a config check passes but the channels refuse: the replay's failure is said, without the value
+    signed = SERVER_SECRETS.replace('/${SMTP_PASSWORD}"}', '/${SMTP_PASSWORD}", signing_secret: "${SMTP_PASSWORD}"}')
+    page = whatif_form(requests.Session(), open_server, signed)
+    assert page.status_code == 400
+    assert "The replay failed: ValueError: webhook hook: signing_secret must look like whsec_" in page.text
+    assert "smtp-Pa55word" not in page.text
+    # what a failure's message is masked with: the values of the variables the pasted text names
+    assert referenced_values(SERVER_SECRETS, os.environ) == ("smtp-Pa55word",)
 
 
 def test_the_replay_of_the_last_7_days_is_the_commands(seeded_server, seeded_store, seeded_month):
