@@ -31,11 +31,11 @@ from ..model import KINDS, Severity
 from ..pipeline import silences as silence_store
 from ..store.base import EventFilter
 from . import forms, views
-from .whatif import TooLarge, WhatIf, read_form
 from .forms import FormError
 from .mask import configured_secrets
 from .security import EMAIL_CSP, SECURITY_HEADERS, ConsoleSecurity
 from .trail import build_trail, email_html
+from .whatif import TooLarge, WhatIf, WhatIfResult, read_form
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
@@ -278,7 +278,7 @@ class Console:
             sent = read_form(req.body, req.header("content-type"))
         except FormError as exc:
             return self._routing_page(req, 413 if isinstance(exc, TooLarge) else 400,
-                                      whatif=self.whatif.refused(str(exc)))
+                                      whatif=WhatIfResult(error=str(exc)))
         if not self.security.csrf_ok(req, {"csrf": sent.csrf}):
             return self._page(req, "error.html", 403, message="The form expired (CSRF check failed). Reload the page.")
         found = self.whatif.run(sent.text, sent.name)

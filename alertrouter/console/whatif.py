@@ -92,7 +92,7 @@ class WhatIfResult:
 
     text: str = ""
     name: str = PASTED
-    error: str = ""  # the form itself (too big, empty, not UTF-8)
+    error: str = ""  # the form itself (too big, empty, not UTF-8: its text is not shown back), or the replay
     problems: list[str] = field(default_factory=list)  # as `check` says them
     warnings: list[str] = field(default_factory=list)
     report: Report | None = None
@@ -113,10 +113,6 @@ class WhatIf:
 
     def __init__(self, app, max_events: int = MAX_EVENTS, days: int = DAYS):
         self.app, self.max_events, self.days = app, max_events, days
-
-    def refused(self, why: str) -> WhatIfResult:
-        """A form that was not read (too big, empty, not UTF-8): the text is not shown back."""
-        return WhatIfResult(error=why)
 
     def run(self, text: str, name: str = PASTED) -> WhatIfResult:
         out = WhatIfResult(text=text, name=name)
@@ -151,9 +147,9 @@ class WhatIf:
         if len(sources) > self.max_events:
             first = sources[-self.max_events].time
             capped = (f"The store holds {len(sources)} events from the last {self.days} days, more than the "
-                           f"{self.max_events} a what-if replays in one request: this replays the most recent ones, "
-                           f"from {first.strftime('%Y-%m-%d %H:%M:%S')} UTC. `alertrouter replay --config FILE "
-                           f"--since {self.days}d` replays them all.")
+                      f"{self.max_events} a what-if replays in one request: this replays the most recent ones, "
+                      f"from {first.strftime('%Y-%m-%d %H:%M:%S')} UTC. `alertrouter replay --config FILE "
+                      f"--since {self.days}d` replays them all.")
             start = first
         return start, end, capped
 

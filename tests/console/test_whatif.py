@@ -16,7 +16,7 @@ import requests
 from click.testing import CliRunner
 
 from alertrouter.cli.main import main as cli
-from alertrouter.console.whatif import MAX_CONFIG_BYTES, referenced_values
+from alertrouter.console.whatif import MAX_CONFIG_BYTES, SHOWN_CHANGES, referenced_values
 from alertrouter.replay import replay
 from tests.console.conftest import OPERATOR_KEY, alert, csrf_of, post_alert
 from tests.console.seeded import (DROP_QA, files_under, problems_on, seeded_month, seeded_server,  # noqa: F401
@@ -238,3 +238,13 @@ def test_a_period_over_the_cap_replays_its_most_recent_events(seeded_server, see
     assert f"The store holds {len(week)} events from the last 7 days, more than the 40 a what-if replays in one " \
            f"request: this replays the most recent ones, from {first:%Y-%m-%d %H:%M:%S} UTC." in page.text
     assert f"Replayed {replayed} event(s) from {first:%Y-%m-%d %H:%M}" in page.text
+
+
+def test_a_long_list_of_changed_events_is_cut_and_says_so(seeded_server, seeded_month):
+    seeded_server.console.whatif.days = 30
+    page = whatif_form(requests.Session(), seeded_server, DROP_QA)
+    runs = [e for e in seeded_month.events if e.kind.startswith("run.")]
+    assert len(runs) > SHOWN_CHANGES
+    assert f"Events whose outcome changed: {len(runs)}</h3>" in page.text
+    assert len(re.findall(r'<a href="/event\?id=[^"]+"><code>', page.text)) == SHOWN_CHANGES
+    assert f"The first {SHOWN_CHANGES} are listed; <code>alertrouter replay --json</code> gives them all." in page.text
