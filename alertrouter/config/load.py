@@ -137,6 +137,7 @@ def review(text: str, name: str = "routing.yaml", env: typing.Mapping[str, str] 
     problems += [said(loc, msg) for loc, msg in cross_check(readable)]
     cfg = readable.config
     ready = readiness(cfg, env, name, loc_line)
+    problems += ready.problems
     if problems:
         return Review(problems, ready.warnings, None)
     base = Path(name).resolve().parent

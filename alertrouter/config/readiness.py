@@ -4,6 +4,8 @@
 - a role whose email recipients resolve to nobody (`["${QA_EMAIL_TO}"]` with the variable unset,
   and the channel names nobody either): that role's email goes to the `log` channel (`unaddressed`)
   instead of a mail with no recipient;
+- a channel whose settings, as the environment resolves them, its sender refuses (a
+  `signing_secret` not in `whsec_<base64>` form, or of the wrong size): that is a problem, not a warning, since the router refuses to start with it (`problems`);
 - a channel secret shorter than MIN_SECRET characters: a placeholder, and masking it would hide
   ordinary text that happens to equal it. A secret is whatever the channel's sender names in
   `secret_values()`, the list previews, the console and kept answers mask.
@@ -32,6 +34,7 @@ MAIL_TYPES = ("email", "smtp")
 @dataclass
 class Readiness:
     warnings: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # what the router would refuse to start with
     unresolved: dict[str, list[str]] = field(default_factory=dict)  # channel -> missing env vars
     unaddressed: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # (role, channel) -> env vars
 
@@ -42,6 +45,9 @@ def readiness(cfg: RoutingConfig, env: typing.Mapping[str, str], name: str, loca
     def warn(loc: tuple, msg: str) -> None:
         out.warnings.append(f"{name}:{locator.line(loc)} {path_of(loc)}: {msg}")
 
+    def refuse(loc: tuple, msg: str) -> None:
+        out.problems.append(f"{name}:{locator.line(loc)} {path_of(loc)}: {msg}")
+
     for ch_name, ch in cfg.channels.items():
         for fname, value in string_fields(ch):
             missing = [v for v in ENV_REF.findall(value) if not env.get(v)]
@@ -50,7 +56,7 @@ def readiness(cfg: RoutingConfig, env: typing.Mapping[str, str], name: str, loca
                 warn(("channels", ch_name) + fname, f"environment variable {', '.join(missing)} is not set; "
                      f'notifications for channel "{ch_name}" go to the log channel until it is')
     _recipients(cfg, env, out, warn)
-    _short_secrets(cfg, env, out, warn)
+    _built(cfg, env, out, warn, refuse)
     return out
 
 
@@ -107,14 +113,19 @@ def _why(unset: list[str], variables: list[str]) -> str:
     return "no valid address is written"
 
 
-def _short_secrets(cfg: RoutingConfig, env, out: Readiness, warn) -> None:
+def _built(cfg: RoutingConfig, env, out: Readiness, warn, refuse) -> None:
+    """Build each resolved channel's sender as the router will (nothing is sent): what it refuses
+    is a problem; the secrets it names are checked for length. The sender's messages name the
+    setting and what is wrong, never the value."""
     ctx = ChannelContext(session=None, data_dir=Path("."), env=env)  # type: ignore[arg-type]  (nothing is sent)
     for ch_name, ch in cfg.channels.items():
         if ch_name in out.unresolved:
             continue
         try:
             secrets = CHANNELS[ch.type](ch_name, ch, ctx).secret_values()
-        except ValueError:  # a malformed secret (e.g. signing_secret) is refused when the channel is built
+        except ValueError as exc:
+            refuse(("channels", ch_name), f"{exc}; the router refuses to start with this channel as the environment "
+                   "sets it: fix the value (or its environment variable)")
             continue
         short = [s for s in secrets if s and len(s.strip()) < MIN_SECRET]
         for fname, value in string_fields(ch) if short else ():

@@ -151,3 +151,37 @@ def test_secrets_of_8_characters_or_more_pass():
     loaded = loads(SECRETS.replace("routing_key: abc", "routing_key: ${PD_KEY}"), "routing.yaml",
                    env={**LONG, "HOOK_KEY": "12345678"})
     assert loaded.warnings == []
+
+
+HOOK = """channels:
+  hook:
+    type: webhook
+    url: "${HOOK_URL}"
+    signing_secret: "${HOOK_SECRET}"
+roles:
+  se: {channels: [hook]}
+routes:
+  - {name: all, match: {}, roles: [se]}
+"""
+
+
+def test_a_secret_the_sender_refuses_is_a_problem_check_reports_not_a_start_that_fails(tmp_path):
+    """`check` builds each resolved channel's sender as the router does: a signing secret that is
+    not `whsec_<base64>` used to pass `check` and then stop `serve` (and replay) from starting."""
+    from alertrouter.config.load import review, ConfigError
+    import pytest
+    secret = "plain-not-whsec-1234"
+    env = {"HOOK_URL": "https://hooks.example.com/in", "HOOK_SECRET": secret}
+    review_ = review(HOOK, "routing.yaml", env)
+    assert review_.loaded is None
+    assert review_.problems == [
+        "routing.yaml:2 channels.hook: webhook hook: signing_secret must look like whsec_<base64> (Standard Webhooks "
+        "format); the router refuses to start with this channel as the environment sets it: fix the value (or its "
+        "environment variable)"]
+    assert secret not in " ".join(review_.problems)
+    with pytest.raises(ConfigError):
+        loads(HOOK, "routing.yaml", env=env)
+    good = {**env, "HOOK_SECRET": "whsec_" + "QUJD" * 8}
+    assert review(HOOK, "routing.yaml", good).problems == []
+    unset = review(HOOK, "routing.yaml", {"HOOK_URL": "https://hooks.example.com/in"})
+    assert unset.problems == [] and unset.loaded is not None  # unset: a warning and the log channel, as before
