@@ -45,6 +45,8 @@ def _night(value: str | None) -> tuple[int | None, int | None]:
 @click.command("noise")
 @click.option("--config", "config_path", default="routing.yaml", show_default=True, help="the routing.yaml in force")
 @click.option("--since", default=None, help="the period back from now, like 30d or 12h (default 30d)")
+@click.option("--from", "from_", default=None, help="start of the period instead: 2026-11-30 or an ISO date-time")
+@click.option("--to", default=None, help="end of the period (exclusive; default now)")
 @click.option("--flap-within", default=None, help="a rule firing again this soon after resolving flaps (default 30m)")
 @click.option("--act-within", default=None, help="an alert resolved this soon resolved before anyone could act "
                                                  "(default 5m)")
@@ -55,8 +57,8 @@ def _night(value: str | None) -> tuple[int | None, int | None]:
               help="replay each suggestion to measure what it reduces")
 @click.option("--json", "as_json", is_flag=True, help="one JSON document instead of tables")
 @click.option("--data-dir", default=".data", show_default=True)
-def noise(config_path: str, since: str | None, flap_within: str | None, act_within: str | None, night: str | None,
-          on_call: str | None, top: int | None, verify: bool, as_json: bool, data_dir: str) -> None:
+def noise(config_path: str, since: str | None, from_: str | None, to: str | None, flap_within: str | None,
+          act_within: str | None, night: str | None, on_call: str | None, top: int | None, verify: bool, as_json: bool, data_dir: str) -> None:
     """The rules that notify most, flapping, alerts resolved before anyone could act, pages per night,
     what each stage held, and a routing.yaml snippet for each top offender."""
     from ..noise import build, options_for
@@ -64,7 +66,7 @@ def noise(config_path: str, since: str | None, flap_within: str | None, act_with
     from ..noise.verify import verify as replay_each
 
     try:
-        start, end = period(time.time(), since or DEFAULT_SINCE)
+        start, end = period(time.time(), since or (None if from_ or to else DEFAULT_SINCE), from_, to)
         night_start, night_end = _night(night)
         given = dict(flap_within=_seconds("--flap-within", flap_within),
                      act_within=_seconds("--act-within", act_within), night_start=night_start, night_end=night_end,
