@@ -27,7 +27,7 @@ def _wrap(text: str, indent: str = "  ") -> list[str]:
 
 def render(r: NoiseReport) -> str:
     o = r.options
-    out = [f"noise report from {r.start:%Y-%m-%d %H:%M} to {r.end:%Y-%m-%d %H:%M} UTC under {r.config}",
+    out = [*_wrap(f"noise report from {r.start:%Y-%m-%d %H:%M} to {r.end:%Y-%m-%d %H:%M} UTC under {r.config}", ""),
            f"{r.source_events} source events, {r.notices} notices made (reached or held)", ""]
     rows = []
     for x in r.top:
@@ -46,7 +46,7 @@ def render(r: NoiseReport) -> str:
                     [[_cut(q.rule, 30), str(q.alerts), str(q.fired), str(q.notices), str(q.pages)] for q in r.quick],
                     "(none)")
     n = r.nights.as_dict()
-    out += [f"Pages per night for {n['role']} ({n['hours']}; zone: {n['zone_from']})",
+    out += [f"Pages per night for {n['role']} ({n['hours']})", *_wrap(f"time zone: {n['zone_from']}"),
             f"  {n['pages']} pages on {n['nights_paged']} of {n['nights']} nights; worst night {n['worst']}"]
     worst = sorted(r.nights.per_night.items(), key=lambda dn: (-dn[1], dn[0]))[:o.top]
     out += [f"  night of {d.isoformat()}: {c}" for d, c in worst] + [""]
