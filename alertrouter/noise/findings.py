@@ -97,8 +97,9 @@ class QuickResolves:
     alerts: int
     fired: int  # the rule's alerts fired in the period
     longest: float  # seconds: the slowest of these resolutions
-    notices: int  # notices that reached someone for them: their own, and the rule's router notices
-    pages: int  # made between such an alert's firing and `act_within` after its resolution
+    notices: int  # that reached someone for them: their own, and the rule's router notices (group notices,
+    # escalations) made between such an alert's firing and `act_within` after its resolution
+    pages: int  # of those notices, pages
 
     def as_dict(self) -> dict:
         return self.__dict__.copy()

@@ -160,7 +160,8 @@ def inhibit(pair: Pair) -> Suggestion:
 
 def mute(loaded: LoadedConfig, r: Recurring, label: str, text: str) -> Suggestion | None:
     """`r.rule`'s notices on `r.route` wait while its usual hour lasts: a time window, and the route
-    split in two (the rule's part muted during the window, the rest as it was)."""
+    split in two (the rule's part muted during the window, the rest as it was). Only for a route
+    whose one role is the one notified, that does not match on `label` already."""
     route = next((x for x in loaded.config.routes if x.name == r.route), None)
     if route is None or label in route.match or route.roles != [r.role]:
         return None
