@@ -12,6 +12,7 @@ from .common import load_or_exit as _load_or_exit, open_data_store as _store
 from .demo import demo as _demo
 from .digest import digest as _digest
 from .post import Unreachable, router_options, answer_text, as_azure_sends, endpoint_url as _endpoint_url, key_advice, post
+from .noise import noise as _noise
 from .replay import replay as _replay
 from ..errors import PayloadError
 from ..inbound import decode, parse_payload
@@ -480,3 +481,4 @@ def outbox_purge(older_than: str, data_dir: str) -> None:
 main.add_command(_digest)
 main.add_command(_demo)
 main.add_command(_replay)
+main.add_command(_noise)

@@ -139,6 +139,7 @@ class DefaultRoute(Strict):
 
 
 DIGEST_SECTIONS = ("runs", "experiments", "models", "drift", "alerts", "resolution", "metrics", "cost")
+OPTIONAL_DIGEST_SECTIONS = ("noise",)  # only where listed: the noise report's top offenders, for engineers
 
 
 class Digest(Strict):
@@ -149,7 +150,7 @@ class Digest(Strict):
     roles: list[str] = Field(min_length=1, description="Who receives it (their email channels)")
     period_days: int = Field(7, ge=1, le=92, description="Length of the period the digest covers")
     template: str = Field("digest", description="Template name under templates/email/")
-    sections: list[Literal[DIGEST_SECTIONS]] = Field(default_factory=lambda: list(DIGEST_SECTIONS))  # type: ignore[valid-type]
+    sections: list[Literal[DIGEST_SECTIONS + OPTIONAL_DIGEST_SECTIONS]] = Field(default_factory=lambda: list(DIGEST_SECTIONS))  # type: ignore[valid-type]
     metrics: list[str] = Field(default_factory=list,
                                description="Run metric names (from run tags/properties) to chart per experiment")
 

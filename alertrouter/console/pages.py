@@ -68,6 +68,7 @@ class Console:
             (f"{b}/status", ["GET"], self.status),
             (f"{b}/login", ["GET", "POST"], self.login), (f"{b}/logout", ["POST"], self.logout),
             (f"{b}/static/console/{{name}}", ["GET"], self.static), (f"{b}/favicon.ico", ["GET"], self.favicon),
+            (f"{b}/noise", ["GET"], self.noise),
         ]
 
     def dispatch(self, req: Request) -> Response:
@@ -288,6 +289,22 @@ class Console:
         if not self.security.may_read(req):
             return self._denied(req)
         return self._page(req, "status.html", s=views.status(self.app, self.started_at))
+
+    def noise(self, req: Request) -> Response:
+        """The noise report of a period (?since=30d, or ?from=&to= as `alertrouter noise` takes them)."""
+        from ..noise import build
+        from ..replay.period import PeriodError, period
+
+        if not self.security.may_read(req):
+            return self._denied(req)
+        q = {k: req.query.get(k, "").strip() for k in ("since", "from", "to")}
+        try:
+            start, end = period(self.app.clock(), q["since"] or (None if q["from"] or q["to"] else "30d"),
+                                q["from"] or None, q["to"] or None)
+        except PeriodError as exc:
+            return self._page(req, "noise.html", 400, r=None, q=q, error=str(exc))
+        report = build(self.app.loaded, self.app.store, start, end)
+        return self._page(req, "noise.html", r=report.as_dict(), q=q, error="")
 
     def login(self, req: Request) -> Response:
         if req.method.upper() == "GET":

@@ -285,6 +285,7 @@ class DigestData:
     sections: list[str]
     metric_names: list[str]
     generated_at: datetime
+    noise: dict[str, Any] | None = None  # the noise section (noise.py), when the digest lists it
 
 
 def collect(store, name: str, period: Period, *, metrics: list[str] | None = None,

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
-from ..config.schema import DIGEST_SECTIONS
+from ..config.schema import DIGEST_SECTIONS, OPTIONAL_DIGEST_SECTIONS
 from ..rendering.renderer import SEVERITY_SEV, Rendered, Renderer, duration_text
 from .aggregate import RUN_STATUSES, SEVERITIES, DigestData, change, median
 from .charts import RUN_COLOURS, SEVERITY_COLOURS, gauge, stacked_bars
@@ -82,7 +82,7 @@ def view(data: DigestData, *, role: str, visibility: str, title: str = "") -> di
     cur, prev, p = data.current, data.previous, data.period
     tz = p.tz
     sections = [s for s in (data.sections or DIGEST_SECTIONS) if full or s != "metrics"]
-    show = {s: s in sections for s in DIGEST_SECTIONS}
+    show = {s: s in sections for s in DIGEST_SECTIONS + OPTIONAL_DIGEST_SECTIONS}
 
     headline = []
     if show["runs"]:
@@ -173,6 +173,7 @@ def view(data: DigestData, *, role: str, visibility: str, title: str = "") -> di
         "cost": cost,
         "metrics": metrics,
         "metric_names": list(data.metric_names) if full else [],
+        "noise": (data.noise or {}) if show["noise"] else {},
         "links": full,
         "role": role,
         "visibility": visibility,

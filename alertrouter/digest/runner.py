@@ -37,6 +37,7 @@ from .aggregate import DigestData, collect
 from .coverage import NO_DATA, NO_DATA_GRACE, NOT_YET, Coverage, coverage
 from .period import Period, latest_period
 from .email import render_digest, template_dirs_for
+from .noise import noise_section
 from .storage import PeriodLedger, detail_json
 
 log = logging.getLogger("alertrouter.digest")
@@ -130,7 +131,10 @@ class DigestRunner:
 
     def build(self, name: str, period: Period) -> DigestData:
         d = self.digests[name]
-        return collect(self.store, name, period, metrics=d.metrics, sections=list(d.sections), now=self.now())
+        data = collect(self.store, name, period, metrics=d.metrics, sections=list(d.sections), now=self.now())
+        if "noise" in d.sections:
+            data.noise = noise_section(self.loaded, self.store, period.start, period.end)
+        return data
 
     def targets(self, name: str) -> list[tuple[str, str, Channel, str]]:
         """(role, channel name, channel, fallback_from) for each email channel of the digest's roles; an email
