@@ -9,6 +9,7 @@ the local server and an Azure Functions HTTP function serve the same thing.
     GET  /outbox           pending, sent, dead, held       POST /outbox/redrive   re-drive one or all dead
     GET  /routing          the routing tree                POST /routing/try      try a payload
     POST /routing/whatif   the last 7 days replayed under a pasted or uploaded routing.yaml (nothing kept)
+    GET  /noise            the noise report of a period (?since=30d or ?from=&to=), each suggestion's snippet
     GET  /status           config, version, store, outbox depth, per channel last success and failure
     GET  /login  POST /login  POST /logout                 sign in with the operator key
     GET  /static/console/NAME   GET /favicon.ico (the console's icon, for a browser that asks there)
