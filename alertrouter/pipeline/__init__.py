@@ -67,7 +67,9 @@ class Pipeline:
 
     def batch(self) -> AbstractContextManager[None]:
         """Within `with pipeline.batch():`, silences are read once from the store (one intake
-        request); outside, every event reads them. Inhibition reads its index per event."""
+        request; a whole replay, whose silences do not change) and each event checks them on its
+        own time; outside, every event reads them. Batches nest: the outermost one reads.
+        Inhibition reads its index per event."""
         return self.silences.batch()
 
     # what the hosts read: the dispatcher's next wake-up, the acknowledge settings

@@ -15,6 +15,14 @@ minute that may still hold one. A pass reads the minutes from the cursor to now,
 that were claimed, resolved or acknowledged, and moves the cursor past minutes left empty.
 Escalations scheduled before these lists existed are listed once, on the first pass that finds no
 cursor.
+
+A pass that comes more than CATCH_UP minutes after the last (the router was down; a replay
+jumping over a quiet night) does not walk the minutes one by one: it reads the open list (kind
+`escalation-open`, one entry per escalation scheduled and not yet seen finished), which passes
+prune as they find entries claimed, resolved or acknowledged. So it reads what is still open plus
+what finished since the last pass, never every escalation ever scheduled. A cursor without the
+`open` mark (written before the open list existed) makes the catch-up read every escalation once
+and build the list.
 """
 
 from __future__ import annotations
@@ -28,7 +36,8 @@ from dataclasses import dataclass
 KIND = "escalation"
 ACK_KIND = "ack"
 DUE = "escalation-due-"  # + the minute (epoch // 60) an escalation falls due: key -> {}
-CURSOR, CURSOR_KEY = "escalation-cursor", "all"  # {"minute": the earliest minute that may hold one}
+CURSOR, CURSOR_KEY = "escalation-cursor", "all"  # {"minute": the earliest minute that may hold one, "open": 1}
+OPEN = "escalation-open"  # key -> {"due": when}: scheduled, not yet seen finished by a pass
 CATCH_UP = 60  # minutes behind beyond which a pass reads every escalation rather than minute by minute
 TOKEN_TTL = 7 * 86400.0
 
@@ -44,6 +53,7 @@ def schedule(store, fingerprint: str, event_id: str, route: str, roles: list[str
     if store.state_put(KIND, k, {"event_id": event_id, "fingerprint": fingerprint, "route": route, "to": roles,
                                  "due": now + after, "state": "waiting"}, None, now):
         store.state_put(DUE + str(int((now + after) // 60)), k, {}, None, now)
+        store.state_put(OPEN, k, {"due": now + after}, None, now)
 
 
 def stop(store, fingerprint: str, route: str, state: str, now: float) -> None:
@@ -61,10 +71,10 @@ def due(store, now: float) -> list[tuple[str, dict, int]]:
     """The waiting escalations due by `now`: reads the minutes' lists from the cursor to now."""
     found = store.state_get(CURSOR, CURSOR_KEY) or _list_existing(store, now)
     (cursor, version), last = (found[0]["minute"], found[1]), int(now // 60)
-    if last - cursor > CATCH_UP:  # no pass for long (the router was down): one read of them all
-        waiting = [(k, d, v) for k, d, v in store.state_list(KIND) if d["state"] == "waiting"]
+    if last - cursor > CATCH_UP:  # no pass for long: the open list rather than minute by minute
+        waiting = _open(store, now) if found[0].get("open") else _list_all(store, now)
         first = min((int(d["due"] // 60) for _, d, _ in waiting), default=last)
-        store.state_put(CURSOR, CURSOR_KEY, {"minute": min(first, last)}, version, now)
+        store.state_put(CURSOR, CURSOR_KEY, {"minute": min(first, last), "open": 1}, version, now)
         return [(k, d, v) for k, d, v in waiting if d["due"] <= now]
     out, empty_until = [], cursor
     for minute in range(cursor, last + 1):
@@ -73,6 +83,7 @@ def due(store, now: float) -> list[tuple[str, dict, int]]:
             got = store.state_get(KIND, k)
             if got is None or got[0]["state"] != "waiting":
                 store.state_delete(DUE + str(minute), k)  # claimed, resolved or acknowledged
+                store.state_delete(OPEN, k)
                 continue
             left += 1
             if got[0]["due"] <= now:
@@ -80,19 +91,41 @@ def due(store, now: float) -> list[tuple[str, dict, int]]:
         if left == 0 and empty_until == minute and minute < last:
             empty_until = minute + 1
     if empty_until > cursor:  # another instance moving it too: either move is right
-        store.state_put(CURSOR, CURSOR_KEY, {"minute": empty_until}, version, now)
+        store.state_put(CURSOR, CURSOR_KEY, {**found[0], "minute": empty_until}, version, now)
     return out
+
+
+def _open(store, now: float) -> list[tuple[str, dict, int]]:
+    """The waiting escalations, from the open list; entries found finished are dropped (with the
+    minute entry a skipped minute would have left behind)."""
+    waiting = []
+    for k, entry, _ in store.state_list(OPEN):
+        got = store.state_get(KIND, k)
+        if got is not None and got[0]["state"] == "waiting":
+            waiting.append((k, got[0], got[1]))
+            continue
+        store.state_delete(OPEN, k)
+        store.state_delete(DUE + str(int(entry["due"] // 60)), k)
+    return waiting
+
+
+def _list_all(store, now: float) -> list[tuple[str, dict, int]]:
+    """Every waiting escalation, read from all of them (a store from before the open list), each
+    entered in the open list."""
+    waiting = [(k, d, v) for k, d, v in store.state_list(KIND) if d["state"] == "waiting"]
+    for k, d, _ in waiting:
+        store.state_put(OPEN, k, {"due": d["due"]}, None, now)
+    return waiting
 
 
 def _list_existing(store, now: float) -> tuple[dict, int]:
     """The first pass (a store from before the minutes' lists): list every waiting escalation."""
     first = int(now // 60)
-    for k, d, _ in store.state_list(KIND):
-        if d["state"] == "waiting":
-            minute = int(d["due"] // 60)
-            store.state_put(DUE + str(minute), k, {}, None, now)
-            first = min(first, minute)
-    store.state_put(CURSOR, CURSOR_KEY, {"minute": first}, None, now)
+    for k, d, _ in _list_all(store, now):
+        minute = int(d["due"] // 60)
+        store.state_put(DUE + str(minute), k, {}, None, now)
+        first = min(first, minute)
+    store.state_put(CURSOR, CURSOR_KEY, {"minute": first, "open": 1}, None, now)
     return store.state_get(CURSOR, CURSOR_KEY)
 
 

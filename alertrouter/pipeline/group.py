@@ -162,7 +162,9 @@ DIMENSIONS_MAX = 10  # and its first dimensions (`dimension.<name>`): which inst
 def notice(key: str, doc: dict, members_by_fp: dict[str, dict], seq: int, now: float,
            event_of: Callable[[str], Event | None] | None = None) -> Event:
     """The group's notice. `event_of` (the store's get_event) gives each shown member's labels and
-    links; without it, or for a member whose event is gone, the member doc's title and time only."""
+    links; without it, or for a member whose event is gone, the member doc's title and time only.
+    Its id names the group's formation (a group that resolved and forms again counts its notices
+    afresh, and they must not be taken for the earlier ones' redeliveries)."""
     members = sorted(members_by_fp.values(), key=lambda m: m["time"])
     firing = [m for m in members if m["firing"]]
     resolved = [m for m in members if not m["firing"]]
@@ -181,7 +183,7 @@ def notice(key: str, doc: dict, members_by_fp: dict[str, dict], seq: int, now: f
     # notice is as of its last resolution
     at = firing[0]["time"] if firing else members[-1]["time"] if members else now
     return Event(
-        id=f"group|{key}|{seq}", source=members[0]["source"] if members else "azure-monitor",
+        id=f"group|{key}|{doc.get('created', 0):.3f}|{seq}", source=members[0]["source"] if members else "azure-monitor",
         kind="alert.fired" if firing else "alert.resolved", severity=worst, title=title[:200],
         summary="\n".join(lines), time=datetime.fromtimestamp(at, timezone.utc), fingerprint=f"group:{key}",
         labels={**{k: v for k, v in doc["labels"].items() if v}, "group_size": str(total),

@@ -116,14 +116,18 @@ class Inhibitor:
             return new
         fp = event.fingerprint
         while True:
+            moved = False
             for r in self.rules:
                 gen, was, at = gens[r.id], r.place(old), r.place(new)
                 if was == at:
                     continue
+                moved = True
                 if was is not None:
                     store.state_delete(index_kind(gen, was), fp)
                 if at is not None:
                     store.state_put(index_kind(gen, at), fp, {"since": now}, None, now)  # if absent
+            if not moved:  # nothing of ours in the index that a newer writer's moves could be undone by
+                return new
             found = store.state_get(KIND, fp)  # a newer state written meanwhile: converge on it
             if found is None or found[1] == version:
                 return new

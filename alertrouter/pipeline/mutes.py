@@ -1,7 +1,8 @@
 """The muters: what holds a whole event, each saying why (run in the stage list by `MuteStage`).
 
     RunEnds      a run's second end notice (RunCompleted after RunStatusChanged(Completed))
-    Silences     an active silence that matches (read once per intake request within `batch()`)
+    Silences     an active silence that matches (read once per intake request, or per replay,
+                 within `batch()`)
     Inhibition   a firing alert that inhibits it (per `inhibit_rules`); `TrackAlerts` records,
                  for every event, whether its alert fires, before anything is decided
 """
@@ -31,8 +32,8 @@ class RunEnds:
         if event.kind not in RUN_ENDINGS:
             return None
         claim = {"event_id": event.id, "kind": event.kind}
-        if apply:
-            self.store.state_put(LIFECYCLE_KIND, event.fingerprint, claim, None, now)
+        if apply and self.store.state_put(LIFECYCLE_KIND, event.fingerprint, claim, None, now):
+            return None  # the run's first end notice: the claim is this event's
         found = self.store.state_get(LIFECYCLE_KIND, event.fingerprint)
         if found is not None and found[0]["event_id"] != event.id:
             return f"duplicate end notice: this run's end was already reported ({found[0]['kind']})"
@@ -49,6 +50,9 @@ class Silences:
 
     @contextmanager
     def batch(self) -> Iterator[None]:
+        if getattr(self._batch, "on", False):  # within an outer batch: the silences it read still hold
+            yield
+            return
         self._batch.silences, self._batch.on = None, True
         try:
             yield
@@ -58,8 +62,8 @@ class Silences:
     def mutes(self, event: Event, now: float, apply: bool) -> str | None:
         if getattr(self._batch, "on", False):  # thread-local: unset on a thread that never batched
             if self._batch.silences is None:
-                self._batch.silences = self.current.active(now)
-            active = self._batch.silences
+                self._batch.silences = self.current.unexpired(now)
+            active = [s for s in self._batch.silences if s.active(now)]  # each event on its own time
         else:
             active = self.current.active(now)
         s = next((s for s in active if s.matches(event)), None)

@@ -125,10 +125,14 @@ class Current:
         self._cache: tuple[object, list[Silence]] = (object(), [])  # (revision, silences): replaced whole
 
     def active(self, now: float) -> list[Silence]:
+        return [s for s in self.unexpired(now) if s.active(now)]
+
+    def unexpired(self, now: float) -> list[Silence]:
+        """The silences that apply now or may later (not expired, not over)."""
         found = self.store.state_get(REV, REV_KEY)
         rev = found[1] if found else None  # None: no change recorded yet (silences made before the revision)
         cached_rev, cached = self._cache
         if rev != cached_rev:
             cached = [s for s in all_silences(self.store) if s.expired_at is None and s.ends_at > now]
             self._cache = (rev, cached)
-        return [s for s in cached if s.active(now)]
+        return [s for s in cached if s.ends_at > now]

@@ -116,7 +116,9 @@ def simulate(loaded: LoadedConfig, events: Iterable[Event], real_store, start: d
     with tempfile.TemporaryDirectory(prefix="alertrouter-replay-") as data_dir:
         app = App(loaded, data_dir, store=scratch, clock=clock)
         driver = EventTimeDriver(app, clock)
-        with scratch.transaction():  # one commit for the whole scratch run: no other writer shares it
+        # one commit for the whole scratch run (no other writer shares it), and the silences read
+        # once: only copy_silences writes them
+        with scratch.transaction(), app.pipeline.batch():
             for event in sorted(events, key=lambda e: (e.time, e.id)):
                 driver.feed(event)
             driver.advance(end.timestamp() - 1e-6)

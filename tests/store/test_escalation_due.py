@@ -65,3 +65,35 @@ def test_a_pass_after_a_long_pause_reads_them_all_once_then_minute_by_minute_aga
     assert store.state_get(escalate.CURSOR, escalate.CURSOR_KEY)[0]["minute"] == int((later + 2) // 60)  # caught up
     [(k, _, _)] = escalate.due(store, T + 3 * 86400 + 1)
     assert k == "b|pages"
+
+
+def test_a_pass_after_a_quiet_night_reads_what_is_open_not_every_escalation_ever_scheduled(store):
+    # a replay jumps from one busy day to the next: every pass is a catch-up after a pause
+    counting = CountingStore(store)
+    escalate.due(counting, T)
+    escalate.schedule(counting, "slow", "e-slow", "pages", ["lead"], 5 * 86400, T)  # still waiting at the end
+    day, per_day = 86400.0, 30
+    for d in range(5):
+        for i in range(per_day):  # pages resolved before anyone was due to be told
+            at = T + d * day + 60 * i
+            escalate.schedule(counting, f"fp-{d}-{i}", f"e-{d}-{i}", "pages", ["lead"], AFTER, at)
+            escalate.stop(counting, f"fp-{d}-{i}", "pages", "resolved", at + 30)
+        counting.read = 0
+        found = escalate.due(counting, T + d * day + 12 * 3600)  # half a day later: a catch-up
+        assert found == []
+    # the last pass read the day's finished escalations and the open one, not the 150 made before
+    assert counting.read <= 2 * (per_day + 1) + 2, counting.read
+    [(k, doc, _)] = escalate.due(counting, T + 5 * day + 1)
+    assert k == "slow|pages" and doc["state"] == "waiting"
+    assert [k for k, _, _ in store.state_list(escalate.OPEN)] == ["slow|pages"]  # the finished ones pruned
+
+
+def test_a_cursor_from_before_the_open_list_catches_up_from_every_escalation_once(store):
+    # as an older version left it: a cursor without the open mark, a waiting escalation not in the open list
+    store.state_put(escalate.CURSOR, escalate.CURSOR_KEY, {"minute": int(T // 60)}, None, T)
+    store.state_put(escalate.KIND, "old|pages", {"event_id": "e", "fingerprint": "old", "route": "pages",
+                                                 "to": ["lead"], "due": T + 86400, "state": "waiting"}, None, T)
+    assert escalate.due(store, T + 3 * 3600) == []
+    assert store.state_get(escalate.CURSOR, escalate.CURSOR_KEY)[0]["open"] == 1
+    [(k, _, _)] = escalate.due(store, T + 86400 + 1)  # found by the next catch-up, through the open list
+    assert k == "old|pages"

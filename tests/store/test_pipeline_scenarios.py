@@ -117,6 +117,26 @@ def test_a_group_that_resolves_inside_group_wait_is_never_notified(app):
     assert app.tick() == 0 and outbox(app, "pending") == []
 
 
+def test_a_group_that_forms_again_after_it_resolved_is_notified_again(app):
+    # the next storm of a rule whose group resolved: a new group, whose notices are not taken for the old one's
+    app.ingest([alert(1, rule="storm-rule")])
+    app.test_clock.t += 30
+    assert app.tick() == 1
+    app.test_clock.t += 10
+    app.ingest([alert(1, rule="storm-rule", resolved=True)])
+    app.test_clock.t += 300
+    assert app.tick() == 1                      # all resolved: the group is done
+    app.test_clock.t += 86400
+    app.ingest([alert(2, rule="storm-rule")])
+    app.test_clock.t += 30
+    assert app.tick() == 1
+    notices = [app.store.get_event(n.event_id) for n in outbox(app, "pending")]
+    assert [(e.kind, e.title) for e in notices] == [("alert.fired", "1 firing: alert_rule=storm-rule"),
+                                                    ("alert.resolved", "Resolved: alert_rule=storm-rule"),
+                                                    ("alert.fired", "1 firing: alert_rule=storm-rule")]
+    assert len({e.id for e in notices}) == 3
+
+
 def test_unchanged_firing_group_repeats_after_repeat_interval(app):
     app.ingest([alert(1, rule="storm-rule")])
     app.test_clock.t += 30

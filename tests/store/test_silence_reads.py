@@ -48,3 +48,32 @@ def test_silences_made_before_the_revision_document_are_seen(store, tmp_path):
     store.state_delete(silences.REV, silences.REV_KEY)  # as a store written by an older version holds them
     app = make_app(store, tmp_path)
     assert fate(app, alert("a", resource="vm-1")).startswith(f"silenced by {s.id}")
+
+
+class RevisionReads(CountingStore):
+    """Counts the reads of the silences' revision document."""
+
+    revisions = 0
+
+    def state_get(self, kind, key):
+        self.revisions += kind == silences.REV
+        return super().state_get(kind, key)
+
+
+def test_within_one_outer_batch_the_silences_are_read_once_and_each_event_checked_on_its_own_time(tmp_path):
+    # as a replay runs: one batch around requests on their own clock, the silences unchanged meanwhile
+    store = RevisionReads(SqliteStore(tmp_path / "store.db"))
+    try:
+        later = silences.create(store, matchers={"resource": "vm-1"}, starts_at=NOW + 120, ends_at=NOW + 600,
+                                created_by="ana", comment="maintenance", now=NOW - 60)
+        app = make_app(store, tmp_path)
+        store.revisions, fates = 0, []
+        with app.pipeline.batch():
+            for i, minutes in enumerate((0, 1, 3, 9, 11)):
+                app.clock.t = NOW + minutes * 60
+                fates.append(fate(app, alert(f"a{i}", resource="vm-1", minutes=minutes)))
+        assert fates[:2] == ["pending", "pending"] and fates[4] == "pending"
+        assert all(f.startswith(f"silenced by {later.id}") for f in fates[2:4]), fates
+        assert store.revisions == 1
+    finally:
+        store.close()

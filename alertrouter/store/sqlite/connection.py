@@ -100,6 +100,22 @@ def _owner_only(path: Path) -> None:
             pass
 
 
+class _Joined:
+    """A write joining the transaction its thread has open."""
+
+    __slots__ = ("local", "conn")
+
+    def __init__(self, local, conn: sqlite3.Connection):
+        self.local, self.conn = local, conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.local.depth += 1
+        return self.conn
+
+    def __exit__(self, *exc) -> None:
+        self.local.depth -= 1
+
+
 class Connections:
     """The file, its connections and its write transaction, which the store's sections share."""
 
@@ -133,18 +149,17 @@ class Connections:
                 self._all.append(conn)
         return conn
 
-    @contextmanager
     def _tx(self):
         """One write transaction. Nested ones join the outer one (one commit for a whole intake
-        request); writers in this process queue on a lock instead of SQLite's sleeping busy wait."""
-        c = self._conn()
+        request, a whole replay), at the cost of a counter; writers in this process queue on a lock
+        instead of SQLite's sleeping busy wait."""
         if getattr(self._local, "depth", 0):
-            self._local.depth += 1
-            try:
-                yield c
-            finally:
-                self._local.depth -= 1
-            return
+            return _Joined(self._local, self._conn())
+        return self._outer_tx()
+
+    @contextmanager
+    def _outer_tx(self):
+        c = self._conn()
         with self._write:
             if self._lock_fd is None and self._shared:
                 self._lock_fd = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
