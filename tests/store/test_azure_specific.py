@@ -305,6 +305,37 @@ def test_the_sdk_reads_the_environment_per_request_only_where_it_holds_a_setting
     assert az._transport() == {}
 
 
+def test_a_ca_bundle_in_the_environment_is_given_to_the_sdk_once_instead_of_read_per_request(
+        azure_settings, monkeypatch, tmp_path):
+    """REQUESTS_CA_BUNDLE (or CURL_CA_BUNDLE) alone does not make the SDK re-read the environment for
+    every request: the bundle is handed to its transport, which verifies against it as requests would."""
+    import os
+
+    from alertrouter.store import azure as az
+
+    for k in list(os.environ):
+        if k.lower() in az.ENVIRONMENT_SETTINGS:
+            monkeypatch.delenv(k)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("not read until a TLS connection is made\n")
+    monkeypatch.setenv("CURL_CA_BUNDLE", str(tmp_path / "other.pem"))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))  # requests prefers it to CURL_CA_BUNDLE
+    transport = az._transport()["transport"]
+    transport.open()
+    assert transport.session.trust_env is False
+    assert transport.connection_config.verify == str(bundle)
+    transport.close()
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+    assert az._transport()["transport"].connection_config.verify == str(tmp_path / "other.pem")
+    store = AzureStore.from_settings(azure_settings, retry_total=1)  # Azurite is plain HTTP: it works
+    store.ingest([(event("bundle"), notes("bundle", 1))], T0)
+    assert store.get_event("bundle") is not None
+    store.close()
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")  # a proxy: the SDK's default again
+    assert az._transport() == {}
+
+
 def test_finish_writes_the_result_without_reading_the_notification_back(azure_settings):
     """The claim's own write returned the entity's etag: finish updates on it (If-Match) and writes
     the history row, two requests; when the etag is stale the entity is read as before."""
