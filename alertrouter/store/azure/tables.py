@@ -6,7 +6,6 @@ Credentials are never logged or put in an error message."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import threading
@@ -63,6 +62,10 @@ class Tables:
         self._leases: OrderedDict[tuple[str, str], tuple[str, int]] = OrderedDict()
         self._leases_lock = threading.Lock()
         self._list_since: tuple[float, bool] | None = None  # the event list index's mark, once read
+        # (kind, key) -> (version, etag) of state documents as this process last read or wrote them,
+        # and the thread's transaction scope (state.py)
+        self._state_etags: OrderedDict[tuple[str, str], tuple[int, str]] = OrderedDict()
+        self._scopes = threading.local()
         self.events = tables.get_table_client(self.table_names["events"])
         self.notifications = tables.get_table_client(self.table_names["notifications"])
         self.attempts = tables.get_table_client(self.table_names["attempts"])
@@ -138,10 +141,6 @@ class Tables:
             return None
         self._list_since = (float(found["since"]), bool(found.get("legacy")))
         return self._list_since
-
-    def transaction(self):
-        """Tables have no multi-entity transactions across partitions: each write stands alone."""
-        return contextlib.nullcontext()
 
     def close(self) -> None:
         for pool in (self._ingest_pool, self._pool):
