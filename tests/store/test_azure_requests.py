@@ -75,3 +75,74 @@ def test_a_document_changed_by_another_instance_makes_the_remembered_write_lose_
     assert store.state_get("alert", "fp") == ({"again": 1}, 1)
     store.close()
     other.close()
+
+
+def test_an_event_is_taken_in_with_a_request_per_step_and_one_per_notification(azure_settings):
+    """The record (with its notifications' ids), the notifications and the event list's row, then
+    the marker: no read on the way in; a redelivery costs the refused create, the marker's read and
+    the row that counts it."""
+    from tests.store.test_contract import T0, event, notes
+
+    store, hook = counted(azure_settings)
+    events, notifications = store.table_names["events"], store.table_names["notifications"]
+    store.ingest([(event("warm", kind="run.failed"), [])], T0)  # the event list's mark, once a process
+    hook.take()
+    [outcome] = store.ingest([(event("e1", kind="run.failed"), notes("e1", 2))], T0)
+    assert outcome.new and len(outcome.notifications) == 2
+    assert sorted(hook.take()) == sorted([f"POST {events}", f"POST {notifications}", f"POST {notifications}",
+                                          f"PATCH {events}", f"POST {events}"])
+    [again] = store.ingest([(event("e1", kind="run.failed"), notes("e1", 2))], T0 + 1)
+    assert not again.new and store.duplicates_of("e1")[0] == 1
+    assert hook.take() == [f"POST {events}", f"GET {events}", f"PATCH {events}", f"GET {events}"]
+    [fired] = store.ingest([(event("f1", kind="alert.fired"), notes("f1", 1))], T0)  # and its run-start row
+    assert fired.new and len(hook.take()) == 5
+    store.close()
+
+
+def test_a_batch_writes_its_event_list_rows_a_hundred_to_a_request(azure_settings):
+    from alertrouter.store.base import EventFilter
+    from tests.store.test_contract import T0, event, notes
+
+    store, hook = counted(azure_settings)
+    store.ingest([(event("warm", kind="run.failed"), [])], T0)
+    hook.take()
+    outcomes = store.ingest([(event(f"b{i}", kind="run.failed"), notes(f"b{i}", 1)) for i in range(150)], T0 + 1)
+    assert all(o.new for o in outcomes)
+    seen = hook.take()
+    assert seen.count("POST $batch") == 2 and len(seen) == 150 * 3 + 2  # record, notification, marker each
+    page = store.list_events(EventFilter(), limit=200)
+    assert len(page.events) == 151 and page.events[0][0].id in {f"b{i}" for i in range(150)}
+    store.close()
+
+
+def test_records_written_with_index_rows_or_too_many_ids_for_one_property_still_list_and_purge(azure_settings):
+    """A record from before the ids were kept in it (one index row per notification) and one whose
+    ids are longer than a property holds: notifications_for and purge find them through the rows."""
+    from alertrouter.store.azure import BODY, NIDS_MAX_CHARS, _h
+    from alertrouter.store.base import Attempt, Notification
+    from tests.store.test_contract import T0, event, notes
+
+    store, _ = counted(azure_settings)
+    store.ingest([(event("old"), notes("old", 3))], T0)
+    record = store.events.get_entity(_h("old"), BODY)
+    for nid in json_ids(record):  # as the store wrote it before: rows, no ids in the record
+        store.events.upsert_entity({"PartitionKey": _h("old"), "RowKey": "n-" + _h(nid), "notification_id": nid})
+    del record["nids"]
+    store.events.upsert_entity(record, mode=UpdateMode.REPLACE)
+    long_ids = [Notification(id=f"long-{i}-" + "x" * 400, event_id="many", route="r", role=f"r{i}", channel="ch")
+                for i in range(NIDS_MAX_CHARS // 400 + 5)]
+    store.ingest([(event("many"), long_ids)], T0)
+    assert store.events.get_entity(_h("many"), BODY).get("nids_rows") is True
+    assert [n.id for n in store.notifications_for("old")] == ["old-n0", "old-n1", "old-n2"]
+    assert len(store.notifications_for("many")) == len(long_ids)
+    for n in store.claim(T0, 200, 30, "A"):
+        assert store.finish(n, "A", Attempt(n.id, 1, T0, "delivered", "ok"), "sent", T0, T0)
+    assert store.purge(T0 + 1) == 3 + len(long_ids)
+    assert list(store.events.list_entities()) == []
+    store.close()
+
+
+def json_ids(record) -> list[str]:
+    import json
+
+    return json.loads(record["nids"])

@@ -41,7 +41,7 @@ from __future__ import annotations
 import math
 
 from .entities import (BATCH, BODY, CHUNK_BYTES, DUPLICATE, DUPLICATE_END, LIST, LIST_END, LIST_LABELS_MAX, LIST_META,
-                       MARKER, MAX_BODY_BYTES, MAX_TEXT, MAX_VISIBILITY, NOTIFICATION_RK, PARALLEL_EVENTS,
+                       MARKER, MAX_BODY_BYTES, MAX_TEXT, MAX_VISIBILITY, NIDS_MAX_CHARS, NOTIFICATION_RK,
                        PARALLEL_WRITES, SEPARATE_UPSERTS, _h, event_body)
 from .intake import AzureEventLog
 from .outbox import AzureOutbox
@@ -51,7 +51,7 @@ from .tables import AZURITE_KEY, DEVELOPMENT_STORAGE, ENVIRONMENT_SETTINGS, _tra
 
 __all__ = ["AZURITE_KEY", "BATCH", "BODY", "CHUNK_BYTES", "DEVELOPMENT_STORAGE", "DUPLICATE", "DUPLICATE_END",
            "ENVIRONMENT_SETTINGS", "LIST", "LIST_END", "LIST_LABELS_MAX", "LIST_META", "MARKER", "MAX_BODY_BYTES",
-           "MAX_TEXT", "MAX_VISIBILITY", "NOTIFICATION_RK", "PARALLEL_EVENTS", "PARALLEL_WRITES", "SEPARATE_UPSERTS",
+           "MAX_TEXT", "MAX_VISIBILITY", "NIDS_MAX_CHARS", "NOTIFICATION_RK", "PARALLEL_WRITES", "SEPARATE_UPSERTS",
            "AzureStore", "_h", "_transport", "event_body"]
 
 

@@ -19,6 +19,7 @@ LIST, LIST_END = "ls-", "ls."  # the event list's index: a partition per UTC day
 LIST_META = "lsmeta"  # a row of the state table: since when every event has its index row
 LIST_LABELS_MAX = 30_000  # characters of label JSON kept in an index row; more: read from the event
 NOTIFICATION_RK = "n"
+NIDS_MAX_CHARS = 30_000  # the JSON list of an event's notification ids kept in its record; longer: index rows
 CHUNK_BYTES = 64_000  # one binary property (limit 64 KiB)
 MAX_BODY_BYTES = 14 * CHUNK_BYTES  # the entity limit is 1 MiB: leave room for the other properties
 MAX_TEXT = 16_000  # characters in a free-text property (64 KiB in UTF-16 even for astral characters)
@@ -26,8 +27,7 @@ MAX_VISIBILITY = 7 * 24 * 3600 - 60  # a queue message is hidden at most 7 days 
 BATCH = 100  # entity-group transaction limit
 SEPARATE_UPSERTS = 3  # up to this many rows of one partition are cheaper as single requests than as a transaction
 _OPTIMISTIC_TRIES = 8
-PARALLEL_WRITES = 8  # concurrent writes of one event's notifications
-PARALLEL_EVENTS = 4  # events of one batch taken in at once (with their writes, within the SDK's 10 connections)
+PARALLEL_WRITES = 8  # concurrent writes of a step of intake (within the SDK's 10 connections)
 
 
 def _h(value: str) -> str:

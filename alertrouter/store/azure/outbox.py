@@ -10,6 +10,7 @@ taken over records nothing.
 from __future__ import annotations
 
 import itertools
+import json
 import random
 from typing import Iterable
 
@@ -242,10 +243,14 @@ class AzureOutbox(Tables):
             self._delete(self.events, _h(e["event_id"]), "n-" + e["PartitionKey"])
         events = list(self.events.query_entities(  # event records, also of ingests that never completed
             "RowKey eq @b and received_at lt @t", parameters={"b": BODY, "t": float(older_than)},
-            select=["PartitionKey", "RowKey", "first_pk", "first_rk", "list_pk", "list_rk"]))
+            select=["PartitionKey", "RowKey", "first_pk", "first_rk", "list_pk", "list_rk", "nids", "nids_rows"]))
         for record in events:
             left = False
-            for row in self._index_rows(record["PartitionKey"]):
+            if record.get("nids") is not None and not record.get("nids_rows"):  # the ids in the record
+                left = any(self._entity(self.notifications, _h(nid), NOTIFICATION_RK, select=["RowKey"]) is not None
+                           for nid in json.loads(record["nids"]))
+            for row in [] if record.get("nids") is not None and not record.get("nids_rows") else \
+                    self._index_rows(record["PartitionKey"]):
                 if self._entity(self.notifications, _h(row["notification_id"]), NOTIFICATION_RK,
                                 select=["RowKey"]) is not None:
                     left = True

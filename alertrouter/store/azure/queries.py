@@ -146,8 +146,8 @@ class AzureConsoleQueries(Tables):
 
     def notifications_for(self, event_id: str) -> list[Notification]:
         found = []
-        for row in self._index_rows(_h(event_id)):
-            n = self.get(row["notification_id"])
+        for nid in self._notification_ids(_h(event_id)):
+            n = self.get(nid)
             if n is not None:
                 found.append(n)
         return sorted(found, key=lambda n: n.id)

@@ -6,6 +6,7 @@ Credentials are never logged or put in an error message."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import threading
@@ -55,7 +56,6 @@ class Tables:
                 except ResourceExistsError:
                     pass
         self._pool: ThreadPoolExecutor | None = None
-        self._ingest_pool: ThreadPoolExecutor | None = None  # events of a batch (not the writes' pool: no nesting)
         self._pool_lock = threading.Lock()
         # (notification id, owner) -> (etag, attempts) of the entity as our claim left it, so finish
         # can write its result conditionally without reading the entity back first
@@ -143,10 +143,9 @@ class Tables:
         return self._list_since
 
     def close(self) -> None:
-        for pool in (self._ingest_pool, self._pool):
-            if pool is not None:
-                pool.shutdown(wait=True)
-        self._pool = self._ingest_pool = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+        self._pool = None
         for client in (self.events, self.notifications, self.attempts, self.state, self.service, self.queue):
             if client is not None:
                 try:
@@ -159,6 +158,15 @@ class Tables:
             return table.get_entity(pk, rk, select=select) if select else table.get_entity(pk, rk)
         except ResourceNotFoundError:
             return None
+
+    def _notification_ids(self, event_pk: str, record=None) -> list[str]:
+        """The ids of an event's notifications: kept in its record (`nids`), or, for records written
+        before that or with more ids than a property holds, in index rows of its partition."""
+        if record is None:
+            record = self._entity(self.events, event_pk, BODY, select=["nids", "nids_rows"])
+        if record is not None and record.get("nids") is not None and not record.get("nids_rows"):
+            return json.loads(record["nids"])
+        return [row["notification_id"] for row in self._index_rows(event_pk)]
 
     def _index_rows(self, event_pk: str):
         return self.events.query_entities("PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi",
