@@ -146,3 +146,73 @@ def json_ids(record) -> list[str]:
     import json
 
     return json.loads(record["nids"])
+
+
+def test_a_notification_is_delivered_with_two_requests_by_the_instance_that_made_it(azure_settings):
+    """Claimed by id on the etag its create answered with (no read), then one merge with the result
+    and the attempt; by another instance, or once it changed since, it is read first."""
+    from alertrouter.store.base import Attempt
+    from tests.store.test_contract import T0, event, notes
+
+    store, hook = counted(azure_settings)
+    other, other_hook = counted(azure_settings, create=False)
+    table = store.table_names["notifications"]
+    store.ingest([(event("e1", kind="run.failed"), notes("e1", 3))], T0)
+    hook.take()
+    [a] = store.claim(T0, 10, 30, "A", ids=["e1-n0"])
+    assert store.finish(a, "A", Attempt(a.id, 1, T0, "delivered", "HTTP 200"), "sent", T0, T0)
+    assert hook.take() == [f"PATCH {table}", f"PATCH {table}"]
+    [b] = other.claim(T0, 10, 30, "B", ids=["e1-n1"])  # another instance: it reads the entity first
+    assert other_hook.take() == [f"GET {table}", f"PATCH {table}"]
+    other.release([b.id], "B")
+    assert store.claim(T0, 10, 30, "A", ids=["e1-n1"])[0].id == "e1-n1"  # changed since made: read, then leased
+    assert hook.take() == [f"PATCH {table}", f"GET {table}", f"PATCH {table}"]
+    assert store.claim(T0, 10, 30, "A", ids=["e1-n0"]) == []  # sent: not due, whatever this process made
+    assert [(h.number, h.status) for h in store.history("e1-n0")] == [(1, "delivered")]
+    store.close()
+    other.close()
+
+
+def test_history_past_what_the_row_holds_and_long_details_go_to_the_attempts_table(azure_store):
+    """Attempts beyond HISTORY_IN_ROW, and a detail longer than HISTORY_DETAIL, get rows of the
+    attempts table; history reads both in order, re-drives are noted, purge takes them all."""
+    from alertrouter.store.azure import entities
+    from alertrouter.store.base import Attempt
+    from tests.store.test_contract import T0, event, notes
+
+    azure_store.ingest([(event("e1", kind="run.failed"), notes("e1", 1))], T0)
+    long = "é" * (entities.HISTORY_DETAIL + 1)
+    total = entities.HISTORY_IN_ROW + 3
+    for k in range(1, total + 1):
+        [n] = azure_store.claim(T0 + k, 1, 30, "A")
+        detail = long if k == 2 else f"HTTP 503 #{k}"
+        status = "dead" if k == total else "pending"
+        assert azure_store.finish(n, "A", Attempt(n.id, k, T0 + k, "retry", detail, 1.5), status, T0 + k, T0 + k)
+    assert azure_store.redrive(["e1-n0"], T0 + 100) == ["e1-n0"]
+    got = azure_store.history("e1-n0")
+    assert [h.number for h in got] == list(range(1, total + 1)) + [0]
+    assert got[1].detail == long and got[0].retry_after == 1.5 and got[-1].status == "redriven"
+    rows = list(azure_store.attempts.list_entities())
+    assert len(rows) == 1 + (total - entities.HISTORY_IN_ROW)  # the long one, those past the row, the note
+    [n] = azure_store.claim(T0 + 101, 1, 30, "A")
+    azure_store.finish(n, "A", Attempt(n.id, 1, T0 + 101, "failed", "HTTP 400"), "dead", T0 + 101, T0 + 101)
+    assert azure_store.channel_activity()["ch"].last_failure_detail == "HTTP 400"
+    assert azure_store.purge(T0 + 1000) == 1
+    assert list(azure_store.attempts.list_entities()) == [] and list(azure_store.notifications.list_entities()) == []
+
+
+def test_a_notification_made_before_history_was_kept_in_its_row_still_shows_its_attempts(azure_store):
+    from alertrouter.store.azure import _h
+    from alertrouter.store.base import Attempt
+    from tests.store.test_contract import T0, event, notes
+
+    azure_store.ingest([(event("e1", kind="run.failed"), notes("e1", 1))], T0)
+    row = azure_store.notifications.get_entity(_h("e1-n0"), "n")
+    del row["history"]  # as written before
+    azure_store.notifications.upsert_entity(row, mode=UpdateMode.REPLACE)
+    azure_store._record(Attempt("e1-n0", 1, T0 + 1, "retry", "HTTP 502"))
+    [n] = azure_store.claim(T0 + 2, 1, 30, "A")
+    assert azure_store.finish(n, "A", Attempt(n.id, 2, T0 + 2, "delivered", "HTTP 200"), "sent", T0 + 2, T0 + 2)
+    assert [(h.number, h.detail) for h in azure_store.history("e1-n0")] == [(1, "HTTP 502"), (2, "HTTP 200")]
+    assert azure_store.purge(T0 + 10) == 1
+    assert list(azure_store.attempts.list_entities()) == []

@@ -151,8 +151,10 @@ class AzureEventLog(Tables):
     def _put_new(self, n: Notification) -> Notification:
         """Create the notification; if it is there already (left by an interrupted earlier ingest
         of this event, or written by a racing instance), the stored one, untouched."""
+        entity = _n_entity(n)
         try:
-            self.notifications.create_entity(_n_entity(n))
+            done = self.notifications.create_entity(entity)
+            self._remember_created(entity, done.get("etag") if isinstance(done, dict) else None)
             return n
         except ResourceExistsError:
             existing = self.get(n.id)

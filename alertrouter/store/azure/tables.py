@@ -59,7 +59,8 @@ class Tables:
         self._pool_lock = threading.Lock()
         # (notification id, owner) -> (etag, attempts) of the entity as our claim left it, so finish
         # can write its result conditionally without reading the entity back first
-        self._leases: OrderedDict[tuple[str, str], tuple[str, int]] = OrderedDict()
+        self._leases: OrderedDict[tuple[str, str], tuple[str, int, int]] = OrderedDict()  # + history length
+        self._created: OrderedDict[str, dict] = OrderedDict()  # notifications this process made (outbox.py)
         self._leases_lock = threading.Lock()
         self._list_since: tuple[float, bool] | None = None  # the event list index's mark, once read
         # (kind, key) -> (version, etag) of state documents as this process last read or wrote them,
