@@ -216,3 +216,28 @@ def test_a_notification_made_before_history_was_kept_in_its_row_still_shows_its_
     assert [(h.number, h.detail) for h in azure_store.history("e1-n0")] == [(1, "HTTP 502"), (2, "HTTP 200")]
     assert azure_store.purge(T0 + 10) == 1
     assert list(azure_store.attempts.list_entities()) == []
+
+
+def test_the_azure_path_benchmark_counts_each_workloads_requests_and_cpu(azurite):
+    """benchmarks/azure_path.py on the session's Azurite: the requests it counts per alert and per
+    notification are exact (the figures benchmarks/README.md and docs/deploy.md quote)."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "ALERTROUTER_AZURE__CONNECTION_STRING": azurite.connection_string}
+    done = subprocess.run([sys.executable, str(root / "benchmarks" / "azure_path.py"), "--n", "10", "--json"],
+                          cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = {r["workload"]: r for r in json.loads(done.stdout.strip().splitlines()[-1])}
+    single, batch, storm = rows["single"], rows["batch"], rows["storm"]
+    assert (single["alerts"], single["delivered"]) == (10, 10)
+    assert single["requests_in"] == 9 * 10 and single["intake"]["POST queue message"] == 10
+    assert single["delivery"]["PATCH Notifications entity"] == 2 * 10  # the lease, the result: nothing else
+    assert single["requests_out"] - 2 * 10 <= 2, single["delivery"]  # the pass's channel-health read, once
+    assert batch["delivery"]["PATCH Notifications entity"] == 2 * 10  # and the run's start, looked up
+    assert 12 * 10 <= storm["requests_in"] <= 12 * 10 + 2 and storm["delivered"] == 0  # grouped: notice 30 s later
+    assert all(r["cpu_ms_in"] > 0 for r in rows.values())
