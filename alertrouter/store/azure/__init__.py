@@ -23,8 +23,12 @@ as a property:
                    PK "ls-" inverted UTC day RK inverted instant "-" h(event id)   the event list's
                                                                 index: newest first, with the event's
                                                                 source, kind, severity, roles, labels
-    Notifications  PK h(notification id)     RK "n"             every Notification field
-    Attempts       PK h(notification id)     RK at "-" number   one row per attempt (history)
+    Notifications  PK h(notification id)     RK "n"             every Notification field, and its
+                                                                attempts (history, h000… up to
+                                                                HISTORY_IN_ROW; `history` counts them)
+    Attempts       PK h(notification id)     RK at "-" number   attempts past those, with a long
+                                                                detail, or of notifications made
+                                                                before history was kept in the row
 
 Times are epoch seconds stored as Edm.Double, as in SQLite (always written as floats: the service
 never compares a Double with an Int32).
