@@ -47,8 +47,8 @@ from azure.data.tables import UpdateMode
 
 from ...model import Event
 from ..records import FIRST_TIME_KINDS, IngestOutcome, Notification
-from .entities import (BATCH, BODY, CHUNK_BYTES, DUPLICATE, DUPLICATE_END, MARKER, NIDS_MAX_CHARS, SEPARATE_UPSERTS, _clip,
-                       _h, _list_keys, _list_row, _n_entity, _utc_key, event_body)
+from .entities import (BATCH, BODY, CHUNK_BYTES, DUPLICATE, DUPLICATE_END, MARKER, NIDS_MAX_CHARS, SEPARATE_UPSERTS,
+                       _clip, _h, _list_keys, _list_row, _n_entity, _utc_key, event_body)
 from .tables import Tables
 
 log = logging.getLogger("alertrouter.store.azure")
