@@ -66,6 +66,8 @@ class AzureOutbox(AzureOutboxUpkeep):
                 continue  # another dispatcher got it first (or it was purged, or is not due any more)
             n = _to_n(e)
             n.lease_owner, n.lease_until = owner, until
+            if ids is None:
+                self._take_created(n.id)  # leased by a scan: what intake remembered of it is stale
             if etag:
                 self._remember_lease(n.id, owner, etag, n.attempts, _history_count(e))
             claimed.append(n)
@@ -87,7 +89,8 @@ class AzureOutbox(AzureOutboxUpkeep):
         return done.get("etag") if isinstance(done, dict) else None
 
     LEASES_KEPT = 10_000  # claimed and not yet finished, per process (a pass claims at most a batch)
-    CREATED_KEPT = 10_000  # made by this process's intake and not yet claimed
+    CREATED_KEPT = 2_000  # made by this process's intake and not yet claimed by id (the queue trigger
+    # comes within seconds; a notification held, or claimed by a scan, ages out)
 
     def _remember_created(self, entity: dict, etag: str | None) -> None:
         if not etag:
