@@ -33,6 +33,7 @@ BENCH_AZURE_N ?= 500
 bench: $(STAMP) node_modules/.installed
 	$(BIN)/python benchmarks/throughput.py --n $(BENCH_N) --workload all --connections 1,8 --target all
 	$(BIN)/python benchmarks/throughput.py --n $(BENCH_AZURE_N) --workload all --connections 1 --target ours --store azure
+	$(BIN)/python benchmarks/azure_path.py --n $(BENCH_AZURE_N)
 	$(BIN)/python benchmarks/throughput.py --scaling 500,2000,10000,20000 --config shipped
 	$(BIN)/python benchmarks/routing_core.py
 	$(BIN)/python benchmarks/console_events.py

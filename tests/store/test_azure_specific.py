@@ -17,7 +17,7 @@ from alertrouter.app import App
 from alertrouter.build import dispatcher_for
 from alertrouter.config.load import loads
 from alertrouter.settings import AzureStorage
-from alertrouter.store.azure import BODY, CHUNK_BYTES, AzureStore, _h
+from alertrouter.store.azure import BODY, CHUNK_BYTES, MARKER, AzureStore, _h
 from alertrouter.store.base import Attempt, EventFilter, Notification
 from tests.conftest import CAPTURE_CONFIG, captured
 from tests.store.azurite import KEY
@@ -69,8 +69,12 @@ def test_event_over_an_entity_is_kept_without_raw(azure_store, caplog):
 
 
 def test_ingest_interrupted_before_the_marker_loses_and_duplicates_nothing(azure_store, monkeypatch):
+    create = azure_store.events.create_entity
+
     def crash(entity, **kw):
-        raise ConnectionError("instance died")
+        if entity["RowKey"] == MARKER:
+            raise ConnectionError("instance died")
+        return create(entity, **kw)
 
     monkeypatch.setattr(azure_store.events, "create_entity", crash)  # the marker is the last write
     with pytest.raises(ConnectionError):
@@ -305,9 +309,40 @@ def test_the_sdk_reads_the_environment_per_request_only_where_it_holds_a_setting
     assert az._transport() == {}
 
 
+def test_a_ca_bundle_in_the_environment_is_given_to_the_sdk_once_instead_of_read_per_request(
+        azure_settings, monkeypatch, tmp_path):
+    """REQUESTS_CA_BUNDLE (or CURL_CA_BUNDLE) alone does not make the SDK re-read the environment for
+    every request: the bundle is handed to its transport, which verifies against it as requests would."""
+    import os
+
+    from alertrouter.store import azure as az
+
+    for k in list(os.environ):
+        if k.lower() in az.ENVIRONMENT_SETTINGS:
+            monkeypatch.delenv(k)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("not read until a TLS connection is made\n")
+    monkeypatch.setenv("CURL_CA_BUNDLE", str(tmp_path / "other.pem"))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))  # requests prefers it to CURL_CA_BUNDLE
+    transport = az._transport()["transport"]
+    transport.open()
+    assert transport.session.trust_env is False
+    assert transport.connection_config.verify == str(bundle)
+    transport.close()
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+    assert az._transport()["transport"].connection_config.verify == str(tmp_path / "other.pem")
+    store = AzureStore.from_settings(azure_settings, retry_total=1)  # Azurite is plain HTTP: it works
+    store.ingest([(event("bundle"), notes("bundle", 1))], T0)
+    assert store.get_event("bundle") is not None
+    store.close()
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")  # a proxy: the SDK's default again
+    assert az._transport() == {}
+
+
 def test_finish_writes_the_result_without_reading_the_notification_back(azure_settings):
-    """The claim's own write returned the entity's etag: finish updates on it (If-Match) and writes
-    the history row, two requests; when the etag is stale the entity is read as before."""
+    """The claim's own write returned the entity's etag: finish updates on it (If-Match), the attempt
+    in the same row, one request; when the etag is stale the entity is read as before."""
     from azure.core.pipeline.transport import RequestsTransport
 
     seen: list[str] = []
@@ -322,7 +357,7 @@ def test_finish_writes_the_result_without_reading_the_notification_back(azure_se
     a, b = store.claim(T0, 10, 30, "A")
     seen.clear()
     assert store.finish(a, "A", Attempt(a.id, 1, T0 + 1, "delivered", "HTTP 202"), "sent", T0 + 1, T0 + 1)
-    assert seen == ["PATCH", "PUT"]  # the conditional update, the attempt row
+    assert seen == ["PATCH"]  # the conditional update, holding the attempt
     store.release([b.id], "A")
     [b] = store.claim(T0 + 2, 10, 30, "A")
     other = twin(azure_settings)
@@ -331,6 +366,7 @@ def test_finish_writes_the_result_without_reading_the_notification_back(azure_se
     assert store.finish(b, "A", Attempt(b.id, 1, T0 + 4, "delivered", "ok"), "sent", T0 + 4, T0 + 4)
     got = store.get(b.id)
     assert (got.status, got.attempts, got.lease_owner) == ("sent", 1, "")
+    assert [(h.number, h.detail) for h in store.history(b.id)] == [(1, "ok")]
     store.close()
     other.close()
 
@@ -386,7 +422,9 @@ def test_event_list_through_its_index_and_the_events_stored_before_it(azure_sett
 
 
 def test_an_interrupted_intake_leaves_no_second_entry_in_the_event_list(azure_store, monkeypatch):
-    monkeypatch.setattr(azure_store.events, "create_entity", lambda e, **kw: 1 / 0)  # the marker
+    create = azure_store.events.create_entity
+    monkeypatch.setattr(azure_store.events, "create_entity",  # the marker
+                        lambda e, **kw: 1 / 0 if e["RowKey"] == MARKER else create(e, **kw))
     with pytest.raises(ZeroDivisionError):
         azure_store.ingest([(event("e1"), notes("e1", 1))], T0)
     monkeypatch.undo()

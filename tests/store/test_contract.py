@@ -246,3 +246,25 @@ def test_redeliveries_are_counted_per_event(store):
     assert store.duplicates_of("d1") == (2, [12.0, 11.0])
     assert store.duplicates_of("d2") == (0, [])
     assert store.duplicates_of("d1", limit=1) == (2, [12.0])
+
+
+@covers("transaction", "state_get", "state_put", "state_delete")
+def test_state_documents_within_a_transaction_see_its_own_writes_and_a_stale_version_still_loses(store):
+    store.state_put("group", "g", {"n": 0}, None, T0)
+    with store.transaction():
+        value, version = store.state_get("group", "g")
+        value["n"] = 99  # a caller changing what it read changes nothing stored
+        assert (version, store.state_get("group", "g")) == (1, ({"n": 0}, 1))
+        assert store.state_put("group", "g", {"n": 1}, 1, T0)
+        assert store.state_get("group", "g") == ({"n": 1}, 2)
+        assert not store.state_put("group", "g", {"n": 2}, 1, T0)  # the version moved on
+        assert store.state_get("group", "g") == ({"n": 1}, 2)
+        assert store.state_get("group", "new") is None
+        assert store.state_put("group", "new", {"made": True}, None, T0)
+        assert not store.state_put("group", "new", {"made": "twice"}, None, T0)
+        assert store.state_get("group", "new") == ({"made": True}, 1)
+        store.state_delete("group", "g")
+        assert store.state_get("group", "g") is None
+        assert store.state_put("group", "g", {"n": "anew"}, None, T0)
+    assert store.state_get("group", "g") == ({"n": "anew"}, 1)
+    assert store.state_get("group", "new") == ({"made": True}, 1)

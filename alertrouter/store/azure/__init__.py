@@ -23,8 +23,12 @@ as a property:
                    PK "ls-" inverted UTC day RK inverted instant "-" h(event id)   the event list's
                                                                 index: newest first, with the event's
                                                                 source, kind, severity, roles, labels
-    Notifications  PK h(notification id)     RK "n"             every Notification field
-    Attempts       PK h(notification id)     RK at "-" number   one row per attempt (history)
+    Notifications  PK h(notification id)     RK "n"             every Notification field, and its
+                                                                attempts (history, h000… up to
+                                                                HISTORY_IN_ROW; `history` counts them)
+    Attempts       PK h(notification id)     RK at "-" number   attempts past those, with a long
+                                                                detail, or of notifications made
+                                                                before history was kept in the row
 
 Times are epoch seconds stored as Edm.Double, as in SQLite (always written as floats: the service
 never compares a Double with an Int32).
@@ -41,7 +45,7 @@ from __future__ import annotations
 import math
 
 from .entities import (BATCH, BODY, CHUNK_BYTES, DUPLICATE, DUPLICATE_END, LIST, LIST_END, LIST_LABELS_MAX, LIST_META,
-                       MARKER, MAX_BODY_BYTES, MAX_TEXT, MAX_VISIBILITY, NOTIFICATION_RK, PARALLEL_EVENTS,
+                       MARKER, MAX_BODY_BYTES, MAX_TEXT, MAX_VISIBILITY, NIDS_MAX_CHARS, NOTIFICATION_RK,
                        PARALLEL_WRITES, SEPARATE_UPSERTS, _h, event_body)
 from .intake import AzureEventLog
 from .outbox import AzureOutbox
@@ -51,7 +55,7 @@ from .tables import AZURITE_KEY, DEVELOPMENT_STORAGE, ENVIRONMENT_SETTINGS, _tra
 
 __all__ = ["AZURITE_KEY", "BATCH", "BODY", "CHUNK_BYTES", "DEVELOPMENT_STORAGE", "DUPLICATE", "DUPLICATE_END",
            "ENVIRONMENT_SETTINGS", "LIST", "LIST_END", "LIST_LABELS_MAX", "LIST_META", "MARKER", "MAX_BODY_BYTES",
-           "MAX_TEXT", "MAX_VISIBILITY", "NOTIFICATION_RK", "PARALLEL_EVENTS", "PARALLEL_WRITES", "SEPARATE_UPSERTS",
+           "MAX_TEXT", "MAX_VISIBILITY", "NIDS_MAX_CHARS", "NOTIFICATION_RK", "PARALLEL_WRITES", "SEPARATE_UPSERTS",
            "AzureStore", "_h", "_transport", "event_body"]
 
 

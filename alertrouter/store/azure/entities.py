@@ -19,15 +19,17 @@ LIST, LIST_END = "ls-", "ls."  # the event list's index: a partition per UTC day
 LIST_META = "lsmeta"  # a row of the state table: since when every event has its index row
 LIST_LABELS_MAX = 30_000  # characters of label JSON kept in an index row; more: read from the event
 NOTIFICATION_RK = "n"
+NIDS_MAX_CHARS = 30_000  # the JSON list of an event's notification ids kept in its record; longer: index rows
 CHUNK_BYTES = 64_000  # one binary property (limit 64 KiB)
 MAX_BODY_BYTES = 14 * CHUNK_BYTES  # the entity limit is 1 MiB: leave room for the other properties
 MAX_TEXT = 16_000  # characters in a free-text property (64 KiB in UTF-16 even for astral characters)
+HISTORY_IN_ROW = 16  # attempts kept in a notification's row (each at most ~33 KiB: ~530 KiB in all)
+HISTORY_DETAIL = MAX_TEXT // 2  # a longer detail goes to the attempts table, where it keeps MAX_TEXT
 MAX_VISIBILITY = 7 * 24 * 3600 - 60  # a queue message is hidden at most 7 days (and less than its TTL)
 BATCH = 100  # entity-group transaction limit
 SEPARATE_UPSERTS = 3  # up to this many rows of one partition are cheaper as single requests than as a transaction
 _OPTIMISTIC_TRIES = 8
-PARALLEL_WRITES = 8  # concurrent writes of one event's notifications
-PARALLEL_EVENTS = 4  # events of one batch taken in at once (with their writes, within the SDK's 10 connections)
+PARALLEL_WRITES = 8  # concurrent writes of a step of intake (within the SDK's 10 connections)
 
 
 def _h(value: str) -> str:
@@ -55,7 +57,7 @@ def _n_entity(n: Notification) -> dict:
         "fallback_from": n.fallback_from, "status": n.status, "attempts": int(n.attempts),
         "created_at": float(n.created_at), "updated_at": float(n.updated_at),
         "next_attempt_at": float(n.next_attempt_at), "lease_owner": n.lease_owner,
-        "lease_until": float(n.lease_until), "last_detail": _clip(n.last_detail),
+        "lease_until": float(n.lease_until), "last_detail": _clip(n.last_detail), "history": 0,
     }
 
 def _to_n(e) -> Notification:
@@ -67,6 +69,41 @@ def _to_n(e) -> Notification:
         lease_owner=e.get("lease_owner", ""), lease_until=float(e.get("lease_until", 0.0)),
         last_detail=e.get("last_detail", ""),
     )
+
+def _history_in_row(entity: dict, history: int, a: Attempt) -> bool:
+    """Add attempt `a` to a notification's merge as its history property number `history`, if the
+    row has room and the detail is short enough (False: it goes to the attempts table instead).
+    `history` -1: a row written before history was kept in rows (its attempts are in the table)."""
+    if history < 0:
+        entity["history_rows"] = True
+        history = 0
+    if history >= HISTORY_IN_ROW or len(a.detail) > HISTORY_DETAIL:
+        entity["history_rows"] = True
+        return False
+    doc = {"number": int(a.number), "at": float(a.at), "status": a.status, "detail": a.detail}
+    if a.retry_after is not None:
+        doc["retry_after"] = float(a.retry_after)
+    entity[f"h{history:03d}"] = json.dumps(doc, ensure_ascii=False)
+    entity["history"] = history + 1
+    return True
+
+def _history_of(e) -> list[Attempt]:
+    """The attempts kept in a notification's row."""
+    out = []
+    for i in range(max(0, _history_count(e))):
+        doc = json.loads(e[f"h{i:03d}"])
+        out.append(Attempt(notification_id=e["id"], number=int(doc["number"]), at=float(doc["at"]),
+                           status=doc["status"], detail=doc.get("detail", ""), retry_after=doc.get("retry_after")))
+    return out
+
+def _history_count(e) -> int:
+    """How many attempts the row holds; -1 for a row written before history was kept in rows."""
+    return int(e["history"]) if "history" in e else -1
+
+def _history_rows(e) -> bool:
+    """Whether some of the notification's history is in the attempts table (made before history was
+    kept in the row, or past what the row holds)."""
+    return "history" not in e or bool(e.get("history_rows"))
 
 def _to_attempt(e) -> Attempt:
     retry_after = e.get("retry_after")

@@ -1,23 +1,32 @@
 """The Azure store's event log: taking events in, reading them back, redeliveries, run starts.
 
-Ingest order, per event (what makes it crash-safe without a transaction across partitions):
+Ingest order, for the events of a batch together (what makes it crash-safe without a transaction
+across partitions), each step's writes concurrent and all finished before the next step:
 
-    0. the marker exists → a redelivery: new=False, nothing written. The event record is built
-       first, so an event too big to store is refused before any write.
-    1. the event record and the notification index rows (upsert; up to 3 rows as concurrent single
-       requests, more as entity-group transactions of up to 100: one partition)
-    2. every notification: create (put-if-absent; "already exists" = left by an earlier attempt
+    1. each event's record, with the ids of its notifications in it (create). The record is built
+       first, so an event too big to store is refused before any write. "Already exists" means the
+       event was seen before: its marker is read (the only read on the way in) — there: a
+       redelivery, new=False, nothing else written; not there: an earlier ingest of it stopped
+       before 3 (or an instance is taking it in right now), so the record is written again whole
+       (upsert) and the event goes on like a new one
+    2. every notification (create, put-if-absent: "already exists" = left by an earlier attempt
        that crashed, or written by an instance racing us: kept as is, never duplicated), the
-       run-start index row (upsert; run.started and alert.fired only) and the event list's row —
-       concurrently, all finished before 3
-    3. the marker, LAST (create; "already exists" = a racing instance took the event in first:
+       run-start index row (upsert; run.started and alert.fired only) and the event list's rows
+       (upsert; the rows of a batch that share a day's partition in entity-group transactions)
+    3. the markers, LAST (create; "already exists" = a racing instance took the event in first:
        new=False)
 
 A crash anywhere before 3 leaves the event "not taken in": the sender's retry (Event Grid, Action
-Group) runs ingest again, which adds no notification and answers new=True with all of the event's
-notifications (the stored ones), so they get dispatched. If the sender never retries, what was
-written is still complete enough to deliver: the event record is there before any notification,
-so the timer sweep sends them. A crash after 3 loses nothing: the notifications are in the outbox.
+Group) runs ingest again, which finds the record, adds no notification and answers new=True with
+all of the event's notifications (the stored ones), so they get dispatched. If the sender never
+retries, what was written is still complete enough to deliver: the record is there before any
+notification, so the timer sweep sends them. A crash after 3 loses nothing: the notifications are
+in the outbox. An event costs 3 requests (4 for a run start or a firing alert, with its run-start
+row), plus one per notification; a batch's event-list rows go 100 to a request.
+
+Records written before the ids were kept in them have one index row per notification in their
+partition instead (RowKey "n-" h(nid)); readers take both. So does a record whose ids are more
+than one property holds (`nids_rows`, over NIDS_MAX_CHARS).
 
 Large events: a property holds at most 64 KiB and an entity 1 MiB, so the event JSON is stored in
 64,000-byte chunks, up to `MAX_BODY_BYTES`; a bigger event is kept without `raw` (property
@@ -27,9 +36,9 @@ use), and if it is still too big, without details/links and with a shortened sum
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
-from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import datetime
 from typing import Iterable
 
@@ -38,7 +47,7 @@ from azure.data.tables import UpdateMode
 
 from ...model import Event
 from ..records import FIRST_TIME_KINDS, IngestOutcome, Notification
-from .entities import (BATCH, BODY, CHUNK_BYTES, DUPLICATE, DUPLICATE_END, MARKER, PARALLEL_EVENTS, SEPARATE_UPSERTS,
+from .entities import (BATCH, BODY, CHUNK_BYTES, DUPLICATE, DUPLICATE_END, MARKER, NIDS_MAX_CHARS, SEPARATE_UPSERTS,
                        _clip, _h, _list_keys, _list_row, _n_entity, _utc_key, event_body)
 from .tables import Tables
 
@@ -49,71 +58,83 @@ class AzureEventLog(Tables):
     """The EventLog role on the events table."""
 
     def ingest(self, items: list[tuple[Event, list[Notification]]], now: float) -> list[IngestOutcome]:
-        """The events of a batch are taken in concurrently (each in the order below): an Event Grid
-        batch waits on storage round trips, not on this process (measured through a proxy adding
-        2 ms each way: 4.3 s for 100 events one at a time, 2.2 s four at a time). An id repeated in
-        the batch is taken in after its first copy, so the first is the one that is new."""
-        if len(items) <= 1:
-            return [self._ingest_one(event, notifications, now) for event, notifications in items]
+        """The events of a batch go through each step together (see the module docstring): an Event
+        Grid batch waits on a few rounds of concurrent requests, not on one event after another. An
+        id repeated in the batch is taken in after its first copy, so the first is the one that is new."""
         first: dict[str, int] = {}
         for i, (event, _) in enumerate(items):
             first.setdefault(event.id, i)
-        with self._pool_lock:
-            if self._ingest_pool is None:
-                self._ingest_pool = ThreadPoolExecutor(max_workers=PARALLEL_EVENTS, thread_name_prefix="azingest")
-        futures = {i: self._ingest_pool.submit(self._ingest_one, *items[i], now) for i in first.values()}
-        wait(futures.values())
-        out = {i: f.result() for i, f in futures.items()}
+        taking = [_Intake(*items[i], now) for i in first.values()]
+        for t in taking:  # refuses an oversized event before any write
+            t.record = self._record_entity(t.event, now, t.first_pk, t.first_rk, t.list_pk, t.list_rk, t.ids)
+        if taking:
+            self._list_meta(now)  # before the first indexed event: since when the index is complete
+        # 1. the records
+        seen = self._parallel([lambda t=t: self._create_record(t) for t in taking])
+        for t, was_seen in zip(taking, seen):
+            t.outcome = IngestOutcome(new=False) if was_seen else None
+        going = [t for t in taking if t.outcome is None]
+        # 2. the notifications, run-start and event-list rows
+        writes: list = [lambda n=n: self._put_new(n) for t in going for n in t.notifications]
+        outbox = iter(range(len(writes)))
+        for t in going:
+            t.slots = [next(outbox) for _ in t.notifications]
+            if t.event.kind in FIRST_TIME_KINDS:  # the only kinds first_time is asked about
+                writes.append(lambda t=t: self.events.upsert_entity(
+                    {"PartitionKey": t.first_pk, "RowKey": t.first_rk, "event_id": _clip(t.event.id),
+                     "time": t.event.time.isoformat()}))
+            if "nids" not in t.record:  # more ids than the record holds: index rows as before
+                rows = [("upsert", {"PartitionKey": t.epk, "RowKey": "n-" + _h(nid), "notification_id": nid}, {})
+                        for nid in t.ids]
+                writes += [lambda part=rows[i:i + BATCH]: self.events.submit_transaction(part)
+                           for i in range(0, len(rows), BATCH)]
+        writes += self._list_writes(going, now)
+        done = self._parallel(writes)
+        for t in going:
+            t.stored = [done[i] for i in t.slots]
+        # 3. the markers, last
+        taken = self._parallel([lambda t=t: self._mark(t.event, t.epk, now) for t in going])
+        for t, new in zip(going, taken):
+            t.outcome = IngestOutcome(new=True, notifications=t.stored) if new else IngestOutcome(new=False)
+        out = {i: t.outcome for i, t in zip(first.values(), taking)}
         for i, (event, notifications) in enumerate(items):
-            if i not in out:  # a repeat: the marker is there by now
-                out[i] = self._ingest_one(event, notifications, now)
+            if i not in out:  # a repeat: its first copy is taken in by now
+                [out[i]] = self.ingest([(event, notifications)], now)
         return [out[i] for i in range(len(items))]
 
-    def _ingest_one(self, event: Event, notifications: list[Notification], now: float) -> IngestOutcome:
-        epk = _h(event.id)
-        if self._entity(self.events, epk, MARKER, select=["RowKey"]) is not None:
-            self._duplicate(epk, now)
-            return IngestOutcome(new=False)
-        unique: dict[str, Notification] = {}
-        for n in notifications:  # an id given twice is one notification (the first), as in SQLite
-            unique.setdefault(n.id, n)
-        notifications = list(unique.values())
-        first_pk = "first-" + _h(f"{event.fingerprint}\x1f{event.kind}")
-        first_rk = f"{_utc_key(event.time)}-{epk}"
-        list_pk, list_rk = _list_keys(event.id, now)
-        record = self._record_entity(event, now, first_pk, first_rk, list_pk, list_rk)  # refuses an oversized
-        # event before any write
-        self._list_meta(now)  # before the first indexed event: since when the index is complete
-        # 1. the event and its notification index, one partition. Upserts, so a retry after a crash
-        # rewrites them whole; nothing reads them before 3. A few go as separate concurrent requests
-        # (an entity-group transaction costs the SDK four plain requests' CPU), more in transactions.
-        rows = [("upsert", record, {"mode": UpdateMode.REPLACE})]
-        rows += [("upsert", {"PartitionKey": epk, "RowKey": "n-" + _h(n.id), "notification_id": n.id}, {})
-                 for n in notifications]
-        if len(rows) <= SEPARATE_UPSERTS:
-            self._parallel([lambda r=r: self.events.upsert_entity(r[1], **r[2]) for r in rows])
-        else:
-            for i in range(0, len(rows), BATCH):
-                self.events.submit_transaction(rows[i:i + BATCH])
-        # 2. the notifications (put-if-absent) and the run-start row: independent writes, concurrently
-        for n in notifications:
-            n.created_at = n.updated_at = now
-            n.next_attempt_at = n.next_attempt_at or now
-        first = {"PartitionKey": first_pk, "RowKey": first_rk, "event_id": _clip(event.id),
-                 "time": event.time.isoformat()}
-        writes = [lambda n=n: self._put_new(n) for n in notifications]
-        if event.kind in FIRST_TIME_KINDS:  # the only kinds first_time is asked about
-            writes.append(lambda: self.events.upsert_entity(first))
-        writes.append(lambda: self.events.upsert_entity(_list_row(event, notifications, now, list_pk, list_rk)))
-        outbox = self._parallel(writes)[:len(notifications)]
-        # 3. the marker, last
+    def _create_record(self, t: "_Intake") -> bool:
+        """Step 1 for one event: True when it was taken in before (a redelivery, recorded as such)."""
+        try:
+            self.events.create_entity(t.record)
+            return False
+        except ResourceExistsError:
+            pass
+        if self._entity(self.events, t.epk, MARKER, select=["RowKey"]) is not None:
+            self._duplicate(t.epk, t.now)
+            return True
+        self.events.upsert_entity(t.record, mode=UpdateMode.REPLACE)  # an ingest that stopped part-way
+        return False
+
+    def _mark(self, event: Event, epk: str, now: float) -> bool:
         try:
             self.events.create_entity({"PartitionKey": epk, "RowKey": MARKER, "id": _clip(event.id),
                                        "received_at": float(now)})
+            return True
         except ResourceExistsError:
             self._duplicate(epk, now)
-            return IngestOutcome(new=False)  # another instance took this event in a moment ago
-        return IngestOutcome(new=True, notifications=outbox)
+            return False  # another instance took this event in a moment ago
+
+    def _list_writes(self, going: list["_Intake"], now: float) -> list:
+        """The event list's rows: a few as single upserts (an entity-group transaction costs the SDK
+        four plain requests' CPU), more of one day's partition in transactions of up to 100."""
+        rows = [_list_row(t.event, t.notifications, now, t.list_pk, t.list_rk) for t in going]
+        if len(rows) <= SEPARATE_UPSERTS:
+            return [lambda r=r: self.events.upsert_entity(r) for r in rows]
+        by_pk: dict[str, list] = {}
+        for r in rows:
+            by_pk.setdefault(r["PartitionKey"], []).append(("upsert", r))
+        return [lambda part=ops[i:i + BATCH]: self.events.submit_transaction(part)
+                for ops in by_pk.values() for i in range(0, len(ops), BATCH)]
 
     def _duplicate(self, epk: str, now: float) -> None:
         """A redelivery, as a row of its own in the event's partition (no read-modify-write to race on)."""
@@ -130,15 +151,17 @@ class AzureEventLog(Tables):
     def _put_new(self, n: Notification) -> Notification:
         """Create the notification; if it is there already (left by an interrupted earlier ingest
         of this event, or written by a racing instance), the stored one, untouched."""
+        entity = _n_entity(n)
         try:
-            self.notifications.create_entity(_n_entity(n))
+            done = self.notifications.create_entity(entity)
+            self._remember_created(entity, done.get("etag") if isinstance(done, dict) else None)
             return n
         except ResourceExistsError:
             existing = self.get(n.id)
             return existing if existing is not None else n
 
     def _record_entity(self, event: Event, now: float, first_pk: str, first_rk: str,
-                       list_pk: str = "", list_rk: str = "") -> dict:
+                       list_pk: str = "", list_rk: str = "", ids: list[str] | None = None) -> dict:
         body, trimmed = event_body(event)
         chunks = [body[i:i + CHUNK_BYTES] for i in range(0, len(body), CHUNK_BYTES)] or [b""]
         if trimmed:
@@ -153,6 +176,11 @@ class AzureEventLog(Tables):
             "first_pk": first_pk, "first_rk": first_rk, "list_pk": list_pk, "list_rk": list_rk,
             "body_parts": len(chunks), "body_bytes": len(body), "trimmed": ",".join(trimmed),
         }
+        nids = json.dumps(ids or [], separators=(",", ":"))  # ASCII: one UTF-16 unit a character
+        if len(nids) <= NIDS_MAX_CHARS:
+            entity["nids"] = nids
+        else:
+            entity["nids_rows"] = True
         for i, chunk in enumerate(chunks):
             entity[f"body{i:02d}"] = chunk
         return entity
@@ -179,3 +207,27 @@ class AzureEventLog(Tables):
                                           select=["time"])
         first = next(iter(rows), None)  # rows come in RowKey order: the earliest instant first
         return datetime.fromisoformat(first["time"]) if first is not None else None
+
+
+class _Intake:
+    """One event on its way in: its keys, its notifications (an id given twice is one notification,
+    the first, as in SQLite) and, as the steps go, its record and outcome."""
+
+    def __init__(self, event: Event, notifications: list[Notification], now: float):
+        self.event, self.now = event, now
+        unique: dict[str, Notification] = {}
+        for n in notifications:
+            unique.setdefault(n.id, n)
+        self.notifications = list(unique.values())
+        for n in self.notifications:
+            n.created_at = n.updated_at = now
+            n.next_attempt_at = n.next_attempt_at or now
+        self.ids = [n.id for n in self.notifications]
+        self.epk = _h(event.id)
+        self.first_pk = "first-" + _h(f"{event.fingerprint}\x1f{event.kind}")
+        self.first_rk = f"{_utc_key(event.time)}-{self.epk}"
+        self.list_pk, self.list_rk = _list_keys(event.id, now)
+        self.record: dict = {}
+        self.stored: list[Notification] = []
+        self.slots: list[int] = []
+        self.outcome: IngestOutcome | None = None

@@ -1,5 +1,10 @@
-"""The Azure store's outbox: claiming, finishing, deferring and releasing notifications, their
-history, re-driving, purging, and the outbox's counts.
+"""The Azure store's outbox: claiming, finishing, deferring and releasing notifications, and their
+history (re-driving, purging and the outbox's counts: upkeep.py).
+
+A delivery costs two requests: the lease (a conditional merge; by ids, on the etag of the entity as
+this process created it, or after reading it) and the result, one conditional merge that also holds
+the attempt (history lives in the notification's row, `h000`, `h001`…, up to HISTORY_IN_ROW
+attempts; further ones, and notifications made before, use the attempts table).
 
 Claiming scans for due notifications (status 'pending', next_attempt_at and lease_until <= now;
 a filtered table scan, so keep the outbox purged) and leases each with a conditional merge; `finish`
@@ -18,24 +23,31 @@ from azure.core.exceptions import HttpResponseError, ResourceModifiedError, Reso
 from azure.data.tables import UpdateMode
 
 from ..records import Attempt, Notification, Status
-from .entities import (_OPTIMISTIC_TRIES, BODY, DUPLICATE, DUPLICATE_END, MARKER, NOTIFICATION_RK, _clip, _conflict, _h,
-                       _to_attempt, _to_n)
-from .tables import Tables
+from .entities import (_OPTIMISTIC_TRIES, NOTIFICATION_RK, _clip, _conflict, _h,
+                       _history_count, _history_in_row, _history_of, _history_rows, _to_attempt, _to_n)
+from .upkeep import AzureOutboxUpkeep
 
 _DUE = "status eq 'pending' and next_attempt_at le @now and lease_until le @now"
 
 
-class AzureOutbox(Tables):
-    """The Outbox role on the notifications and attempts tables."""
+class AzureOutbox(AzureOutboxUpkeep):
+    """The Outbox role on the notifications and attempts tables (its upkeep in upkeep.py)."""
 
     def claim(self, now: float, limit: int, lease_seconds: float, owner: str,
               ids: Iterable[str] | None = None) -> list[Notification]:
+        """Leases each candidate with a conditional merge on the etag it was read with. By ids (the
+        queue trigger), a notification this process created is leased on the etag its create
+        answered with, without reading it first; if it changed since (412), it is read as before."""
         if limit <= 0:
             return []
         if ids is not None:
-            found = (self._entity(self.notifications, _h(i), NOTIFICATION_RK) for i in dict.fromkeys(ids))
-            candidates = [e for e in found if e is not None and e.get("status") == "pending"
-                          and float(e["next_attempt_at"]) <= now and float(e["lease_until"]) <= now]
+            candidates = []
+            for i in dict.fromkeys(ids):
+                made = self._take_created(i)
+                e = made if made is not None and _due(made, now) else self._entity(self.notifications, _h(i),
+                                                                                    NOTIFICATION_RK)
+                if e is not None and _due(e, now):
+                    candidates.append(e)
         else:
             scan = self.notifications.query_entities(_DUE, parameters={"now": float(now)})
             candidates = list(itertools.islice(scan, max(4 * limit, 200)))
@@ -46,57 +58,87 @@ class AzureOutbox(Tables):
         for e in candidates:
             if len(claimed) >= limit:
                 break
-            try:
-                done = self.notifications.update_entity(
-                    {"PartitionKey": e["PartitionKey"], "RowKey": e["RowKey"], "lease_owner": owner,
-                     "lease_until": until},
-                    mode=UpdateMode.MERGE, etag=e.metadata["etag"], match_condition=MatchConditions.IfNotModified)
-            except (ResourceNotFoundError, ResourceModifiedError):
-                continue  # another dispatcher got it first (or it was purged)
-            except HttpResponseError as exc:
-                if _conflict(exc):
-                    continue
-                raise
+            etag = self._lease(e, owner, until)
+            if etag is False and isinstance(e, _Made):  # changed since we made it: read it, try once more
+                e = self._entity(self.notifications, e["PartitionKey"], NOTIFICATION_RK)
+                etag = self._lease(e, owner, until) if e is not None and _due(e, now) else False
+            if etag is False:
+                continue  # another dispatcher got it first (or it was purged, or is not due any more)
             n = _to_n(e)
             n.lease_owner, n.lease_until = owner, until
-            if isinstance(done, dict) and done.get("etag"):
-                self._remember_lease(n.id, owner, done["etag"], n.attempts)
+            if ids is None:
+                self._take_created(n.id)  # leased by a scan: what intake remembered of it is stale
+            if etag:
+                self._remember_lease(n.id, owner, etag, n.attempts, _history_count(e))
             claimed.append(n)
         return sorted(claimed, key=lambda n: n.next_attempt_at)
 
-    LEASES_KEPT = 10_000  # claimed and not yet finished, per process (a pass claims at most a batch)
+    def _lease(self, e, owner: str, until: float) -> str | None | bool:
+        """Lease the entity as read (If-Match its etag): the new etag (None if the answer gave none),
+        or False when it changed since."""
+        try:
+            done = self.notifications.update_entity(
+                {"PartitionKey": e["PartitionKey"], "RowKey": e["RowKey"], "lease_owner": owner, "lease_until": until},
+                mode=UpdateMode.MERGE, etag=e.metadata["etag"], match_condition=MatchConditions.IfNotModified)
+        except (ResourceNotFoundError, ResourceModifiedError):
+            return False
+        except HttpResponseError as exc:
+            if _conflict(exc):
+                return False
+            raise
+        return done.get("etag") if isinstance(done, dict) else None
 
-    def _remember_lease(self, nid: str, owner: str, etag: str, attempts: int) -> None:
+    LEASES_KEPT = 10_000  # claimed and not yet finished, per process (a pass claims at most a batch)
+    CREATED_KEPT = 2_000  # made by this process's intake and not yet claimed by id (the queue trigger
+    # comes within seconds; a notification held, or claimed by a scan, ages out)
+
+    def _remember_created(self, entity: dict, etag: str | None) -> None:
+        if not etag:
+            return
         with self._leases_lock:
-            self._leases[(nid, owner)] = (etag, attempts)
+            self._created[entity["id"]] = _Made(entity, etag)
+            while len(self._created) > self.CREATED_KEPT:
+                self._created.popitem(last=False)
+
+    def _take_created(self, nid: str) -> "_Made | None":
+        with self._leases_lock:
+            return self._created.pop(nid, None)
+
+    def _remember_lease(self, nid: str, owner: str, etag: str, attempts: int, history: int) -> None:
+        with self._leases_lock:
+            self._leases[(nid, owner)] = (etag, attempts, history)
             while len(self._leases) > self.LEASES_KEPT:
                 self._leases.popitem(last=False)
 
-    def _take_lease(self, nid: str, owner: str) -> tuple[str, int] | None:
+    def _take_lease(self, nid: str, owner: str) -> tuple[str, int, int] | None:
         with self._leases_lock:
             return self._leases.pop((nid, owner), None)
 
-    def _result_entity(self, n: Notification, attempts: int, attempt: Attempt, status: Status,
-                       next_attempt_at: float, now: float) -> dict:
-        return {"PartitionKey": _h(n.id), "RowKey": NOTIFICATION_RK, "status": status, "attempts": attempts + 1,
-                "updated_at": float(now), "next_attempt_at": float(next_attempt_at), "lease_owner": "",
-                "lease_until": 0.0, "last_detail": _clip(attempt.detail)}
+    def _result_entity(self, n: Notification, attempts: int, history: int, attempt: Attempt, status: Status,
+                       next_attempt_at: float, now: float) -> tuple[dict, bool]:
+        """The merge that records an attempt's result, with the attempt itself in the row when it
+        fits (True: it does; else it gets a row of the attempts table)."""
+        entity = {"PartitionKey": _h(n.id), "RowKey": NOTIFICATION_RK, "status": status, "attempts": attempts + 1,
+                  "updated_at": float(now), "next_attempt_at": float(next_attempt_at), "lease_owner": "",
+                  "lease_until": 0.0, "last_detail": _clip(attempt.detail)}
+        return entity, _history_in_row(entity, history, attempt)
 
     def finish(self, n: Notification, owner: str, attempt: Attempt, status: Status, next_attempt_at: float,
                now: float) -> bool:
-        """The attempt's result, only while `owner` holds the lease. The notification is updated
-        first (conditionally), then its history row is written."""
+        """The attempt's result, only while `owner` holds the lease: one conditional merge that holds
+        the attempt too (the first HISTORY_IN_ROW attempts; later ones, and a detail too long for the
+        row, get a row of the attempts table after the merge)."""
         if not owner:
             return False
         lease = self._take_lease(n.id, owner)
         if lease is not None:  # unchanged since our claim (same etag): still ours, no need to read it back
-            etag, attempts = lease
+            etag, attempts, history = lease
+            entity, in_row = self._result_entity(n, attempts, history, attempt, status, next_attempt_at, now)
             try:
-                self.notifications.update_entity(self._result_entity(n, attempts, attempt, status, next_attempt_at,
-                                                                     now),
-                                                 mode=UpdateMode.MERGE, etag=etag,
+                self.notifications.update_entity(entity, mode=UpdateMode.MERGE, etag=etag,
                                                  match_condition=MatchConditions.IfNotModified)
-                self._record(attempt)
+                if not in_row:
+                    self._record(attempt)
                 return True
             except ResourceNotFoundError:
                 return False
@@ -107,10 +149,11 @@ class AzureOutbox(Tables):
             e = self._entity(self.notifications, _h(n.id), NOTIFICATION_RK)
             if e is None or e.get("lease_owner") != owner:
                 return False
+            entity, in_row = self._result_entity(n, int(e.get("attempts", 0)), _history_count(e), attempt,
+                                                 status, next_attempt_at, now)
             try:
-                self.notifications.update_entity(
-                    self._result_entity(n, int(e.get("attempts", 0)), attempt, status, next_attempt_at, now),
-                    mode=UpdateMode.MERGE, etag=e.metadata["etag"], match_condition=MatchConditions.IfNotModified)
+                self.notifications.update_entity(entity, mode=UpdateMode.MERGE, etag=e.metadata["etag"],
+                                                 match_condition=MatchConditions.IfNotModified)
                 break
             except ResourceNotFoundError:
                 return False
@@ -119,7 +162,8 @@ class AzureOutbox(Tables):
                     raise
         else:
             return False
-        self._record(attempt)
+        if not in_row:
+            self._record(attempt)
         return True
 
     def defer(self, notification_id: str, owner: str, until: float, detail: str, now: float) -> bool:
@@ -185,99 +229,23 @@ class AzureOutbox(Tables):
         return sorted((_to_n(e) for e in rows), key=lambda n: (n.created_at, n.id))
 
     def history(self, notification_id: str) -> list[Attempt]:
-        rows = self.attempts.query_entities("PartitionKey eq @pk", parameters={"pk": _h(notification_id)})
-        return sorted((_to_attempt(e) for e in rows), key=lambda a: (a.at, a.number))
+        """The attempts kept in the notification's row, and those in the attempts table (rows of
+        notifications made before history was kept in the row, attempts past HISTORY_IN_ROW)."""
+        e = self._entity(self.notifications, _h(notification_id), NOTIFICATION_RK)
+        found = _history_of(e) if e is not None else []
+        if e is None or _history_rows(e):
+            rows = self.attempts.query_entities("PartitionKey eq @pk", parameters={"pk": _h(notification_id)})
+            found += [_to_attempt(r) for r in rows]
+        return sorted(found, key=lambda a: (a.at, a.number))
 
-    def redrive(self, ids: Iterable[str] | None, now: float) -> list[str]:
-        """Dead (or given, not pending) notifications become pending again, due now, with a fresh
-        attempt budget. The timer sweep (or an `enqueue`) gets them delivered."""
-        if ids is None:
-            targets = [e["id"] for e in self.notifications.query_entities("status eq 'dead'", select=["id"])]
-        else:
-            targets = list(dict.fromkeys(ids))
-        done = []
-        for nid in targets:
-            for _ in range(_OPTIMISTIC_TRIES):
-                e = self._entity(self.notifications, _h(nid), NOTIFICATION_RK)
-                if e is None or e.get("status") == "pending" or (ids is None and e.get("status") != "dead"):
-                    break
-                try:
-                    self.notifications.update_entity(
-                        {"PartitionKey": e["PartitionKey"], "RowKey": e["RowKey"], "status": "pending",
-                         "attempts": 0, "next_attempt_at": float(now), "updated_at": float(now),
-                         "lease_owner": "", "lease_until": 0.0},
-                        mode=UpdateMode.MERGE, etag=e.metadata["etag"], match_condition=MatchConditions.IfNotModified)
-                except ResourceNotFoundError:
-                    break
-                except HttpResponseError as exc:
-                    if _conflict(exc):
-                        continue
-                    raise
-                self._record(Attempt(nid, 0, now, "redriven", "re-driven by an operator"))
-                done.append(nid)
-                break
-        return done
 
-    def purge(self, older_than: float) -> int:
-        """Delete sent, dead and held notifications (and their history) last updated before `older_than`,
-        and events received before then with no notification left."""
-        old = list(self.notifications.query_entities(
-            "( status eq 'sent' or status eq 'dead' or status eq 'held' ) and updated_at lt @t", parameters={"t": float(older_than)},
-            select=["PartitionKey", "RowKey", "id", "event_id"]))
-        count = 0
-        for e in old:
-            try:  # only as read: a notification re-driven meanwhile stays
-                self.notifications.delete_entity(e["PartitionKey"], e["RowKey"], etag=e.metadata["etag"],
-                                                 match_condition=MatchConditions.IfNotModified)
-            except ResourceNotFoundError:
-                continue
-            except HttpResponseError as exc:
-                if _conflict(exc):
-                    continue
-                raise
-            count += 1
-            history = self.attempts.query_entities("PartitionKey eq @pk", parameters={"pk": e["PartitionKey"]},
-                                                   select=["PartitionKey", "RowKey"])
-            self._delete_all(self.attempts, history)
-            self._delete(self.events, _h(e["event_id"]), "n-" + e["PartitionKey"])
-        events = list(self.events.query_entities(  # event records, also of ingests that never completed
-            "RowKey eq @b and received_at lt @t", parameters={"b": BODY, "t": float(older_than)},
-            select=["PartitionKey", "RowKey", "first_pk", "first_rk", "list_pk", "list_rk"]))
-        for record in events:
-            left = False
-            for row in self._index_rows(record["PartitionKey"]):
-                if self._entity(self.notifications, _h(row["notification_id"]), NOTIFICATION_RK,
-                                select=["RowKey"]) is not None:
-                    left = True
-                else:  # its notification was purged (this round or an interrupted earlier one)
-                    self._delete(self.events, row["PartitionKey"], row["RowKey"])
-            if not left:  # the run-start and event-list rows, the marker, then the record itself
-                self._delete(self.events, record.get("first_pk", ""), record.get("first_rk", ""))
-                self._delete(self.events, record.get("list_pk", ""), record.get("list_rk", ""))
-                self._delete(self.events, record["PartitionKey"], MARKER)
-                for dup in self.events.query_entities("PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi",
-                                                      parameters={"pk": record["PartitionKey"], "lo": DUPLICATE,
-                                                                  "hi": DUPLICATE_END}, select=["RowKey"]):
-                    self._delete(self.events, record["PartitionKey"], dup["RowKey"])
-                self._delete(self.events, record["PartitionKey"], BODY)
-        return count
+class _Made(dict):
+    """A notification entity as this process's intake created it, with the etag the create answered."""
 
-    def next_due(self) -> float | None:
-        rows = self.notifications.query_entities("status eq 'pending'", select=["next_attempt_at", "lease_until"])
-        due = [max(float(e["next_attempt_at"]), float(e["lease_until"])) for e in rows]
-        return min(due) if due else None
+    def __init__(self, entity: dict, etag: str):
+        super().__init__(entity)
+        self.metadata = {"etag": etag}
 
-    def oldest_pending(self) -> float | None:
-        """When the oldest pending notification was created (epoch seconds), or None. A filtered
-        scan, like `counts`: fine for a metrics scrape now and then, not for a hot loop."""
-        rows = self.notifications.query_entities("status eq 'pending'", select=["created_at"])
-        created = [float(e["created_at"]) for e in rows]
-        return min(created) if created else None
 
-    def counts(self) -> dict[str, int]:
-        out = {"events": sum(1 for _ in self.events.query_entities("RowKey eq @m", parameters={"m": MARKER},
-                                                                   select=["RowKey"]))}
-        statuses = [e.get("status") for e in self.notifications.list_entities(select=["status"])]
-        for status in ("pending", "sent", "dead", "held"):
-            out[status] = statuses.count(status)
-        return out
+def _due(e, now: float) -> bool:
+    return e.get("status") == "pending" and float(e["next_attempt_at"]) <= now and float(e["lease_until"]) <= now

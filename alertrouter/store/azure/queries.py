@@ -7,7 +7,7 @@ import json
 
 from ...model import Event
 from ..records import ChannelActivity, EventFilter, EventPage, Notification, page_cursor, parse_cursor
-from .entities import BODY, LIST, LIST_END, _h
+from .entities import BODY, LIST, LIST_END, _h, _history_of
 from .tables import Tables
 
 
@@ -128,26 +128,31 @@ class AzureConsoleQueries(Tables):
         return EventPage(found, page_cursor(found[-1][1], found[-1][0].id) if more and found else "")
 
     def channel_activity(self) -> dict[str, ChannelActivity]:
-        """Per channel, the last delivered attempt and the last failed one: a scan of the attempts."""
-        channel_of = {e["id"]: e["channel"] for e in self.notifications.list_entities(select=["id", "channel"])}
+        """Per channel, the last delivered attempt and the last failed one: a scan of the outbox (the
+        attempts its rows hold) and of the attempts table."""
+        channel_of: dict[str, str] = {}
+        kept: list[tuple[str, float, str | None, str]] = []  # (notification id, at, status, detail)
+        for e in self.notifications.list_entities():
+            channel_of[e["id"]] = e["channel"]
+            kept += [(a.notification_id, a.at, a.status, a.detail) for a in _history_of(e)]
+        kept += [(a.get("notification_id", ""), float(a["at"]), a.get("status"), a.get("detail", ""))
+                 for a in self.attempts.list_entities(select=["notification_id", "at", "status", "detail"])]
         out: dict[str, ChannelActivity] = {}
-        for a in self.attempts.list_entities(select=["notification_id", "at", "status", "detail"]):
-            channel = channel_of.get(a.get("notification_id", ""))
-            status = a.get("status")
+        for nid, at, status, detail in kept:
+            channel = channel_of.get(nid)
             if channel is None or status not in ("delivered", "retry", "failed"):
                 continue
             act = out.setdefault(channel, ChannelActivity(channel))
-            at = float(a["at"])
             if status == "delivered":
                 act.last_success = max(at, act.last_success or at)
             elif act.last_failure is None or at > act.last_failure:
-                act.last_failure, act.last_failure_detail = at, a.get("detail", "")
+                act.last_failure, act.last_failure_detail = at, detail
         return out
 
     def notifications_for(self, event_id: str) -> list[Notification]:
         found = []
-        for row in self._index_rows(_h(event_id)):
-            n = self.get(row["notification_id"])
+        for nid in self._notification_ids(_h(event_id)):
+            n = self.get(nid)
             if n is not None:
                 found.append(n)
         return sorted(found, key=lambda n: n.id)

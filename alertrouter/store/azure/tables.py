@@ -6,7 +6,7 @@ Credentials are never logged or put in an error message."""
 
 from __future__ import annotations
 
-import contextlib
+import json
 import os
 import re
 import threading
@@ -56,13 +56,17 @@ class Tables:
                 except ResourceExistsError:
                     pass
         self._pool: ThreadPoolExecutor | None = None
-        self._ingest_pool: ThreadPoolExecutor | None = None  # events of a batch (not the writes' pool: no nesting)
         self._pool_lock = threading.Lock()
         # (notification id, owner) -> (etag, attempts) of the entity as our claim left it, so finish
         # can write its result conditionally without reading the entity back first
-        self._leases: OrderedDict[tuple[str, str], tuple[str, int]] = OrderedDict()
+        self._leases: OrderedDict[tuple[str, str], tuple[str, int, int]] = OrderedDict()  # + history length
+        self._created: OrderedDict[str, dict] = OrderedDict()  # notifications this process made (outbox.py)
         self._leases_lock = threading.Lock()
         self._list_since: tuple[float, bool] | None = None  # the event list index's mark, once read
+        # (kind, key) -> (version, etag) of state documents as this process last read or wrote them,
+        # and the thread's transaction scope (state.py)
+        self._state_etags: OrderedDict[tuple[str, str], tuple[int, str]] = OrderedDict()
+        self._scopes = threading.local()
         self.events = tables.get_table_client(self.table_names["events"])
         self.notifications = tables.get_table_client(self.table_names["notifications"])
         self.attempts = tables.get_table_client(self.table_names["attempts"])
@@ -139,15 +143,10 @@ class Tables:
         self._list_since = (float(found["since"]), bool(found.get("legacy")))
         return self._list_since
 
-    def transaction(self):
-        """Tables have no multi-entity transactions across partitions: each write stands alone."""
-        return contextlib.nullcontext()
-
     def close(self) -> None:
-        for pool in (self._ingest_pool, self._pool):
-            if pool is not None:
-                pool.shutdown(wait=True)
-        self._pool = self._ingest_pool = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+        self._pool = None
         for client in (self.events, self.notifications, self.attempts, self.state, self.service, self.queue):
             if client is not None:
                 try:
@@ -160,6 +159,15 @@ class Tables:
             return table.get_entity(pk, rk, select=select) if select else table.get_entity(pk, rk)
         except ResourceNotFoundError:
             return None
+
+    def _notification_ids(self, event_pk: str, record=None) -> list[str]:
+        """The ids of an event's notifications: kept in its record (`nids`), or, for records written
+        before that or with more ids than a property holds, in index rows of its partition."""
+        if record is None:
+            record = self._entity(self.events, event_pk, BODY, select=["nids", "nids_rows"])
+        if record is not None and record.get("nids") is not None and not record.get("nids_rows"):
+            return json.loads(record["nids"])
+        return [row["notification_id"] for row in self._index_rows(event_pk)]
 
     def _index_rows(self, event_pk: str):
         return self.events.query_entities("PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi",
@@ -198,15 +206,23 @@ class Tables:
 
 ENVIRONMENT_SETTINGS = ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "requests_ca_bundle", "curl_ca_bundle",
                         "netrc")
+CA_BUNDLE_SETTINGS = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")  # what requests verifies against, in its order
 
 def _transport() -> dict:
     """Client options for the SDK's transport. `requests` reads proxies, CA bundles and .netrc from the
     environment on every request (a sixth of a storage call's CPU, and a call costs 0.6-0.7 ms): where
-    none of them is set, nor a ~/.netrc, it is told not to look. Otherwise the SDK's default, unchanged."""
+    no proxy setting nor a ~/.netrc is there, it is told not to look, and a CA bundle the environment
+    names is given to it once instead (the bundle requests would have read). Otherwise the SDK's
+    default, unchanged."""
     try:
         netrc = (Path.home() / ".netrc").exists()
     except (RuntimeError, OSError):  # no home directory to look in
         netrc = False
-    if netrc or any(k.lower() in ENVIRONMENT_SETTINGS for k in os.environ):
+    bundles = {k.lower() for k in CA_BUNDLE_SETTINGS}
+    if netrc or any(k.lower() in ENVIRONMENT_SETTINGS and k.lower() not in bundles for k in os.environ):
         return {}
-    return {"transport": RequestsTransport(use_env_settings=False)}
+    bundle = next((os.environ[k] for k in CA_BUNDLE_SETTINGS if os.environ.get(k)), None)
+    if bundle is None and any(k.lower() in bundles for k in os.environ):
+        return {}  # a bundle variable in another spelling: leave it to requests
+    options = {"connection_verify": bundle} if bundle else {}
+    return {"transport": RequestsTransport(use_env_settings=False, **options)}
