@@ -6,7 +6,8 @@ beside what was recorded. Its parts, one job each:
     outcomes.py  a store's outcomes per event, and the period's figures
     compare.py   recorded against replayed: figures, changed events in words, what cannot be judged
     report.py    the text report (the JSON one is `Report.as_dict()`)
-    command.py   `alertrouter replay`
+
+The command, `alertrouter replay`, is alertrouter/cli/replay.py.
 """
 
 from __future__ import annotations
