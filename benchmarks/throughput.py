@@ -755,7 +755,7 @@ def main() -> None:
                           for t in targets if t != "null"]
                 for r in memory:
                     r["purpose"] = "rss"
-                print("\n" + table(memory, RUN_COLS), flush=True)
+                print(json.dumps(memory) if args.json else "\n" + table(memory, RUN_COLS), flush=True)
                 rows += memory
         if args.scaling is not None:
             storms = scaling(ns, args.store, args.config or "shipped", args.timeout,
