@@ -5,6 +5,9 @@ Alertmanager in the same run where it is installed.
     python benchmarks/throughput.py [--n 2000] [--workload single|burst|storm|all]
                                     [--connections 1,8] [--target ours|null|alertmanager|both|all] [--json]
     python benchmarks/throughput.py --scaling 500,2000,10000,20000 [--config shipped|bench] [--json]
+    python benchmarks/throughput.py --n 2000 --workload all --target all --scaling 2000,20000 [--rss-n 10000]
+        (`make bench`: the workloads, a burst at --rss-n for peak RSS, the storm on the shipped config
+        at each N, then the performance issue's targets table: benchmarks/targets.py)
 
 single: Azure Monitor alerts (common schema, distinct alert ids), one per POST to /api/alerts, as
         Action Groups send them, over 1 (or 8) keep-alive connections, each a closed loop.
@@ -54,6 +57,8 @@ import uuid
 from pathlib import Path
 
 import requests
+
+from targets import targets as bench_targets  # beside this script
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -288,13 +293,17 @@ def wait_until(url: str, what: str, proc: subprocess.Popen | None = None, second
         time.sleep(0.05)
 
 
-def start_ours(tmp: Path, workload: str, rport: int, store: str, config: str = "bench") -> tuple[subprocess.Popen, int]:
+def start_ours(tmp: Path, workload: str, rport: int, store: str, config: str = "bench",
+               cprofile: Path | None = None) -> tuple[subprocess.Popen, int]:
     if config == "shipped":
         (tmp / "routing.yaml").write_text((ROOT / "routing.yaml").read_text())
     else:
         (tmp / "routing.yaml").write_text(OURS_STORM_CONFIG if workload == "storm" else OURS_CONFIG)
     port = free_port()
     env = {**os.environ, "BENCH_HOOK_URL": f"http://127.0.0.1:{rport}/hook", "ALERTROUTER_STORE": store}
+    if cprofile is not None:  # cProfile over the server's threads, written when it stops (http/profiling.py)
+        cprofile.parent.mkdir(parents=True, exist_ok=True)
+        env["ALERTROUTER_PROFILE"] = str(cprofile.resolve())
     if config == "shipped":  # its channels stay unconfigured: notices go to the log channel, nothing leaves
         for name in re.findall(r"\$\{(\w+)\}", (ROOT / "routing.yaml").read_text()):
             env.pop(name, None)
@@ -479,7 +488,8 @@ def pct(values: list[float], p: float) -> float:
 
 
 def run(target: str, workload: str, n: int, conns: int = 1, store: str = "sqlite", timeout: float = 120,
-        alertmanager: str | None = None, profile: Path | None = None, config: str = "bench") -> dict:
+        alertmanager: str | None = None, profile: Path | None = None, config: str = "bench",
+        cprofile: Path | None = None) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="alertrouter-bench-"))
     rport = free_port()
     receiver = MP.Process(target=_receiver, args=(rport,), daemon=True)
@@ -493,7 +503,8 @@ def run(target: str, workload: str, n: int, conns: int = 1, store: str = "sqlite
         elif target == "null":
             server, port = start_null(rport)
         else:
-            server, port = start_ours(tmp, workload, rport, store, config)
+            server, port = start_ours(tmp, workload, rport, store, config,
+                                      cprofile / f"ours-{workload}-x{conns}.pstats" if cprofile else None)
         if profile is not None and target == "ours":
             spy = start_profile(server.pid, profile / f"{target}-{workload}-x{conns}.txt")
         cpu0 = cpu_seconds(server.pid)
@@ -635,7 +646,8 @@ def scaling(ns: list[int], store: str, config: str, timeout: float, targets: lis
             rows.append({"target": target, "config": config, "store": store,
                          "severity": os.environ.get("BENCH_STORM_SEVERITY", "Sev4"), "n": n,
                          "events_in_per_s": r["events_in_per_s"], "wall_ms_per_alert": wall,
-                         "tail_wall_ms_per_alert": tail, "cpu_ms_per_alert": cpu})
+                         "tail_wall_ms_per_alert": tail, "cpu_ms_per_alert": cpu,
+                         "peak_rss_mb": r.get("peak_rss_mb", float("nan"))})
             print(f"scaling: {target} n={n}: {r['events_in_per_s']} events in/s, {wall} ms wall and {cpu} ms CPU "
                   "an alert", file=sys.stderr, flush=True)  # a run cut short keeps the figures it has
     for target in {r["target"] for r in rows}:
@@ -653,7 +665,9 @@ def scaling(ns: list[int], store: str, config: str, timeout: float, targets: lis
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=2000)
-    ap.add_argument("--workload", choices=["single", "burst", "storm", "all"], default="all")
+    ap.add_argument("--workload", choices=["single", "burst", "storm", "all"], default=None,
+                    help="default all; with --scaling, the workloads run first, then the scaling runs, then "
+                         "the issue's targets table (benchmarks/targets.py) over both")
     ap.add_argument("--connections", default="1,8",
                     help="keep-alive connections for single, e.g. 1, 8 or 1,8 (burst and storm use 1)")
     ap.add_argument("--target", choices=["ours", "null", "alertmanager", "both", "all"], default="all",
@@ -665,6 +679,9 @@ def main() -> None:
     ap.add_argument("--profile", type=Path, default=None, metavar="DIR",
                     help="record the router with py-spy into DIR and print its top self-time functions "
                          "(the figures of a profiled run are slowed by the sampling)")
+    ap.add_argument("--cprofile", type=Path, default=None, metavar="DIR",
+                    help="run ours under cProfile (ALERTROUTER_PROFILE, every thread) into DIR/ours-<workload>-"
+                         "x<connections>.pstats and print the functions with the most own time")
     ap.add_argument("--delivery-process", action="store_true",
                     help="run ours with ALERTROUTER_DISPATCH__PROCESS=true (delivery in a process of its own)")
     ap.add_argument("--config", choices=["bench", "shipped"], default=None,
@@ -675,6 +692,8 @@ def main() -> None:
     ap.add_argument("--storm-severity", choices=["Sev0", "Sev1", "Sev2", "Sev3", "Sev4"], default=None,
                     help="the storm's alerts' severity (default: the fixture's, Sev4); on the shipped config Sev0 "
                          "alerts are pages with an escalation, and sources of its first inhibit rule")
+    ap.add_argument("--rss-n", type=int, default=10_000, metavar="N",
+                    help="with --workload and --scaling: the burst's N for the targets' peak RSS row (default 10,000)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     if args.storm_severity:
@@ -693,16 +712,21 @@ def main() -> None:
         os.environ["ALERTROUTER_DISPATCH__PROCESS"] = "true"
     if args.profile is not None and py_spy() is None:
         ap.error("--profile needs py-spy (pip install py-spy)")
+    if args.rss_n < 1 or args.rss_n > 100_000:
+        ap.error("--rss-n must be between 1 and 100,000")
     if args.n < 1 or args.n > 100_000:
         ap.error("--n must be between 1 and 100,000")
     conns = [int(c) for c in args.connections.split(",")]
     if any(c < 1 or c > 64 for c in conns):
         ap.error("--connections must be between 1 and 64")
-    workloads = ["single", "burst", "storm"] if args.workload == "all" else [args.workload]
+    both = args.scaling is not None and args.workload is not None  # the workloads, the scaling, the targets
+    workload = args.workload or "all"
+    workloads = ["single", "burst", "storm"] if workload == "all" else [workload]
     plan = [(w, c) for w in workloads for c in (conns if w == "single" else [1])]
     targets = {"both": ["ours", "alertmanager"], "all": ["ours", "null", "alertmanager"]}.get(args.target, [args.target])
-    if args.scaling is not None or args.config == "shipped":  # the storm: no null router (it has no grouping)
-        targets = [t for t in targets if t != "null"]
+    scaling_targets = [t for t in targets if t != "null"]  # the storm: no null router (it has no grouping)
+    if args.config == "shipped":
+        targets = scaling_targets
     am = None
     if "alertmanager" in targets:
         am = find_alertmanager(args.alertmanager)
@@ -717,21 +741,56 @@ def main() -> None:
         if azurite is None:
             ap.error("--store azure needs ALERTROUTER_AZURE__CONNECTION_STRING or Azurite (npm ci in the project root)")
         os.environ["ALERTROUTER_AZURE__CONNECTION_STRING"] = azurite.connection_string
+    started = time.time()
+    rows, storms = [], []
     try:
+        if args.scaling is None or both:
+            rows = [run(t, w, args.n, c, args.store, args.timeout, am, args.profile, args.config or "bench",
+                        args.cprofile)
+                    for w, c in plan for t in targets if not (t == "null" and w == "storm")]  # null: no grouping
+            if both:
+                report(rows, args, plan, targets)
+                # peak RSS at N >= 10,000: the burst, where Alertmanager keeps every alert (a group each)
+                memory = [run(t, "burst", args.rss_n, 1, args.store, args.timeout, am)
+                          for t in targets if t != "null"]
+                for r in memory:
+                    r["purpose"] = "rss"
+                print(json.dumps(memory) if args.json else "\n" + table(memory, RUN_COLS), flush=True)
+                rows += memory
         if args.scaling is not None:
-            rows = scaling(ns, args.store, args.config or "shipped", args.timeout, targets, am)
-            print(json.dumps(rows) if args.json else table(rows, list(rows[0])))
-            return
-        rows = [run(t, w, args.n, c, args.store, args.timeout, am, args.profile, args.config or "bench")
-                for w, c in plan for t in targets if not (t == "null" and w == "storm")]  # null: no grouping
+            storms = scaling(ns, args.store, args.config or "shipped", args.timeout,
+                             [t for t in scaling_targets if t in targets], am)
+            print(json.dumps(storms) if args.json else "\n" + table(storms, list(storms[0])), flush=True)
     finally:
         if azurite is not None:
             azurite.stop()
+    if both:
+        rows_t = bench_targets(rows, storms)
+        if args.json:
+            print(json.dumps(rows_t))
+        else:
+            print(f"\nthe issue's targets, this run ({time.time() - started:.0f} s): ours, the null router and "
+                  "Alertmanager side by side; met / NOT met against the target")
+            print(table(rows_t, list(rows_t[0])))
+        return
+    if args.scaling is None:
+        report(rows, args, plan, targets)
+
+
+def report(rows: list[dict], args, plan, targets) -> None:
+    """The workload runs: the profile's top functions, every run, ours / null, ours / Alertmanager."""
     if args.profile is not None:
         for path in [args.profile / f"ours-{w}-x{c}.txt" for w, c in plan if "ours" in targets]:
             print(f"\n{path.name}: top self time (% of samples)", file=sys.stderr if args.json else sys.stdout)
             for name, share in self_time(path):
                 print(f"  {share:5.1f}%  {name}", file=sys.stderr if args.json else sys.stdout)
+    if args.cprofile is not None:
+        import pstats
+
+        for path in [args.cprofile / f"ours-{w}-x{c}.pstats" for w, c in plan if "ours" in targets]:
+            if path.exists():
+                print(f"\n{path.name}: most own time (cProfile, every thread)", file=sys.stderr if args.json else sys.stdout)
+                pstats.Stats(str(path), stream=sys.stderr if args.json else sys.stdout).sort_stats("tottime").print_stats(25)
     if args.json:
         print(json.dumps(rows))
         return

@@ -21,6 +21,7 @@ from .auth import Authenticator
 from ..console import Console, build_console
 from ..delivery.dispatcher import Dispatcher
 from .hostguard import HostGuard, guarded
+from .profiling import profiled
 from .api import ROUTES, HttpApi, Request, Response, error
 from ..inbound import MAX_BODY_BYTES
 
@@ -198,5 +199,6 @@ def serve(app: App, dispatcher, host: str = "127.0.0.1", port: int = 7071, log_l
     import uvicorn
 
     guard = HostGuard(host, port, app.pipeline.public_url, allowed_hosts)
-    uvicorn.run(create_app(app, dispatcher, max_body, auth, console, guard), host=host, port=port, log_level=log_level,
-                access_log=False, http="httptools", timeout_keep_alive=30, timeout_graceful_shutdown=30)
+    with profiled():  # ALERTROUTER_PROFILE=file: cProfile over every thread (see profiling)
+        uvicorn.run(create_app(app, dispatcher, max_body, auth, console, guard), host=host, port=port, log_level=log_level,
+                    access_log=False, http="httptools", timeout_keep_alive=30, timeout_graceful_shutdown=30)
