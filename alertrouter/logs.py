@@ -9,13 +9,21 @@ characters (ESC, BEL, NUL, CR/LF…), the bidi controls (U+202E…) and the Unic
 are shown as escapes (`\x1b`, `\n`, `\u202e`) in text logs and as JSON `\u` escapes in JSON logs.
 A traceback keeps its line breaks and is indented under its record (a line break in an exception's
 message cannot start a line of its own); its other control characters are escaped.
+
+What a replay simulates is not logged: inside `simulated()` (the what-if and `alertrouter replay`
+run a scratch App) the router's loggers drop their records, so a log never shows an event taken in,
+a notice or a stuck run that only happened in a simulation. Only the thread that simulates is
+quieted: a request served meanwhile on another thread logs as ever.
 """
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
+from contextlib import contextmanager
 from datetime import datetime, timezone
+from typing import Iterator
 
 from .rendering.safety import escape_controls, json_controls
 
@@ -89,17 +97,46 @@ class IdsInMessage(logging.Filter):
         return True
 
 
+_SIMULATING: contextvars.ContextVar[bool] = contextvars.ContextVar("alertrouter_simulating", default=False)
+
+
+class NotSimulated(logging.Filter):
+    """Drops the records made inside `simulated()` (in that thread or task only)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not _SIMULATING.get()
+
+
+def _router_loggers() -> list[logging.Logger]:
+    """The router's loggers that exist now (each module makes its own when it is imported; a logger
+    filter does not apply to child loggers' records, so each one gets the filter)."""
+    return [logging.getLogger(name) for name in ["alertrouter", *list(logging.root.manager.loggerDict)]
+            if name == "alertrouter" or name.startswith("alertrouter.")]
+
+
+@contextmanager
+def simulated() -> Iterator[None]:
+    """Within it, this thread's records from the router's loggers are dropped (see the module's
+    docstring). The filter, once added to a logger, stays: outside a simulation it lets all through."""
+    for logger in _router_loggers():
+        if not any(isinstance(f, NotSimulated) for f in logger.filters):
+            logger.addFilter(NotSimulated())
+    token = _SIMULATING.set(True)
+    try:
+        yield
+    finally:
+        _SIMULATING.reset(token)
+
+
 def ids_in_messages(on: bool = True) -> None:
     """Put the ids into the message of every record of the router's loggers (logger filters do not
     apply to child loggers' records, so each one gets the filter); `on=False` takes them off."""
     f = IdsInMessage()
-    for name in ["alertrouter", *list(logging.root.manager.loggerDict)]:
-        if name == "alertrouter" or name.startswith("alertrouter."):
-            logger = logging.getLogger(name)
-            for old in [x for x in logger.filters if isinstance(x, IdsInMessage)]:
-                logger.removeFilter(old)
-            if on:
-                logger.addFilter(f)
+    for logger in _router_loggers():
+        for old in [x for x in logger.filters if isinstance(x, IdsInMessage)]:
+            logger.removeFilter(old)
+        if on:
+            logger.addFilter(f)
 
 
 def setup(fmt: str = "text", level: int = logging.INFO) -> None:

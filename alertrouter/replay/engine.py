@@ -1,7 +1,7 @@
 """The simulation: the period's source events, in their own time order and on their own timestamps,
 through a config's router and pipeline (the real `App`) over a scratch in-memory SQLite store, with
 the periodic pass run at event time whenever something falls due. Nothing is sent: the scratch App
-has no dispatcher, and the real store is only read.
+has no dispatcher, the real store is only read, and nothing it does is logged (`logs.simulated`).
 
 `EventTimeDriver` is the clock-work: before each event it runs the periodic pass at every moment
 something fell due since the last one (a group's notice, a minute's budget summaries, an
@@ -21,6 +21,7 @@ from typing import Iterable
 from ..app import App
 from ..config.load import LoadedConfig
 from ..digest.sources import is_source
+from ..logs import simulated
 from ..model import Event
 from ..pipeline import budget, silences
 from ..store.base import Notification
@@ -113,7 +114,8 @@ def simulate(loaded: LoadedConfig, events: Iterable[Event], real_store, start: d
     scratch = SqliteStore(":memory:")
     clock = Clock(start.timestamp())
     copy_silences(real_store, scratch, clock.t)
-    with tempfile.TemporaryDirectory(prefix="alertrouter-replay-") as data_dir:
+    # nothing of the scratch App is logged: an intake line from it would read as a real one
+    with simulated(), tempfile.TemporaryDirectory(prefix="alertrouter-replay-") as data_dir:
         app = App(loaded, data_dir, store=scratch, clock=clock)
         driver = EventTimeDriver(app, clock)
         # one commit for the whole scratch run (no other writer shares it), and the silences read
