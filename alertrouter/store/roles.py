@@ -27,7 +27,10 @@ class EventLog(Protocol):
         """When the earliest event of `kind` (one of FIRST_TIME_KINDS) with this fingerprint happened."""
 
     def events_between(self, start: datetime, end: datetime, kinds: Iterable[str] | None = None) -> list[Event]:
-        """Events whose `time` is in [start, end), of `kinds` (all when None), by (time, id)."""
+        """Events whose `time` is in [start, end), of `kinds` (all when None), by (time, id), without
+        their raw payloads (`raw` is None; `get_event` has it): the readers of a period (the digest,
+        the noise report, replay) use the routed fields only, and the payload is most of the cost of
+        reading a stored event back."""
 
     def duplicates_of(self, event_id: str, limit: int = 20) -> tuple[int, list[float]]:
         """How often the event was redelivered after it was taken in, and the latest `limit` times."""

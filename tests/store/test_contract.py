@@ -192,6 +192,10 @@ def test_events_between_for_the_digest(store):
     start = datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)
     got = store.events_between(start, start + timedelta(minutes=9), ["run.started", "run.completed"])
     assert [e.id for e in got] == ["a", "b"]
+    # the routed fields as taken in, without the payload as it came (get_event keeps it)
+    assert got[0] == event("a", kind="run.started", minute=1).model_copy(update={"raw": None})
+    assert store.get_event("a").raw == {"x": [1, 2]}
+    assert [e.id for e in store.events_between(start, start + timedelta(minutes=10))] == ["a", "b", "c"]
 
 
 @covers("transaction")

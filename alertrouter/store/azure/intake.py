@@ -190,12 +190,13 @@ class AzureEventLog(Tables):
         return self._event_of(e) if e is not None else None
 
     def events_between(self, start: datetime, end: datetime, kinds: Iterable[str] | None = None) -> list[Event]:
-        """Events whose time is in [start, end), of those kinds, by (time, id): for the digest. A
-        filtered scan of the event records (keep the store purged to `retention_days`)."""
+        """Events whose time is in [start, end), of those kinds, by (time, id), without their raw
+        payloads: for the digest, the noise report and replay. A filtered scan of the event records
+        (keep the store purged to `retention_days`)."""
         rows = self.events.query_entities("RowKey eq @b and time_utc ge @s and time_utc lt @e",
                                           parameters={"b": BODY, "s": start.timestamp(), "e": end.timestamp()})
         wanted = set(kinds) if kinds is not None else None
-        events = [self._event_of(e) for e in rows if wanted is None or e.get("kind") in wanted]
+        events = [self._event_of(e, raw=False) for e in rows if wanted is None or e.get("kind") in wanted]
         return sorted(events, key=lambda ev: (ev.time, ev.id))
 
     def first_time(self, fingerprint: str, kind: str) -> datetime | None:

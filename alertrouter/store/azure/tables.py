@@ -183,9 +183,14 @@ class Tables:
         self.attempts.upsert_entity(entity, mode=UpdateMode.REPLACE)
 
     @staticmethod
-    def _event_of(e) -> Event:
+    def _event_of(e, raw: bool = True) -> Event:
+        """The event a record holds (`raw=False`: without the payload as it came)."""
         body = b"".join(bytes(e[f"body{i:02d}"]) for i in range(int(e["body_parts"])))
-        return Event.model_validate_json(body)
+        if raw:
+            return Event.model_validate_json(body)
+        doc = json.loads(body)
+        doc.pop("raw", None)
+        return Event.model_validate(doc)
 
     @staticmethod
     def _delete(table, pk: str, rk: str) -> None:
