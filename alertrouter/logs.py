@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import threading
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Iterator
@@ -107,6 +108,9 @@ class NotSimulated(logging.Filter):
         return not _SIMULATING.get()
 
 
+_NOT_SIMULATED = NotSimulated()
+
+
 def _router_loggers() -> list[logging.Logger]:
     """The router's loggers that exist now (each module makes its own when it is imported; a logger
     filter does not apply to child loggers' records, so each one gets the filter)."""
@@ -114,18 +118,30 @@ def _router_loggers() -> list[logging.Logger]:
             if name == "alertrouter" or name.startswith("alertrouter.")]
 
 
+_simulations = 0  # simulations under way in this process (the filter is on the loggers while any is)
+_simulations_lock = threading.Lock()
+
+
 @contextmanager
 def simulated() -> Iterator[None]:
     """Within it, this thread's records from the router's loggers are dropped (see the module's
-    docstring). The filter, once added to a logger, stays: outside a simulation it lets all through."""
-    for logger in _router_loggers():
-        if not any(isinstance(f, NotSimulated) for f in logger.filters):
-            logger.addFilter(NotSimulated())
+    docstring). The filter is on the loggers while any simulation runs, and taken off after the last."""
+    global _simulations
+    with _simulations_lock:
+        if _simulations == 0:
+            for logger in _router_loggers():
+                logger.addFilter(_NOT_SIMULATED)
+        _simulations += 1
     token = _SIMULATING.set(True)
     try:
         yield
     finally:
         _SIMULATING.reset(token)
+        with _simulations_lock:
+            _simulations -= 1
+            if _simulations == 0:
+                for logger in _router_loggers():
+                    logger.removeFilter(_NOT_SIMULATED)
 
 
 def ids_in_messages(on: bool = True) -> None:

@@ -9,7 +9,7 @@ import threading
 from datetime import timedelta
 
 from alertrouter.app import App
-from alertrouter.logs import simulated
+from alertrouter.logs import NotSimulated, simulated
 from alertrouter.replay import engine
 from tests.replay.configs import config
 from tests.replay.month import START
@@ -26,7 +26,8 @@ def test_a_replay_logs_nothing_of_what_it_simulates(recorded_sqlite, tmp_path, c
     assert made > 50  # the simulation did take them in and notify
     assert [r.getMessage() for r in caplog.records if r.name.startswith("alertrouter")] == []
 
-    # the filter stays on the loggers, and outside a simulation it lets everything through
+    # nothing is left on the loggers, and outside a simulation everything is logged
+    assert not any(isinstance(f, NotSimulated) for f in logging.getLogger("alertrouter.app").filters)
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="alertrouter"):
         App(config(), tmp_path, store=None).ingest(sources[:3])
@@ -45,3 +46,28 @@ def test_only_the_simulating_thread_is_quiet(caplog):
         log.info("after the simulation")
         seen = [r.getMessage() for r in caplog.records if r.name == log.name]
     assert seen == ["a request served meanwhile", "after the simulation"]
+
+
+def test_overlapping_simulations_stay_quiet_until_the_last_ends(caplog):
+    """Two what-ifs at once (two requests): the first to end must not unquiet the other."""
+    log = logging.getLogger("alertrouter.replay.test")
+    entered, ended = threading.Event(), threading.Event()
+
+    def other_what_if():
+        with simulated():
+            entered.set()
+            ended.wait(5)
+            log.info("the other what-if, still simulating")
+
+    with caplog.at_level(logging.INFO, logger="alertrouter"):
+        other = threading.Thread(target=other_what_if)
+        other.start()
+        entered.wait(5)
+        with simulated():
+            log.info("this what-if")
+        ended.set()
+        other.join()
+        log.info("both done")
+        seen = [r.getMessage() for r in caplog.records if r.name == log.name]
+    assert seen == ["both done"]
+    assert not any(isinstance(f, NotSimulated) for f in log.filters)
