@@ -12,7 +12,8 @@ alerts that never resolve left out), repeated with new ids, each copy a week aft
 until there are `--events`. They are
 stored as `serve` would have stored them (the router's own notices too): recorded by a first
 simulation onto the store's file, which is not timed. Then the replay is timed, as the command runs
-it: read the period's source events, simulate them on a scratch store, compare with the record.
+it: read the period's source events and recorded notifications, simulate them on a scratch store,
+compare with the record.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 from alertrouter.app import App  # noqa: E402
 from alertrouter.replay import engine  # noqa: E402
 from alertrouter.replay.compare import Report, compare  # noqa: E402
-from alertrouter.replay.outcomes import Reader  # noqa: E402
+from alertrouter.replay.outcomes import Made, Reader  # noqa: E402
 from alertrouter.store.sqlite import SqliteStore  # noqa: E402
 from tests.replay.configs import config  # noqa: E402
 from tests.replay.month import START, month  # noqa: E402
@@ -84,11 +85,12 @@ def main() -> None:
 
         t0, c0 = time.perf_counter(), time.process_time()
         sources = engine.source_events(store, start, end)
+        recorded = Made(store, start, end)
         t1, c1 = time.perf_counter(), time.process_time()
-        scratch = engine.simulate(loaded, sources, store, start, end)
+        scratch = engine.simulate(engine.as_recorded(loaded, recorded)[0], sources, store, start, end)
         t2, c2 = time.perf_counter(), time.process_time()
         report = compare(Report(start, end, "routing.yaml", len(sources)), Reader(loaded),
-                                   store, scratch, sources)
+                         store, scratch, sources, recorded)
         t3, c3 = time.perf_counter(), time.process_time()
         scratch.close()
         store.close()

@@ -16,8 +16,8 @@ from datetime import datetime
 
 from ..config.load import LoadedConfig
 from .compare import Report, compare
-from .engine import simulate, source_events
-from .outcomes import Reader
+from .engine import as_recorded, simulate, source_events
+from .outcomes import Made, Reader
 
 __all__ = ["Report", "replay"]
 
@@ -25,9 +25,14 @@ __all__ = ["Report", "replay"]
 def replay(loaded: LoadedConfig, store, start: datetime, end: datetime, config_name: str = "") -> Report:
     """Replay the source events of [start, end) in `store` under `loaded`; the real store is only read."""
     sources = source_events(store, start, end)
-    scratch = simulate(loaded, sources, store, start, end)
+    recorded = Made(store, start, end)  # read once: the channels as they were, and the comparison
+    resolved, unset = as_recorded(loaded, recorded)
+    scratch = simulate(resolved, sources, store, start, end)
     try:
         report = Report(start, end, config_name or str(loaded.path), len(sources))
-        return compare(report, Reader(loaded), store, scratch, sources)
+        if unset:
+            report.notes.append(f"Not configured where the period was recorded, so their notices go to log here "
+                                f"too: {', '.join(unset)}.")
+        return compare(report, Reader(loaded), store, scratch, sources, recorded)
     finally:
         scratch.close()

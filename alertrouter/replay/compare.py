@@ -64,10 +64,14 @@ class Report:
                 "notes": self.notes}
 
 
-def compare(report: Report, reader: Reader, real_store, scratch, sources: list[Event]) -> Report:
-    """Fill `report` from the recorded store and the replay's scratch store."""
+def compare(report: Report, reader: Reader, real_store, scratch, sources: list[Event],
+            recorded: Made | None = None) -> Report:
+    """Fill `report` from the recorded store (`recorded`: its notifications of the period, read here
+    when not given) and the replay's scratch store."""
     source_ids = {e.id for e in sources}
-    recorded, replayed = Made(real_store, report.start, report.end), Made(scratch, report.start, report.end)
+    if recorded is None:
+        recorded = Made(real_store, report.start, report.end)
+    replayed = Made(scratch, report.start, report.end)
     for e in sources:
         before, after = reader.outcomes(recorded.of(e.id), e), reader.outcomes(replayed.of(e.id), e)
         count(report.recorded, before)

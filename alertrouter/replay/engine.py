@@ -25,7 +25,7 @@ from ..logs import simulated
 from ..model import Event
 from ..pipeline import budget, silences
 from ..store.base import Notification
-from .outcomes import held_stage
+from .outcomes import Made, held_stage
 from ..store.sqlite import SqliteStore
 
 
@@ -101,16 +101,46 @@ def copy_silences(source, scratch, now: float) -> int:
 
 
 def source_events(store, start: datetime, end: datetime) -> list[Event]:
-    """The events Azure sent in [start, end), by (time, id): the router's own notices are outcomes."""
+    """The events Azure sent in [start, end), by time, those of the same time as they were taken in
+    (Azure ML sends a run's two end notices in the same second: the first taken in is the one that
+    notified): the router's own notices are outcomes."""
     return [e for e in store.events_between(start, end) if is_source(e)]
+
+
+NOT_SET_THEN = ["not set where the period was recorded (its notices went to log)"]
+
+
+def as_recorded(loaded: LoadedConfig, recorded: Made) -> tuple[LoadedConfig, list[str]]:
+    """`loaded` with its channels resolved as they were where the period was recorded, and the names
+    of those taken as not configured; the same whoever replays, whatever their environment holds
+    (nothing is sent). A channel goes to `log` when its notices went to `log` there (its
+    ${ENV_VAR}s were not set, as on `make run`), and so does every other channel of a role whose
+    notices went to `log` that never reached that role directly: a role's second unset channel
+    leaves no trace (its `log` notice is the first one's). A channel that reached other roles
+    directly goes to `log` only for those roles (their email had no address). Every other channel
+    as configured."""
+    fell, direct, direct_pairs = set(), set(), set()
+    for made in recorded.by_event.values():
+        for n in made:
+            if n.fallback_from:
+                fell.add((n.role, n.fallback_from))
+            else:
+                direct.add(n.channel)
+                direct_pairs.add((n.role, n.channel))
+    for role_name in {role_name for role_name, _ in fell}:
+        role = loaded.role(role_name)
+        fell |= {(role_name, ch) for ch in (role.channels if role else []) if (role_name, ch) not in direct_pairs}
+    unresolved = sorted({ch for _, ch in fell if ch not in direct})
+    resolved = replace(loaded, unresolved={ch: NOT_SET_THEN for ch in unresolved},
+                       unaddressed={(r, ch): NOT_SET_THEN for r, ch in fell if ch in direct})
+    return resolved, unresolved
 
 
 def simulate(loaded: LoadedConfig, events: Iterable[Event], real_store, start: datetime,
              end: datetime) -> SqliteStore:
     """A scratch store holding what `loaded` would have made of `events` (in time order), with the
-    real store's silences; the periodic pass runs up to `end`. The caller closes it."""
-    # every channel as configured, secrets or not: nothing is sent, and the server had them set
-    loaded = replace(loaded, unresolved={})
+    real store's silences; the periodic pass runs up to `end`. Its channels are taken as `loaded`
+    resolves them (`replay` passes them `as_recorded`). The caller closes it."""
     scratch = SqliteStore(":memory:")
     clock = Clock(start.timestamp())
     copy_silences(real_store, scratch, clock.t)
@@ -121,7 +151,7 @@ def simulate(loaded: LoadedConfig, events: Iterable[Event], real_store, start: d
         # one commit for the whole scratch run (no other writer shares it), and the silences read
         # once: only copy_silences writes them
         with scratch.transaction(), app.pipeline.batch():
-            for event in sorted(events, key=lambda e: (e.time, e.id)):
+            for event in sorted(events, key=lambda e: e.time):  # stable: ties keep the order given
                 driver.feed(event)
             driver.advance(end.timestamp() - 1e-6)
     return scratch

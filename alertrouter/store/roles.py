@@ -27,7 +27,8 @@ class EventLog(Protocol):
         """When the earliest event of `kind` (one of FIRST_TIME_KINDS) with this fingerprint happened."""
 
     def events_between(self, start: datetime, end: datetime, kinds: Iterable[str] | None = None) -> list[Event]:
-        """Events whose `time` is in [start, end), of `kinds` (all when None), by (time, id), without
+        """Events whose `time` is in [start, end), of `kinds` (all when None), by time and those of the
+        same time in the order they were taken in (as far as the store keeps it), without
         their raw payloads (`raw` is None; `get_event` has it): the readers of a period (the digest,
         the noise report, replay) use the routed fields only, and the payload is most of the cost of
         reading a stored event back."""

@@ -93,11 +93,15 @@ def test_events_between_is_half_open_on_the_instant_and_filters_kinds(store):
     def ids(start, end, kinds=None):
         return [e.id for e in store.events_between(start, end, kinds)]
 
-    assert ids(ten, ten + timedelta(minutes=9)) == ["a1", "a2", "b"]  # by (time, id); the end is excluded
-    assert ids(ten, ten + timedelta(minutes=10)) == ["a1", "a2", "b", "c"]
+    # by time, the same time in the order taken in (a2 came first); the end is excluded
+    assert ids(ten, ten + timedelta(minutes=9)) == ["a2", "a1", "b"]
+    assert ids(ten, ten + timedelta(minutes=10)) == ["a2", "a1", "b", "c"]
     assert ids(ten + timedelta(microseconds=1), ten + timedelta(minutes=10)) == ["b", "c"]  # the start is included
-    assert ids(ten.astimezone(plus2), (ten + timedelta(minutes=10)).astimezone(plus2)) == ["a1", "a2", "b", "c"]
+    assert ids(ten.astimezone(plus2), (ten + timedelta(minutes=10)).astimezone(plus2)) == ["a2", "a1", "b", "c"]
     assert ids(ten, ten + timedelta(minutes=10), ["run.started"]) == ["b"]
+    # taken in later, by a request of its own: after them, whatever its id
+    store.ingest([(event("a0", minute=0), [])], T0 + 1)
+    assert ids(ten, ten + timedelta(minutes=1)) == ["a2", "a1", "a0"]
     assert ids(ten, ten + timedelta(minutes=10), []) == []
     assert store.events_between(ten - timedelta(days=1), ten) == []
 

@@ -65,8 +65,9 @@ class AzureEventLog(Tables):
         for i, (event, _) in enumerate(items):
             first.setdefault(event.id, i)
         taking = [_Intake(*items[i], now) for i in first.values()]
-        for t in taking:  # refuses an oversized event before any write
+        for order, t in enumerate(taking):  # refuses an oversized event before any write
             t.record = self._record_entity(t.event, now, t.first_pk, t.first_rk, t.list_pk, t.list_rk, t.ids)
+            t.record["batch_order"] = order  # a batch shares its intake time: this keeps the order taken in
         if taking:
             self._list_meta(now)  # before the first indexed event: since when the index is complete
         # 1. the records
@@ -190,14 +191,17 @@ class AzureEventLog(Tables):
         return self._event_of(e) if e is not None else None
 
     def events_between(self, start: datetime, end: datetime, kinds: Iterable[str] | None = None) -> list[Event]:
-        """Events whose time is in [start, end), of those kinds, by (time, id), without their raw
-        payloads: for the digest, the noise report and replay. A filtered scan of the event records
+        """Events whose time is in [start, end), of those kinds, by time and those of the same time in
+        the order they were taken in (intake time, then place in the batch; records written before
+        the place was kept: by id), without their raw payloads: for the digest, the noise report and
+        replay. A filtered scan of the event records
         (keep the store purged to `retention_days`)."""
         rows = self.events.query_entities("RowKey eq @b and time_utc ge @s and time_utc lt @e",
                                           parameters={"b": BODY, "s": start.timestamp(), "e": end.timestamp()})
         wanted = set(kinds) if kinds is not None else None
-        events = [self._event_of(e, raw=False) for e in rows if wanted is None or e.get("kind") in wanted]
-        return sorted(events, key=lambda ev: (ev.time, ev.id))
+        found = [(self._event_of(e, raw=False), e.get("received_at", 0.0), e.get("batch_order", 0)) for e in rows
+                 if wanted is None or e.get("kind") in wanted]
+        return [f[0] for f in sorted(found, key=lambda f: (f[0].time, f[1], f[2], f[0].id))]
 
     def first_time(self, fingerprint: str, kind: str) -> datetime | None:
         """When the earliest event of `kind` with this fingerprint happened (a run's start)."""

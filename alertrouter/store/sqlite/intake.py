@@ -56,7 +56,7 @@ class SqliteEventLog(Connections):
 
     def events_between(self, start: datetime, end: datetime, kinds: Iterable[str] | None = None) -> list[Event]:
         """Events whose `time` is in [start, end) (aware datetimes), of `kinds` (all when None), by
-        (time, id), without their raw payloads (SQLite leaves it out of the text it hands back: a
+        time and those of the same time in the order they were taken in, without their raw payloads (SQLite leaves it out of the text it hands back: a
         third of the bytes, and three quarters of the time it takes to read 100,000 events). `time`
         is ISO 8601 with an offset; julianday() reads the offset, so the comparison is on the
         instant: a second of slack each side, then the exact test on parsed datetimes."""
@@ -71,12 +71,13 @@ class SqliteEventLog(Connections):
         if kinds is not None:
             sql += f" AND kind IN ({', '.join('?' * len(kinds))})"
             params += kinds
+        sql += " ORDER BY rowid"  # the order taken in, which the stable sort by time keeps for ties
         out = []
         for (body,) in self._conn().execute(sql, params).fetchall():
             e = Event.model_validate_json(body)
             if start <= e.time < end:
                 out.append(e)
-        out.sort(key=lambda e: (e.time, e.id))
+        out.sort(key=lambda e: e.time)
         return out
 
     def duplicates_of(self, event_id: str, limit: int = 20) -> tuple[int, list[float]]:
