@@ -16,6 +16,7 @@ from .noise import noise as _noise
 from .replay import replay as _replay
 from ..errors import PayloadError
 from ..inbound import decode, parse_payload
+from ..rendering.safety import escape_controls
 
 
 def _read_payload(path: str):
@@ -100,7 +101,7 @@ def route(payload: str, config: str, as_json: bool, data_dir: str) -> None:
     if parsed.handshake is not None:
         click.echo(f"Event Grid validation handshake; the answer is {json.dumps(parsed.handshake)}")
     for e in out:
-        click.echo(f"{e['kind']} [{e['severity']}] {e['title']}")
+        click.echo(escape_controls(f"{e['kind']} [{e['severity']}] {e['title']}"))
         click.echo(f"  id: {e['id']}")
         for line in e["trail"]:
             click.echo(f"  route {line}")
@@ -437,8 +438,9 @@ def outbox_show(notification_id: str, data_dir: str) -> None:
     n = _find_notification(store, notification_id)
     event = store.get_event(n.event_id)
     click.echo(f"{n.id}: {n.status}, {n.attempts} attempt(s)")
-    click.echo(f"  event   {n.event_id}" + (f"\n          {event.kind} [{event.severity.value}] {event.title}"
-                                             if event else " (no longer stored)"))
+    click.echo(f"  event   {escape_controls(n.event_id)}"
+               + (f"\n          {escape_controls(f'{event.kind} [{event.severity.value}] {event.title}')}"
+                  if event else " (no longer stored)"))
     click.echo(f"  target  route {n.route}, role {n.role}, channel {n.channel}"
                + (f" (instead of {n.fallback_from})" if n.fallback_from else ""))
     click.echo(f"  created {_when(n.created_at)}, updated {_when(n.updated_at)}"

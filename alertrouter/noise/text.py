@@ -1,10 +1,12 @@
 """The noise report as text for a terminal, readable at 80 columns: a table per finding, then each
-suggestion with what it reduces and the snippet to paste. `--json` prints `NoiseReport.as_dict()`."""
+suggestion with what it reduces and the snippet to paste. `--json` prints `NoiseReport.as_dict()`.
+Payload text is shown without its control characters, as in the replay's report."""
 
 from __future__ import annotations
 
 import textwrap
 
+from ..rendering.safety import escape_controls
 from ..replay.report import table
 from .report import NoiseReport
 
@@ -22,7 +24,7 @@ def _section(title: str, headers: list[str], rows: list[list[str]], empty: str) 
 
 
 def _wrap(text: str, indent: str = "  ") -> list[str]:
-    return textwrap.wrap(text, WIDTH, initial_indent=indent, subsequent_indent=indent + "  ")
+    return textwrap.wrap(escape_controls(text), WIDTH, initial_indent=indent, subsequent_indent=indent + "  ")
 
 
 def render(r: NoiseReport) -> str:
@@ -66,7 +68,7 @@ def render(r: NoiseReport) -> str:
         if s.measured is None and s.kind == "mute":
             measured = "; replay counts a waiting notice as sent, so it has no figure for this"
         out += ["", *_wrap(f"{i}. {s.kind} for {s.rule}: {s.claim.text()}{measured}", ""), *_wrap(s.why)]
-        out += ["    " + line for line in s.snippet.rstrip().splitlines()]
+        out += ["    " + escape_controls(line) for line in s.snippet.rstrip().splitlines()]
     if r.suggestions:
         out += ["", *_wrap("Try one: paste its snippet into a copy of the config and run "
                            "`alertrouter replay --config COPY --since ...`.", "")]

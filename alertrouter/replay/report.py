@@ -1,17 +1,23 @@
 """The replay's report as text for a terminal: a table per section (notifications per role, channel
 and day; pages; notices held per stage; the router's own notices), recorded beside replayed, then
 the changed events (id prefix, time, title, what changed and what decided it) and the events a
-replay cannot judge. `--json` prints `Report.as_dict()` instead."""
+replay cannot judge. `--json` prints `Report.as_dict()` instead.
+
+Payload text (titles, rule names, a stage's reason quoting another alert) reaches a terminal here:
+its control, bidi and line-separator characters are shown as escapes (`\x1b`, `\n`, `\u202e`),
+so an alert cannot clear the screen, colour or reorder the text, or forge a line of the report."""
 
 from __future__ import annotations
 
 from collections import Counter
 
+from ..rendering.safety import escape_controls
 from .compare import Report
 
 
 def table(headers: list[str], rows: list[list[str]]) -> list[str]:
-    """Columns padded to their widest cell; numbers right-aligned."""
+    """Columns padded to their widest cell; numbers right-aligned; cells shown without control characters."""
+    headers, rows = [escape_controls(str(c)) for c in headers], [[escape_controls(str(c)) for c in r] for r in rows]
     widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
 
     def line(cells):
@@ -61,11 +67,13 @@ def render(report: Report) -> str:
     out.append(f"Events whose outcome changed: {len(report.changed)}")
     for c in report.changed:
         e = c.event
-        out.append(f"  {short_id(e.id):<12}  {e.time.strftime('%Y-%m-%d %H:%M:%S')}  {e.title}")
+        out.append(escape_controls(f"  {short_id(e.id):<12}  {e.time.strftime('%Y-%m-%d %H:%M:%S')}  {e.title}"))
         for ch in c.changes:
-            out.append(f"      {ch.text} [{', '.join(ch.channels)}] (route {ch.route}, decided by {ch.stage})")
+            out.append(escape_controls(f"      {ch.text} [{', '.join(ch.channels)}] (route {ch.route}, "
+                                       f"decided by {ch.stage})"))
     if report.unknowable:
         out += ["", f"Events replay cannot judge: {len(report.unknowable)}"]
         for e, why in report.unknowable:
-            out.append(f"  {short_id(e.id):<12}  {e.time.strftime('%Y-%m-%d %H:%M:%S')}  {e.title}: {why}")
+            out.append(escape_controls(f"  {short_id(e.id):<12}  {e.time.strftime('%Y-%m-%d %H:%M:%S')}  "
+                                       f"{e.title}: {why}"))
     return "\n".join(out) + "\n"
