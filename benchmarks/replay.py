@@ -84,8 +84,8 @@ def main() -> None:
         gc.collect()
 
         t0, c0 = time.perf_counter(), time.process_time()
-        sources = engine.source_events(store, start, end)
-        recorded = Made(store, start, end)
+        sources, router_notices = engine.period_events(store, start, end)
+        recorded = Made(store, start, end, router_notices)
         t1, c1 = time.perf_counter(), time.process_time()
         scratch = engine.simulate(engine.as_recorded(loaded, recorded)[0], sources, store, start, end)
         t2, c2 = time.perf_counter(), time.process_time()

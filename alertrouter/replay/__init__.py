@@ -2,7 +2,7 @@
 beside what was recorded. Its parts, one job each:
 
     period.py    --since / --from / --to as [start, end)
-    engine.py    the simulation on event time over a scratch in-memory store (the real App)
+    engine.py    the simulation on event time over a scratch store in memory (the real App)
     outcomes.py  a store's outcomes per event, and the period's figures
     compare.py   recorded against replayed: figures, changed events in words, what cannot be judged
     report.py    the text report (the JSON one is `Report.as_dict()`)
@@ -16,7 +16,7 @@ from datetime import datetime
 
 from ..config.load import LoadedConfig
 from .compare import Report, compare
-from .engine import as_recorded, simulate, source_events
+from .engine import as_recorded, period_events, simulate
 from .outcomes import Made, Reader
 
 __all__ = ["Report", "replay"]
@@ -24,8 +24,8 @@ __all__ = ["Report", "replay"]
 
 def replay(loaded: LoadedConfig, store, start: datetime, end: datetime, config_name: str = "") -> Report:
     """Replay the source events of [start, end) in `store` under `loaded`; the real store is only read."""
-    sources = source_events(store, start, end)
-    recorded = Made(store, start, end)  # read once: the channels as they were, and the comparison
+    sources, router_notices = period_events(store, start, end)
+    recorded = Made(store, start, end, router_notices)  # read once: the channels as they were, and the comparison
     resolved, unset = as_recorded(loaded, recorded)
     scratch = simulate(resolved, sources, store, start, end)
     try:

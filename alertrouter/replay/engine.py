@@ -1,5 +1,5 @@
 """The simulation: the period's source events, in their own time order and on their own timestamps,
-through a config's router and pipeline (the real `App`) over a scratch in-memory SQLite store, with
+through a config's router and pipeline (the real `App`) over a scratch store in memory, with
 the periodic pass run at event time whenever something falls due. Nothing is sent: the scratch App
 has no dispatcher, the real store is only read, and nothing it does is logged (`logs.simulated`).
 
@@ -25,8 +25,8 @@ from ..logs import simulated
 from ..model import Event
 from ..pipeline import budget, silences
 from ..store.base import Notification
+from ..store.memory import MemoryStore
 from .outcomes import Made, held_stage
-from ..store.sqlite import SqliteStore
 
 
 class Clock:
@@ -104,7 +104,20 @@ def source_events(store, start: datetime, end: datetime) -> list[Event]:
     """The events Azure sent in [start, end), by time, those of the same time as they were taken in
     (Azure ML sends a run's two end notices in the same second: the first taken in is the one that
     notified): the router's own notices are outcomes."""
-    return [e for e in store.events_between(start, end) if is_source(e)]
+    return period_events(store, start, end)[0]
+
+
+def period_events(store, start: datetime, end: datetime) -> tuple[list[Event], dict[str, Event]]:
+    """The period's events, read once: the source events (as `source_events`), and the router's own
+    notices by id, which the comparison needs as events (`Made(..., events=)`) and would otherwise
+    ask the store for one at a time."""
+    sources, made = [], {}
+    for e in store.events_between(start, end):
+        if is_source(e):
+            sources.append(e)
+        else:
+            made[e.id] = e
+    return sources, made
 
 
 NOT_SET_THEN = ["not set where the period was recorded (its notices went to log)"]
@@ -137,20 +150,23 @@ def as_recorded(loaded: LoadedConfig, recorded: Made) -> tuple[LoadedConfig, lis
 
 
 def simulate(loaded: LoadedConfig, events: Iterable[Event], real_store, start: datetime,
-             end: datetime) -> SqliteStore:
+             end: datetime) -> MemoryStore:
     """A scratch store holding what `loaded` would have made of `events` (in time order), with the
     real store's silences; the periodic pass runs up to `end`. Its channels are taken as `loaded`
-    resolves them (`replay` passes them `as_recorded`). The caller closes it."""
-    scratch = SqliteStore(":memory:")
+    resolves them (`replay` passes them `as_recorded`). The caller closes it.
+
+    The scratch store is the in-memory one (store/memory.py, which passes the same contract suite as
+    SQLite and Azure): on an in-memory SQLite database half the simulation was statements and rows."""
+    scratch = MemoryStore()
     clock = Clock(start.timestamp())
     copy_silences(real_store, scratch, clock.t)
     # nothing of the scratch App is logged: an intake line from it would read as a real one
     with simulated(), tempfile.TemporaryDirectory(prefix="alertrouter-replay-") as data_dir:
         app = App(loaded, data_dir, store=scratch, clock=clock)
         driver = EventTimeDriver(app, clock)
-        # one commit for the whole scratch run (no other writer shares it), and the silences read
-        # once: only copy_silences writes them
-        with scratch.transaction(), app.pipeline.batch():
+        # the silences read once: only copy_silences writes them. No transaction around the run:
+        # the memory store has no commit to save, and would keep every write's undo until the end
+        with app.pipeline.batch():
             for event in sorted(events, key=lambda e: e.time):  # stable: ties keep the order given
                 driver.feed(event)
             driver.advance(end.timestamp() - 1e-6)

@@ -70,8 +70,11 @@ class Made:
 
     LATE = 86400.0
 
-    def __init__(self, store, start: datetime, end: datetime):
+    def __init__(self, store, start: datetime, end: datetime, events: dict[str, Event] | None = None):
+        """`events`: the store's events already read, by id (the period's, read once for the
+        simulation); `others` asks the store only for those not among them."""
         self.store, self.end = store, end.timestamp()
+        self.events = events or {}
         self.by_event: dict[str, list[Notification]] = {}
         for n in store.made_between(start.timestamp(), self.end + self.LATE):
             self.by_event.setdefault(n.event_id, []).append(n)
@@ -87,7 +90,9 @@ class Made:
         out = []
         for event_id, made in self.by_event.items():
             made = [n for n in made if n.created_at < self.end]
-            event = self.store.get_event(event_id) if event_id not in known and made else None
+            event = None
+            if event_id not in known and made:
+                event = self.events.get(event_id) or self.store.get_event(event_id)
             if event is not None and router_made(event):  # not a source event from before the period
                 out.append((event, made))
         return out

@@ -11,7 +11,7 @@ from tests.replay.configs import BASE, config
 from tests.replay.conftest import azurite, record, store  # noqa: F401  (each store in turn)
 from tests.noise.test_findings import _flaps
 from tests.replay.month import END, START, hard_days
-from tests.store.conftest import azure_settings, azure_store, sqlite_store  # noqa: F401
+from tests.store.conftest import azure_settings, azure_store, memory_store, sqlite_store  # noqa: F401
 
 
 @pytest.mark.timeout(600)  # Azurite answers each request in 10-20 ms

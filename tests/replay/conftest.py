@@ -16,7 +16,8 @@ from tests.replay.configs import config
 from tests.replay.month import END, Month, month
 from tests.store import conftest as store_conftest
 from tests.store.azurite import Azurite, missing_reason
-from tests.store.conftest import ROOT, STORE_FIXTURES, azure_settings, azure_store, sqlite_store  # noqa: F401
+from tests.store.conftest import (ROOT, STORE_FIXTURES, azure_settings, azure_store, memory_store,  # noqa: F401
+                                  sqlite_store)
 
 
 def record(store, m: Month, data_dir, loaded=None) -> None:
@@ -63,7 +64,7 @@ def azurite():
 
 @pytest.fixture(params=STORE_FIXTURES)
 def store(request):
-    """Each store in turn: SQLite, and the Azure store on Azurite."""
+    """Each store in turn: SQLite, the Azure store on Azurite, and the in-memory one."""
     return request.getfixturevalue(request.param)
 
 

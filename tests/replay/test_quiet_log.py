@@ -21,7 +21,7 @@ def test_a_replay_logs_nothing_of_what_it_simulates(recorded_sqlite, tmp_path, c
     assert len(sources) > 200
     with caplog.at_level(logging.DEBUG, logger="alertrouter"):
         scratch = engine.simulate(config(), sources, recorded_sqlite, START, end)
-    made = scratch._conn().execute("SELECT COUNT(*) FROM notifications").fetchone()[0]
+    made = sum(scratch.counts()[status] for status in ("pending", "held"))
     scratch.close()
     assert made > 50  # the simulation did take them in and notify
     assert [r.getMessage() for r in caplog.records if r.name.startswith("alertrouter")] == []

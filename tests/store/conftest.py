@@ -1,4 +1,5 @@
-"""Store factories for the contract suite. Each yields a fresh, empty store.
+"""Store factories for the contract suite. Each yields a fresh, empty store: SQLite on a file, Azure
+on Azurite, and the in-memory store the replay simulates on.
 
 The Azure store runs against Azurite (npm devDependency, `npm ci`), started once per session on
 free loopback ports; each test gets its own tables and queue. Without node_modules the Azure
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from alertrouter.settings import AzureStorage
+from alertrouter.store.memory import MemoryStore
 from alertrouter.store.sqlite import SqliteStore
 from tests.store.azurite import Azurite, missing_reason
 
@@ -81,7 +83,14 @@ def azure_store(azure_settings):
     store.close()  # its tables go with Azurite's in-memory storage at the end of the session
 
 
-STORE_FIXTURES = ["sqlite_store", "azure_store"]
+@pytest.fixture
+def memory_store():
+    store = MemoryStore()
+    yield store
+    store.close()
+
+
+STORE_FIXTURES = ["sqlite_store", "azure_store", "memory_store"]
 
 
 @pytest.fixture(params=STORE_FIXTURES)
@@ -98,6 +107,8 @@ def reopen(request, store):
     def open_again():
         if request.node.callspec.params["store"] == "sqlite_store":
             again = SqliteStore(store.path)
+        elif request.node.callspec.params["store"] == "memory_store":
+            again = MemoryStore(store.data)  # the same data, as the same process would open it again
         else:
             from alertrouter.store.azure import AzureStore
 

@@ -227,6 +227,32 @@ def test_sqlite_transaction_rolls_back_as_a_whole(sqlite_store):
     assert sqlite_store.get_event("r1") is not None
 
 
+def test_memory_transaction_rolls_back_as_a_whole(memory_store):
+    """The in-memory store undoes a failed transaction too: the event and its notifications, the
+    state written beside them, an attempt, a changed lease, a deleted document."""
+    s = memory_store
+    s.ingest([(event("k1"), notes("k1", 1))], 9.0)
+    s.state_put("alert", "fp-k", {"firing": True}, None, 9.0)
+    [n] = s.claim(9.0, 10, 30, "A")
+    before = (s.get("k1-n0"), s.state_list("alert"), s.counts())
+    try:
+        with s.transaction():
+            s.ingest([(event("r1"), notes("r1")), (event("k1"), notes("k1", 1))], 10.0)
+            with s.transaction():
+                s.state_put("alert", "fp-r", {"firing": True}, None, 10.0)
+                s.state_put("alert", "fp-k", {"firing": False}, 1, 10.0)
+                s.state_delete("alert", "fp-k")
+            s.finish(n, "A", Attempt(n.id, 1, 10.0, "delivered", "ok"), "sent", 10.0, 10.0)
+            raise RuntimeError("the request failed part-way")
+    except RuntimeError:
+        pass
+    assert s.get_event("r1") is None and s.state_get("alert", "fp-r") is None
+    assert (s.get("k1-n0"), s.state_list("alert"), s.counts()) == before
+    assert s.history("k1-n0") == [] and s.duplicates_of("k1") == (0, [])
+    s.ingest([(event("r1"), notes("r1"))], 11.0)  # the store takes writes again
+    assert s.get_event("r1") is not None and s.counts()["pending"] == 3
+
+
 def test_sqlite_writers_on_many_threads_share_the_file(sqlite_store):
     def write(i: int) -> None:
         for j in range(20):

@@ -1,5 +1,5 @@
-"""The contract suite covers every method of every store role, on every store, and both stores
-implement every role in full (each method with the protocol's parameters)."""
+"""The contract suite covers every method of every store role, on every store, and every store
+(SQLite, Azure, in memory) implements every role in full (each method with the protocol's parameters)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import inspect
 
 from alertrouter.store.azure import AzureStore
 from alertrouter.store.base import ROLES, Store
+from alertrouter.store.memory import MemoryStore
 from alertrouter.store.sqlite import SqliteStore
 from tests.store import test_console_queries, test_contract, test_contract_roles  # noqa: F401  (they register)
 from tests.store.conftest import STORE_FIXTURES
@@ -30,7 +31,7 @@ def test_the_registry_names_only_role_methods():
 
 
 def test_contract_tests_run_on_every_store():
-    assert set(STORE_FIXTURES) == {"sqlite_store", "azure_store"}
+    assert set(STORE_FIXTURES) == {"sqlite_store", "azure_store", "memory_store"}
     single = sorted({t.__name__ for tests in COVERED.values() for t in tests
                      if "store" not in inspect.signature(t).parameters})
     assert single == [], "a contract test must take the `store` fixture (every store)"
@@ -42,8 +43,8 @@ def test_store_is_the_union_of_the_roles():
     assert len(ROLE_METHODS) == sum(len(methods(role)) for role in ROLES)  # no method in two roles
 
 
-def test_both_stores_implement_every_role_in_full():
-    for cls in (SqliteStore, AzureStore):
+def test_every_store_implements_every_role_in_full():
+    for cls in (SqliteStore, AzureStore, MemoryStore):
         for name, role in ROLE_METHODS.items():
             impl = getattr(cls, name, None)
             assert callable(impl), f"{cls.__name__} lacks {role.__name__}.{name}"
