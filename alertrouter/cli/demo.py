@@ -14,6 +14,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import click
 
 from ..inbound import parse_payload
+from ..rendering.safety import escape_controls
 from .demo_scenario import STORM_RULE, STORM_SIZE, Step, scenario
 from .post import START_IT, Unreachable, router_options, answer_text, as_azure_sends, endpoint_url, key_advice, post, shown_url
 
@@ -82,7 +83,7 @@ def _send(url: str, key: str | None, step: Step) -> dict:
             sys.exit(1)
         if not resp.ok:
             click.echo(f"error: POST {path} for \"{step.says}\": HTTP {resp.status_code}: "
-                       f"{answer_text(resp.text, key)[:500]}", err=True)
+                       f"{escape_controls(answer_text(resp.text, key)[:500])}", err=True)  # whatever answered
             advice = key_advice(resp, key, url)
             if advice:
                 click.echo(advice, err=True)

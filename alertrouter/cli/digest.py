@@ -3,6 +3,10 @@
     alertrouter digest weekly-summary                          # last fired period → .data/digests/*.html
     alertrouter digest weekly-summary --period-end 2026-10-26  # the period ending before 26 Oct (local)
     alertrouter digest weekly-summary --send                   # send it (recorded: the timer will not repeat it)
+
+The subject (a template may put payload text in it), template errors (they may quote it), the reason
+stored with a period not sent and each receiver's answer are printed with their control, bidi and
+line-separator characters as escapes (`escape_controls`).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from pathlib import Path
 import click
 
 from .common import load_or_exit, open_data_store
+from ..rendering.safety import escape_controls
 
 
 @click.command("digest")
@@ -61,14 +66,14 @@ def digest(name: str, period_end: str | None, out_dir: str | None, role: str | N
             record = runner.ledger.get(name, period.key) or {}
             if outcome.status in (NO_DATA, NOT_YET) or (outcome.status == "skipped" and record.get("status") == NO_DATA):
                 why = outcome.detail.removeprefix("not sent: ") or record.get("detail", "")
-                click.echo(f"digest {name} for {period.label()} not sent: no data ({why}); "
+                click.echo(f"digest {name} for {period.label()} not sent: no data ({escape_controls(str(why))}); "
                            "use --force to send it anyway", err=True)
                 sys.exit(1)
             if outcome.status == "skipped":
                 click.echo(f"digest {name} for {period.label()} was already sent ({record.get('status', '?')}); "
                            "use --force to send it again", err=True)
                 sys.exit(1)
-            click.echo(outcome.summary())
+            click.echo(escape_controls(outcome.summary()))  # each receiver's answer
             sys.exit(0 if outcome.status == "sent" else 1)
         data = runner.build(name, period)
         cover = runner.coverage(name, period, data)
@@ -81,8 +86,8 @@ def digest(name: str, period_end: str | None, out_dir: str | None, role: str | N
         text_path.write_text(f"Subject: {msg.parts.get('subject', '')}\n\n{msg.parts.get('text', '')}\n",
                              encoding="utf-8")
         for part, err in msg.template_errors.items():
-            click.echo(f"template error in {part} (plain rendering used): {err}", err=True)
-        click.echo(f"Subject: {msg.parts.get('subject', '')}")
+            click.echo(f"template error in {part} (plain rendering used): {escape_controls(str(err))}", err=True)
+        click.echo(f"Subject: {escape_controls(msg.parts.get('subject', ''))}")
         click.echo(f"period: {period.start_local.isoformat()} – {period.end_local.isoformat()} ({d.time_zone})")
         click.echo(f"wrote {html_path.resolve().as_uri()}")
         click.echo(f"wrote {text_path}")

@@ -1,4 +1,11 @@
-"""`alertrouter`: check a config, explain a payload's route, serve locally, send a payload."""
+"""`alertrouter`: check a config, explain a payload's route, serve locally, send a payload.
+
+Text that comes from a payload, a stored record or a receiver (titles, label values in a route's
+trail, a stage's reason quoting a silence's comment or another alert, a delivery attempt's detail,
+a router's answer) is printed through `escape_controls`: its control, bidi and line-separator
+characters show as escapes (`\\x1b`, `\\r`, `\\u202e`), so it cannot clear, colour or reorder the
+terminal, or forge a line. Our own wording, and what `check` and `serve` say about the operator's own
+config, are printed as they are."""
 
 from __future__ import annotations
 
@@ -16,7 +23,7 @@ from .noise import noise as _noise
 from .replay import replay as _replay
 from ..errors import PayloadError
 from ..inbound import decode, parse_payload
-from ..rendering.safety import escape_controls
+from ..rendering.safety import escape_controls, json_controls
 
 
 def _read_payload(path: str):
@@ -79,8 +86,8 @@ def route(payload: str, config: str, as_json: bool, data_dir: str) -> None:
     _, obj = _read_payload(payload)
     try:
         parsed = parse_payload(obj)
-    except PayloadError as exc:
-        click.echo(f"error: {payload}: {exc}", err=True)
+    except PayloadError as exc:  # an unknown payload's message names its keys
+        click.echo(f"error: {payload}: {escape_controls(str(exc))}", err=True)
         sys.exit(2)
     import time as _time
 
@@ -102,13 +109,14 @@ def route(payload: str, config: str, as_json: bool, data_dir: str) -> None:
         click.echo(f"Event Grid validation handshake; the answer is {json.dumps(parsed.handshake)}")
     for e in out:
         click.echo(escape_controls(f"{e['kind']} [{e['severity']}] {e['title']}"))
-        click.echo(f"  id: {e['id']}")
-        for line in e["trail"]:
-            click.echo(f"  route {line}")
+        click.echo(f"  id: {escape_controls(e['id'])}")
+        for line in e["trail"]:  # a route that did not match quotes the event's value
+            click.echo(f"  route {escape_controls(line)}")
         for t in e["targets"]:
             extra = f" (instead of {t['instead_of']}: its environment variables are not set)" if "instead_of" in t else ""
+            # the reason may quote a silence's comment or another alert's title
             held = f"  [{t['action']}: {t['reason']}]" if t["action"] != "send" else ""
-            click.echo(f"  → {t['role']} via {t['channel']}{extra}{held}")
+            click.echo(escape_controls(f"  → {t['role']} via {t['channel']}{extra}{held}"))
 
 
 @main.command()
@@ -129,7 +137,7 @@ def render(payload: str, channel_name: str, role: str | None, config: str, out_d
         parsed = parse_payload(obj)
         items = previews(loaded, parsed.events, channel_name, role, data_dir)
     except PayloadError as exc:
-        click.echo(f"error: {payload}: {exc}", err=True)
+        click.echo(f"error: {payload}: {escape_controls(str(exc))}", err=True)
         sys.exit(2)
     except PreviewError as exc:
         click.echo(f"error: {exc}", err=True)
@@ -138,10 +146,10 @@ def render(payload: str, channel_name: str, role: str | None, config: str, out_d
         click.echo("no notification: no event in this payload reaches that channel (use --role to force one)",
                    err=True)
     for item in items:
-        click.echo(f"── {item.label}")
+        click.echo(f"── {escape_controls(item.label)}")  # a group's label values
         for part, err in item.template_errors.items():
-            click.echo(f"   template error in {part}: {err}")
-        click.echo(item.json_text)
+            click.echo(f"   template error in {part}: {err}")  # escaped where it is made (rendering/problems.py)
+        click.echo(json_controls(item.json_text))  # its JSON (ensure_ascii=False) leaves DEL, C1 and bidi raw
         if out_dir:
             for path in item.write(Path(out_dir)):
                 click.echo(f"   wrote {path}")
@@ -266,7 +274,8 @@ def send(payload: str, url: str, key: str | None) -> None:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
     click.echo(f"POST {path}: HTTP {resp.status_code}")
-    click.echo(answer_text(resp.text, key))
+    # whatever answers at --url: it may quote the payload; its line breaks stay, CR and the rest are escaped
+    click.echo(escape_controls(answer_text(resp.text, key), keep_newlines=True))
     advice = key_advice(resp, key, url)
     if advice:
         click.echo(advice, err=True)
@@ -345,7 +354,8 @@ def silence_list(show_all: bool, data_dir: str) -> None:
         state = "active" if s.active(now) else "pending" if s.starts_at > now else "expired"
         end = (f"expired {_when(min(s.expired_at or s.ends_at, s.ends_at))}" if state == "expired"
                else f"until {_when(s.ends_at)}")
-        click.echo(f"{s.id}  {state:<7}  {json.dumps(s.matchers)}  {end}  by {s.created_by}: {s.comment}")
+        click.echo(escape_controls(f"{s.id}  {state:<7}  {json.dumps(s.matchers)}  {end}  by {s.created_by}: "
+                                   f"{s.comment}"))
 
 
 @silence.command("expire", short_help="End a silence now.")
@@ -402,8 +412,9 @@ def outbox_list(status: str | None, limit: int, data_dir: str, as_json: bool) ->
     if not rows:
         click.echo("no notifications" + (f" with status {status}" if status else ""))
     for n in rows:
-        click.echo(f"{n.id}  {n.status:<7}  attempts {n.attempts:<2}  {n.role} via {n.channel}  "
-                   f"(route {n.route})  updated {_when(n.updated_at)}" + (f"  {n.last_detail}" if n.last_detail else ""))
+        click.echo(escape_controls(  # last_detail: a receiver's answer, or a stage's reason quoting payload text
+            f"{n.id}  {n.status:<7}  attempts {n.attempts:<2}  {n.role} via {n.channel}  (route {n.route})  "
+            f"updated {_when(n.updated_at)}" + (f"  {n.last_detail}" if n.last_detail else "")))
 
 
 def _find_notification(store, given: str):
@@ -423,7 +434,8 @@ def _find_notification(store, given: str):
     shown = 5
     click.echo(f"error: {given} is the start of {len(found)} notification ids; give more of the id:", err=True)
     for c in found[:shown]:
-        click.echo(f"  {c.id}  {c.status:<7}  {c.role} via {c.channel}  created {_when(c.created_at)}", err=True)
+        click.echo(escape_controls(f"  {c.id}  {c.status:<7}  {c.role} via {c.channel}  created {_when(c.created_at)}"),
+                   err=True)
     if len(found) > shown:
         click.echo(f"  … and {len(found) - shown} more (newest shown)", err=True)
     sys.exit(1)
@@ -441,13 +453,14 @@ def outbox_show(notification_id: str, data_dir: str) -> None:
     click.echo(f"  event   {escape_controls(n.event_id)}"
                + (f"\n          {escape_controls(f'{event.kind} [{event.severity.value}] {event.title}')}"
                   if event else " (no longer stored)"))
-    click.echo(f"  target  route {n.route}, role {n.role}, channel {n.channel}"
-               + (f" (instead of {n.fallback_from})" if n.fallback_from else ""))
+    click.echo(escape_controls(f"  target  route {n.route}, role {n.role}, channel {n.channel}"
+                               + (f" (instead of {n.fallback_from})" if n.fallback_from else "")))
     click.echo(f"  created {_when(n.created_at)}, updated {_when(n.updated_at)}"
                + (f", next attempt {_when(n.next_attempt_at)}" if n.status == "pending" else ""))
     for a in store.history(n.id):
         after = f" (Retry-After {a.retry_after:g} s)" if a.retry_after else ""
-        click.echo(f"  {_when(a.at)}  #{a.number}  {a.status:<9} {a.detail}{after}")
+        # the detail quotes the receiver's answer
+        click.echo(escape_controls(f"  {_when(a.at)}  #{a.number}  {a.status:<9} {a.detail}{after}"))
 
 
 @outbox.command("retry")
