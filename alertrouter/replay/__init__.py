@@ -16,7 +16,7 @@ from datetime import datetime
 
 from ..config.load import LoadedConfig
 from .compare import Report, compare
-from .engine import as_recorded, period_events, simulate
+from .engine import as_recorded, collection_paused, period_events, simulate
 from .outcomes import Made, Reader
 
 __all__ = ["Report", "replay"]
@@ -24,8 +24,9 @@ __all__ = ["Report", "replay"]
 
 def replay(loaded: LoadedConfig, store, start: datetime, end: datetime, config_name: str = "") -> Report:
     """Replay the source events of [start, end) in `store` under `loaded`; the real store is only read."""
-    sources, router_notices = period_events(store, start, end)
-    recorded = Made(store, start, end, router_notices)  # read once: the channels as they were, and the comparison
+    with collection_paused():
+        sources, router_notices = period_events(store, start, end)
+        recorded = Made(store, start, end, router_notices)  # read once: the channels as they were, and the comparison
     resolved, unset = as_recorded(loaded, recorded)
     scratch = simulate(resolved, sources, store, start, end)
     try:
@@ -33,6 +34,7 @@ def replay(loaded: LoadedConfig, store, start: datetime, end: datetime, config_n
         if unset:
             report.notes.append(f"Not configured where the period was recorded, so their notices go to log here "
                                 f"too: {', '.join(unset)}.")
-        return compare(report, Reader(loaded), store, scratch, sources, recorded)
+        with collection_paused():
+            return compare(report, Reader(loaded), store, scratch, sources, recorded)
     finally:
         scratch.close()

@@ -31,6 +31,9 @@ from .records import (Attempt, ChannelActivity, EventFilter, EventPage, IngestOu
 _STATUSES = ("pending", "sent", "dead", "held")
 _DONE = ("sent", "dead", "held")
 _MISSING = object()
+# one encoder and decoder for every document (json.dumps with separators makes an encoder per call)
+_encode = json.JSONEncoder(separators=(",", ":")).encode
+_decode = json.JSONDecoder().decode
 
 
 @dataclass
@@ -293,10 +296,10 @@ class MemoryStore:
     def state_get(self, kind: str, key: str) -> tuple[dict, int] | None:
         with self._lock:
             found = self.data.state.get(kind, {}).get(key)
-        return (json.loads(found[0]), found[1]) if found is not None else None
+        return (_decode(found[0]), found[1]) if found is not None else None
 
     def state_put(self, kind: str, key: str, value: dict, expected: int | None, now: float) -> bool:
-        body = json.dumps(value, separators=(",", ":"))
+        body = _encode(value)
         with self._tx():
             docs = self.data.state.get(kind)
             if docs is None:
@@ -318,7 +321,7 @@ class MemoryStore:
             docs = sorted(self.data.state.get(kind, {}).items())
         if limit is not None:
             docs = docs[:max(0, limit)]
-        return [(k, json.loads(body), version) for k, (body, version) in docs]
+        return [(k, _decode(body), version) for k, (body, version) in docs]
 
     def state_delete(self, kind: str, key: str) -> None:
         with self._tx():
