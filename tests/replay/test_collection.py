@@ -1,0 +1,59 @@
+"""A replay pauses the cyclic garbage collector while it reads and compares (the phases that make
+hundreds of thousands of records), and leaves it as it found it: on in a server after every what-if,
+also when two overlap, and off when the caller had turned it off."""
+
+from __future__ import annotations
+
+import gc
+import threading
+from datetime import timedelta
+
+from alertrouter.replay import replay
+from alertrouter.replay.engine import collection_paused
+from tests.replay.configs import config
+from tests.replay.month import START
+
+
+def test_a_replay_leaves_the_collector_on(recorded_sqlite):
+    assert gc.isenabled()
+    with collection_paused():
+        assert not gc.isenabled()
+    report = replay(config(), recorded_sqlite, START, START + timedelta(days=2))
+    assert report.events > 0 and not report.changed
+    assert gc.isenabled()
+
+
+def test_a_caller_that_turned_it_off_keeps_it_off():
+    gc.disable()
+    try:
+        with collection_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_overlapping_replays_leave_it_on_whichever_ends_first():
+    for first_to_end in ("ours", "theirs"):
+        inside, release = threading.Event(), threading.Event()
+
+        def other():
+            with collection_paused():
+                inside.set()
+                release.wait(5)
+
+        t = threading.Thread(target=other)
+        if first_to_end == "ours":
+            t.start()
+            inside.wait(5)
+            with collection_paused():
+                pass
+            release.set()
+            t.join()
+        else:
+            with collection_paused():
+                t.start()
+                inside.wait(5)
+                release.set()
+                t.join()
+        assert gc.isenabled(), first_to_end
