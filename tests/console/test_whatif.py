@@ -235,7 +235,7 @@ def test_a_period_over_the_cap_replays_its_most_recent_events(seeded_server, see
                   key=lambda e: (e.time, e.id))
     first = week[-40].time
     replayed = sum(1 for e in week if e.time >= first)
-    assert f"The store holds {len(week)} events from the last 7 days, more than the 40 a what-if replays in one " \
+    assert f"The store holds more than 40 events from the last 7 days, the most a what-if replays in one " \
            f"request: this replays the most recent ones, from {first:%Y-%m-%d %H:%M:%S} UTC." in page.text
     assert f"Replayed {replayed} event(s) from {first:%Y-%m-%d %H:%M}" in page.text
 
@@ -248,3 +248,33 @@ def test_a_long_list_of_changed_events_is_cut_and_says_so(seeded_server, seeded_
     assert f"Events whose outcome changed: {len(runs)}</h3>" in page.text
     assert len(re.findall(r'<a href="/event\?id=[^"]+"><code>', page.text)) == SHOWN_CHANGES
     assert f"The first {SHOWN_CHANGES} are listed; <code>alertrouter replay --json</code> gives them all." in page.text
+
+
+def test_a_busy_week_is_not_read_whole_to_find_its_most_recent_events(tmp_path):
+    """The cap's start is found by reading back from the end in growing windows: a week of an event
+    every ten minutes (1,008), 40 to replay, reads a few windows' worth, not the week."""
+    from alertrouter.app import App
+    from alertrouter.console.whatif import WhatIf
+    from alertrouter.model import Event
+    from alertrouter.store.sqlite import SqliteStore
+
+    class Counting(SqliteStore):  # the real store, counting what a period's read hands back
+        read = 0
+
+        def events_between(self, start, end, kinds=None):
+            found = super().events_between(start, end, kinds)
+            Counting.read += len(found)
+            return found
+
+    now = datetime(2026, 11, 30, 12, tzinfo=timezone.utc)
+    store = Counting(tmp_path / "alertrouter.db")
+    week = [Event(id=f"ev-{i}", source="aml", kind="run.completed", severity="informational", title=f"run {i}",
+                  time=now - timedelta(minutes=10 * i + 5), fingerprint=f"run:{i}") for i in range(1008)]
+    store.ingest([(e, []) for e in week], now.timestamp())
+    whatif = WhatIf(App(config(), tmp_path, store=store, clock=lambda: now.timestamp()), max_events=40)
+    start, end, capped = whatif.period()
+    assert (start, end) == (week[39].time, now)  # the 40th most recent
+    assert capped.startswith("The store holds more than 40 events from the last 7 days")
+    assert Counting.read < 100, Counting.read  # 1 + 2 + 4 hours: 42 events of 1,008
+    assert whatif.period()[0] == start  # the same answer again
+    store.close()
