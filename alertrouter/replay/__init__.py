@@ -13,6 +13,7 @@ The command, `alertrouter replay`, is alertrouter/cli/replay.py.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Callable
 
 from ..config.load import LoadedConfig
 from .compare import Report, compare
@@ -22,13 +23,19 @@ from .outcomes import Made, Reader
 __all__ = ["Report", "replay"]
 
 
-def replay(loaded: LoadedConfig, store, start: datetime, end: datetime, config_name: str = "") -> Report:
-    """Replay the source events of [start, end) in `store` under `loaded`; the real store is only read."""
+def replay(loaded: LoadedConfig, store, start: datetime, end: datetime, config_name: str = "",
+           progress: Callable[[str], None] | None = None) -> Report:
+    """Replay the source events of [start, end) in `store` under `loaded`; the real store is only
+    read. `progress` (the command's stderr on a terminal) is told what the run is doing."""
+    say = progress or (lambda _: None)
     with collection_paused():
         sources, router_notices = period_events(store, start, end)
         recorded = Made(store, start, end, router_notices)  # read once: the channels as they were, and the comparison
+    say(f"read {len(sources):,} events and {sum(map(len, recorded.by_event.values())):,} recorded notifications; "
+        f"simulating")
     resolved, unset = as_recorded(loaded, recorded)
-    scratch = simulate(resolved, sources, store, start, end)
+    scratch = simulate(resolved, sources, store, start, end, progress)
+    say("comparing")
     try:
         report = Report(start, end, config_name or str(loaded.path), len(sources))
         if unset:

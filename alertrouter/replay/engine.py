@@ -18,7 +18,7 @@ import tempfile
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
-from typing import Iterable
+from typing import Callable, Iterable
 
 from ..app import App
 from ..config.load import LoadedConfig
@@ -167,11 +167,15 @@ def as_recorded(loaded: LoadedConfig, recorded: Made) -> tuple[LoadedConfig, lis
     return resolved, unresolved
 
 
+PROGRESS_EVERY = 10_000  # events simulated between two progress lines
+
+
 def simulate(loaded: LoadedConfig, events: Iterable[Event], real_store, start: datetime,
-             end: datetime) -> MemoryStore:
+             end: datetime, progress: Callable[[str], None] | None = None) -> MemoryStore:
     """A scratch store holding what `loaded` would have made of `events` (in time order), with the
     real store's silences; the periodic pass runs up to `end`. Its channels are taken as `loaded`
-    resolves them (`replay` passes them `as_recorded`). The caller closes it.
+    resolves them (`replay` passes them `as_recorded`). The caller closes it. `progress` is told
+    every PROGRESS_EVERY events how far the run is.
 
     The scratch store is the in-memory one (store/memory.py, which passes the same contract suite as
     SQLite and Azure): on an in-memory SQLite database half the simulation was statements and rows."""
@@ -185,7 +189,10 @@ def simulate(loaded: LoadedConfig, events: Iterable[Event], real_store, start: d
         # the silences read once: only copy_silences writes them. No transaction around the run:
         # the memory store has no commit to save, and would keep every write's undo until the end
         with app.pipeline.batch():
-            for event in sorted(events, key=lambda e: e.time):  # stable: ties keep the order given
+            ordered = sorted(events, key=lambda e: e.time)  # stable: ties keep the order given
+            for i, event in enumerate(ordered, 1):
                 driver.feed(event)
+                if progress is not None and i % PROGRESS_EVERY == 0:
+                    progress(f"simulated {i:,} of {len(ordered):,} events")
             driver.advance(end.timestamp() - 1e-6)
     return scratch

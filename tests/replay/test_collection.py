@@ -57,3 +57,18 @@ def test_overlapping_replays_leave_it_on_whichever_ends_first():
                 release.set()
                 t.join()
         assert gc.isenabled(), first_to_end
+
+
+def test_a_replay_says_how_far_it_is(recorded_sqlite, monkeypatch):
+    """What the command prints on a terminal while a long replay runs: the read, every
+    PROGRESS_EVERY events simulated, then the comparison."""
+    from alertrouter.replay import engine
+
+    monkeypatch.setattr(engine, "PROGRESS_EVERY", 100)
+    said: list[str] = []
+    report = replay(config(), recorded_sqlite, START, START + timedelta(days=10), progress=said.append)
+    n = report.events
+    assert n > 200
+    assert said[0].startswith(f"read {n:,} events and ") and said[0].endswith("recorded notifications; simulating")
+    assert said[1:-1] == [f"simulated {i:,} of {n:,} events" for i in range(100, n + 1, 100)]
+    assert said[-1] == "comparing"
