@@ -120,7 +120,8 @@ def _metric(e: Event, name: str) -> float | None:
 
 
 def figures(events: list[Event], period: Period, metric_names: list[str], top_n: int = TOP_N) -> Figures:
-    """The figures of `period` from `events` (which must reach LOOKBACK_DAYS before it). Events the
+    """The figures of `period` from `events` (which must reach LOOKBACK_DAYS before it, by time and
+    those of the same time in the order taken in, as `events_between` gives them). Events the
     router made itself are left out (run-watch findings only give their own counts)."""
     f = Figures(period)
     watched = watch_counts([e for e in events if e.kind in WATCH_KINDS and period.contains(e.time)])
@@ -132,13 +133,15 @@ def figures(events: list[Event], period: Period, metric_names: list[str], top_n:
         by_kind[e.kind].append(e)
 
     # --- runs ---
+    # a run's end is its earliest end notice, of the same time the first one taken in (events come by
+    # time, ties in intake order: Azure ML sends a run's two end notices in the same second, and the
+    # router notified the first), so the digest counts the run as the router announced it
     first_end: dict[str, Event] = {}
     for e in events:
         if e.kind in RUN_ENDS and e.time < period.end and (
-                e.fingerprint not in first_end or (e.time, e.id) < (first_end[e.fingerprint].time,
-                                                                    first_end[e.fingerprint].id)):
+                e.fingerprint not in first_end or e.time < first_end[e.fingerprint].time):
             first_end[e.fingerprint] = e
-    ends = sorted((e for e in first_end.values() if period.contains(e.time)), key=lambda e: (e.time, e.id))
+    ends = sorted((e for e in first_end.values() if period.contains(e.time)), key=lambda e: e.time)
     f.run_ends = ends
     first_start: dict[str, datetime] = {}
     for e in events:

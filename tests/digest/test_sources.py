@@ -140,3 +140,26 @@ def test_every_real_payload_is_a_source_event(path):
     except UnsupportedSchema:
         pytest.skip("not a payload the adapters take")
     assert [router_made(e) for e in events] == [""] * len(events)
+
+
+@pytest.mark.parametrize("first_in", ["run.failed", "run.completed"])
+def test_a_runs_two_end_notices_of_one_second_count_as_the_first_taken_in(tmp_path, first_in):
+    """Azure ML can send a run's two end notices in the same second; the router notified the first
+    one taken in, and the digest counts the run the same way, whatever the notices' ids."""
+    from alertrouter.model import Event
+
+    store = SqliteStore(tmp_path / "alertrouter.db")
+    at = T0 + timedelta(hours=2)
+    ends = {kind: Event(id=f"{'z' if kind == first_in else 'a'}-end", source="aml", kind=kind,
+                        severity="error" if kind == "run.failed" else "informational", title="run 1 ended",
+                        time=at, fingerprint="run:1", labels={"experiment": "churn"})
+            for kind in ("run.failed", "run.completed")}
+    other = "run.completed" if first_in == "run.failed" else "run.failed"
+    store.ingest([(ends[first_in], [])], at.timestamp())  # the first taken in has the id that sorts last
+    store.ingest([(ends[other], [])], at.timestamp() + 1)
+    data = collect(store, "weekly", period_ending(date(2026, 11, 30), 7, "Europe/Berlin"))
+    assert data.current.runs["ended"] == 1
+    assert [e.kind for e in data.current.run_ends] == [first_in]
+    want = "failed" if first_in == "run.failed" else "succeeded"
+    assert data.current.runs[want] == 1
+    store.close()
