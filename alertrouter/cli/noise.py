@@ -83,8 +83,9 @@ def noise(config_path: str, since: str | None, from_: str | None, to: str | None
     store = open_data_store(data_dir)
     try:
         report = build(loaded, store, start, end, options_for(loaded, **given), text, config_path)
-        if verify:
-            replay_each(loaded, text, report.suggestions, store, start, end)
+        if verify:  # a replay per suggestion: on a terminal, stderr says which one is running
+            progress = (lambda line: click.echo(line, err=True)) if sys.stderr.isatty() else None
+            replay_each(loaded, text, report.suggestions, store, start, end, progress)
     finally:
         store.close()
     click.echo(json.dumps(report.as_dict(), indent=2, default=str) if as_json else render(report), nl=as_json)

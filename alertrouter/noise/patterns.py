@@ -3,14 +3,15 @@ within `together_within`), and a rule that notifies in the same hour on many day
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from ..model import Event
 from .findings import Options
-from .reading import Record
+from .reading import Notice, Record
 
 SHARED = ("subscription", "resource_group", "resource")  # labels an inhibit rule's `equal` may name
 
@@ -58,14 +59,22 @@ def firing_spans(alerts: list[Event], end: datetime) -> dict[str, list[tuple[flo
 
 def pairs(record: Record, options: Options) -> list[Pair]:
     """Pairs that fired together `together_min` times or more and whose target still reached someone
-    while the source fired, most notices first."""
+    while the source fired, most notices first. Each look is a binary search in a rule's firing
+    times or its merged firing spans, so the cost grows with rules and bursts, not with every
+    firing of one rule against every firing of another (a month of a busy store took minutes)."""
     alerts = record.alerts()
     firings: dict[str, list[Event]] = defaultdict(list)
     for e in alerts:
         if e.kind == "alert.fired":
             firings[e.labels.get("alert_rule", e.title)].append(e)
     bursts = {rule: _bursts(fs, options.together_within) for rule, fs in firings.items()}
-    spans = firing_spans(alerts, record.end)
+    times = {rule: [e.time for e in fs] for rule, fs in firings.items()}  # by time, as the alerts come
+    spans = {rule: _merged(s) for rule, s in firing_spans(alerts, record.end).items()}
+    reached: dict[str, list[Notice]] = defaultdict(list)
+    for n in record.notices:
+        if n.reaches:
+            reached[n.rule].append(n)
+    within = timedelta(seconds=options.together_within)
     out = []
     for a, a_bursts in bursts.items():
         for b, b_firings in firings.items():
@@ -74,22 +83,42 @@ def pairs(record: Record, options: Options) -> list[Pair]:
             together = []
             for burst in a_bursts:
                 t0 = burst[0].time
-                after = [e for e in b_firings if 0 <= (e.time - t0).total_seconds() <= options.together_within]
-                before = [e for e in b_firings if 0 < (t0 - e.time).total_seconds() <= options.together_within]
-                if after and not before:
-                    together.append((burst[0], after[0]))
+                # b fired in [t0, t0 + within] (the first of those is the pair's), and not in [t0 - within, t0)
+                first_after = bisect_left(times[b], t0)
+                if first_after < len(times[b]) and times[b][first_after] <= t0 + within and \
+                        bisect_left(times[b], t0 - within) == first_after:
+                    together.append((burst[0], b_firings[first_after]))
             if len(together) < options.together_min:
                 continue
             equal = [k for k in SHARED if all(x.labels.get(k) and x.labels.get(k) == y.labels.get(k)
                                               for x, y in together)]
-            held = [n for n in record.notices_of(b) if n.reaches and
-                    any(f <= n.at <= r for f, r in spans.get(a, ()))]
+            held = [n for n in reached[b] if _inside(spans.get(a, ([], [])), n.at)]
             if held:
                 roles: dict[str, int] = defaultdict(int)
                 for n in held:
                     roles[n.outcome.role] += 1
                 out.append(Pair(a, b, len(together), equal, len(held), dict(roles)))
     return sorted(out, key=lambda p: (-p.notices, -p.times, p.source, p.target))
+
+
+def _merged(spans: list[tuple[float, float]]) -> tuple[list[float], list[float]]:
+    """The union of closed spans as disjoint ones, by start: (starts, ends)."""
+    starts: list[float] = []
+    ends: list[float] = []
+    for f, r in sorted(spans):
+        if starts and f <= ends[-1]:
+            ends[-1] = max(ends[-1], r)
+        else:
+            starts.append(f)
+            ends.append(r)
+    return starts, ends
+
+
+def _inside(merged: tuple[list[float], list[float]], at: float) -> bool:
+    """Whether `at` is in one of the spans (ends included)."""
+    starts, ends = merged
+    i = bisect_right(starts, at) - 1
+    return i >= 0 and at <= ends[i]
 
 
 @dataclass

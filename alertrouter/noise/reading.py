@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..config.load import LoadedConfig
-from ..digest.sources import is_source, router_made
+from ..digest.sources import router_made
 from ..model import Event
+from ..replay.engine import collection_paused, period_events
 from ..replay.outcomes import Made, Outcome, Reader
 
 BUDGET_SUMMARY = "budget summary"
@@ -69,8 +70,9 @@ class Record:
 
 def read(loaded: LoadedConfig, store, start: datetime, end: datetime) -> Record:
     """The period [start, end) of `store`, notifications typed by `loaded`'s channels."""
-    sources = [e for e in store.events_between(start, end) if is_source(e)]
-    made, reader = Made(store, start, end), Reader(loaded)
+    with collection_paused():  # as replay reads a period (replay/engine.py)
+        sources, router_notices = period_events(store, start, end)
+        made, reader = Made(store, start, end, router_notices), Reader(loaded)
     notices: list[Notice] = []
     for e in sources:
         ns = [n for n in made.of(e.id) if n.created_at < end.timestamp() + Made.LATE]

@@ -6,10 +6,14 @@ replay has no figure for it: its reduction is left unmeasured."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Callable
 
 from ..config.load import LoadedConfig, loads
-from ..replay import Report, replay
+from ..replay import Recorded, Report, read_period, replay
 from .suggest import Claim, Suggestion, apply
+
+
+MEASURED = ("notifications", "pages")  # the claims replay counts (not a mute's "notifications during …")
 
 
 def figure(side, claim: Claim) -> int | None:
@@ -27,15 +31,27 @@ def applied(loaded: LoadedConfig, text: str, s: Suggestion) -> LoadedConfig:
 
 
 def try_suggestion(loaded: LoadedConfig, text: str, s: Suggestion, store, start: datetime,
-                   end: datetime) -> tuple[int | None, Report]:
-    """Replay the period under the suggestion; (its measured reduction or None, the replay's report)."""
-    report = replay(applied(loaded, text, s), store, start, end, f"{loaded.path} + {s.kind} {s.rule}")
+                   end: datetime, period: Recorded | None = None) -> tuple[int | None, Report]:
+    """Replay the period (`period`: already read) under the suggestion; (its measured reduction or
+    None, the replay's report)."""
+    report = replay(applied(loaded, text, s), store, start, end, f"{loaded.path} + {s.kind} {s.rule}",
+                    period=period)
     before, after = figure(report.recorded, s.claim), figure(report.replayed, s.claim)
     return (None if before is None else before - after), report
 
 
 def verify(loaded: LoadedConfig, text: str, suggestions: list[Suggestion], store, start: datetime,
-           end: datetime) -> None:
-    """Fill in each suggestion's `measured` reduction by replaying it."""
+           end: datetime, progress: Callable[[str], None] | None = None) -> None:
+    """Fill in each suggestion's `measured` reduction by replaying it; the period is read once for
+    all of them. `progress` (the command's stderr on a terminal) is told which one is replaying."""
+    measurable = [s for s in suggestions if s.claim.what in MEASURED]
     for s in suggestions:
-        s.measured, _ = try_suggestion(loaded, text, s, store, start, end)
+        s.measured = None  # a mute's stays unmeasured: no replay is run for it
+    if not measurable:
+        return
+    period = read_period(store, start, end)
+    for i, s in enumerate(measurable, 1):
+        if progress is not None:
+            progress(f"replaying suggestion {i} of {len(measurable)} ({s.kind} for {s.rule}) "
+                     f"over {len(period.sources):,} events")
+        s.measured, _ = try_suggestion(loaded, text, s, store, start, end, period)

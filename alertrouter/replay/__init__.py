@@ -12,27 +12,46 @@ The command, `alertrouter replay`, is alertrouter/cli/replay.py.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
 
 from ..config.load import LoadedConfig
+from ..model import Event
 from .compare import Report, compare
 from .engine import as_recorded, collection_paused, period_events, simulate
 from .outcomes import Made, Reader
 
-__all__ = ["Report", "replay"]
+__all__ = ["Recorded", "Report", "read_period", "replay"]
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A period of the store, read once: its source events, and what was recorded of them (every
+    notification made in it, by event). Several replays of one period (the noise report trying
+    each suggestion) share one."""
+    sources: list[Event]
+    made: Made
+
+
+def read_period(store, start: datetime, end: datetime) -> Recorded:
+    """The period [start, end) of `store` as a replay reads it."""
+    with collection_paused():
+        sources, router_notices = period_events(store, start, end)
+        return Recorded(sources, Made(store, start, end, router_notices))
 
 
 def replay(loaded: LoadedConfig, store, start: datetime, end: datetime, config_name: str = "",
-           progress: Callable[[str], None] | None = None) -> Report:
+           progress: Callable[[str], None] | None = None, period: Recorded | None = None) -> Report:
     """Replay the source events of [start, end) in `store` under `loaded`; the real store is only
-    read. `progress` (the command's stderr on a terminal) is told what the run is doing."""
+    read (`period`: that period already read, by `read_period`). `progress` (the command's stderr on
+    a terminal) is told what the run is doing."""
     say = progress or (lambda _: None)
-    with collection_paused():
-        sources, router_notices = period_events(store, start, end)
-        recorded = Made(store, start, end, router_notices)  # read once: the channels as they were, and the comparison
-    say(f"read {len(sources):,} events and {sum(map(len, recorded.by_event.values())):,} recorded notifications; "
-        f"simulating")
+    if period is None:
+        period = read_period(store, start, end)
+        say(f"read {len(period.sources):,} events and {sum(map(len, period.made.by_event.values())):,} recorded "
+            f"notifications; simulating")
+    sources, recorded = period.sources, period.made  # the channels as they were, and the comparison
     resolved, unset = as_recorded(loaded, recorded)
     scratch = simulate(resolved, sources, store, start, end, progress)
     say("comparing")

@@ -102,3 +102,35 @@ def test_the_mute_makes_the_nightly_notices_wait(noise_report, the_month, record
     finally:
         store.close()
 
+
+
+def test_verifying_reads_the_period_once_and_replays_only_what_replay_can_measure(noise_report, recorded_sqlite):
+    """Each measurable suggestion is replayed over the same period, read once; a mute (replay
+    counts a waiting notice as sent) is left unmeasured without a replay; the figures are the ones
+    a replay of each suggestion on its own gives."""
+    import copy
+
+    from alertrouter.noise.verify import verify
+    from alertrouter.store.sqlite import SqliteStore
+
+    class Counting(SqliteStore):  # the real store, counting the period reads
+        reads = 0
+
+        def events_between(self, start, end, kinds=None):
+            if kinds is None:
+                Counting.reads += 1
+            return super().events_between(start, end, kinds)
+
+    store = Counting(recorded_sqlite.path)
+    suggestions = copy.deepcopy(noise_report.suggestions)
+    assert {s.kind for s in suggestions} >= {"mute", "group_wait", "inhibit"}
+    said: list[str] = []
+    verify(config(), BASE, suggestions, store, START, END, said.append)
+    measurable = [s for s in suggestions if s.kind != "mute"]
+    assert Counting.reads == 1
+    assert [s.measured for s in suggestions if s.kind == "mute"] == [None] * (len(suggestions) - len(measurable))
+    assert len(said) == len(measurable) and said[0].startswith(f"replaying suggestion 1 of {len(measurable)} (")
+    for s in measurable:
+        alone, _ = try_suggestion(config(), BASE, s, recorded_sqlite, START, END)
+        assert s.measured == alone, s.kind
+    store.close()
