@@ -23,9 +23,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import PurePosixPath
 
 from ..config.load import review
-from ..digest.sources import is_source
 from ..errors import ConfigError
 from ..replay import Report, replay
+from ..replay.period import recent_start
 from ..rendering.masking import mask_text
 from ..replay.report import short_id
 from . import forms
@@ -139,23 +139,13 @@ class WhatIf:
         return out
 
     def period(self) -> tuple[datetime, datetime, str]:
-        """[start, end) of the last `days` days, or of their most recent `max_events` source events,
-        and what to say when it is the latter. The days are read back from the end in windows that
-        double (an hour, two, four…) until they hold more than `max_events` source events: a busy
-        week is not read whole (and held in memory) to replay its last few thousand events."""
+        """[start, end) of the last `days` days, or of their most recent `max_events` source events
+        (found without reading the whole week: `recent_start`), and what to say when it is the latter."""
         end = datetime.fromtimestamp(self.app.clock(), timezone.utc)
         floor = end - timedelta(days=self.days)
-        windows: list[list] = []  # the source events of each window read, the most recent window first
-        found, hi, width = 0, end, timedelta(hours=1)
-        while hi > floor and found <= self.max_events:
-            lo = max(floor, hi - width)
-            windows.append([e for e in self.app.store.events_between(lo, hi) if is_source(e)])
-            found += len(windows[-1])
-            hi, width = lo, width * 2
-        if found <= self.max_events:
+        first = recent_start(self.app.store, floor, end, self.max_events)
+        if first is None:
             return floor, end, ""
-        recent = [e for window in reversed(windows) for e in window]  # oldest first
-        first = recent[-self.max_events].time
         capped = (f"The store holds more than {self.max_events} events from the last {self.days} days, the most "
                   f"a what-if replays in one request: this replays the most recent ones, from "
                   f"{first.strftime('%Y-%m-%d %H:%M:%S')} UTC. `alertrouter replay --config FILE "

@@ -46,3 +46,25 @@ def period(now: float, since: str | None = None, from_: str | None = None,
     if end <= start:
         raise PeriodError(f"--to {end.isoformat()} is not after --from {start.isoformat()}: the period is empty")
     return start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+
+
+def recent_start(store, start: datetime, end: datetime, most: int) -> datetime | None:
+    """When the `most`-th most recent source event of [start, end) happened, if the period holds
+    more than `most` of them (else None): where a page that reads a period in one request starts
+    instead. The period is read back from its end in windows that double (an hour, two, four…)
+    until they hold more than `most`, so a busy period is not read whole (and held in memory) to
+    find its last few thousand events."""
+    from ..digest.sources import is_source
+
+    windows: list[list] = []  # the source events of each window read, the most recent window first
+    found, hi, width = 0, end, timedelta(hours=1)
+    while hi > start and found <= most:
+        lo = max(start, hi - width)
+        windows.append([e for e in store.events_between(lo, hi) if is_source(e)])
+        found += len(windows[-1])
+        hi, width = lo, width * 2
+    if found <= most:
+        return None
+    recent = [e for window in reversed(windows) for e in window]  # oldest first
+    return recent[-most].time
+

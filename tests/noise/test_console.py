@@ -108,3 +108,20 @@ def test_a_bad_period_is_said_on_the_page(server):
     assert "--since: &#34;soon&#34; is not a duration; write it like 30s, 5m, 4h, 1d or 2w" in r.text
     r = requests.get(server.url + "/noise?from=2026-11-20&to=2026-11-10", timeout=30)
     assert r.status_code == 400 and "is not after --from" in r.text
+
+
+def test_a_period_over_the_pages_cap_reports_its_most_recent_events(server, the_month, monkeypatch):
+    """The page reads its period in the request: past NOISE_EVENTS source events it reports on the
+    most recent ones and says from when, and how to report on them all."""
+    from alertrouter.console.pages import Console
+
+    monkeypatch.setattr(Console, "NOISE_EVENTS", 40)
+    end = START + timedelta(days=DAYS)
+    period = sorted((e for e in the_month.events if START <= e.time < end), key=lambda e: e.time)
+    first = period[-40].time
+    r = requests.get(server.url + "/noise?" + PERIOD, timeout=60)
+    assert r.status_code == 200, r.text
+    assert (f"The period holds more than 40 events, the most this page reports on at once: this covers the most "
+            f"recent ones, from {first:%Y-%m-%d %H:%M:%S} UTC.") in r.text
+    assert f"alertrouter noise --from {START:%Y-%m-%dT%H:%M:%SZ} --to {end:%Y-%m-%dT%H:%M:%SZ}" in r.text
+    assert f"{sum(1 for e in period if e.time >= first)} source events" in r.text
