@@ -119,3 +119,22 @@ def test_made_between_reads_the_notifications_of_a_period(store):
     assert [x.status for x in got] == ["sent", "pending", "pending"]  # as they stand now
     assert [x.id for x in got[1:]] == sorted(x.id for x in got[1:])
     assert store.made_between(T0 + 61, T0 + 120) == []
+
+
+@covers("events_between")
+def test_a_narrow_period_of_a_long_log_and_a_wide_one_read_alike(store):
+    """A period holding a few of many events (SQLite reads it by the instant's index) and one holding
+    most of them (a scan in intake order) give the events a plain filter gives, ties in intake order."""
+    base = datetime(2026, 11, 20, 0, 0, tzinfo=UTC)
+    evs = [event(f"n{i:02d}").model_copy(update={"time": base + timedelta(hours=i // 2)}) for i in range(40)]
+    store.ingest([(e, []) for e in reversed(evs[:20])], T0)  # ties taken in against their id order
+    store.ingest([(e, []) for e in evs[20:]], T0 + 1)
+    order = [e.id for e in reversed(evs[:20])] + [e.id for e in evs[20:]]
+
+    def expected(start, end):
+        return sorted((e for e in evs if start <= e.time < end), key=lambda e: (e.time, order.index(e.id)))
+
+    for start, end in ((base + timedelta(hours=3), base + timedelta(hours=5)),
+                       (base + timedelta(hours=12), base + timedelta(hours=13, minutes=30)),
+                       (base, base + timedelta(days=1))):
+        assert [e.id for e in store.events_between(start, end)] == [e.id for e in expected(start, end)]

@@ -81,6 +81,8 @@ CREATE TABLE IF NOT EXISTS event_index_done (
     last_rowid INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_received_id ON events(received_at, id);
+-- a period's events by their instant (events_between: the digest, the noise report, replay, what-if)
+CREATE INDEX IF NOT EXISTS events_instant ON events(julianday(time));
 CREATE INDEX IF NOT EXISTS attempts_at ON attempts(at);
 """
 SCHEMA_VERSION = 2  # PRAGMA user_version: 2 = event_index built from events by flush_index, up to event_index_done

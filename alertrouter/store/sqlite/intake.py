@@ -65,15 +65,24 @@ class SqliteEventLog(Connections):
             return []
         lo = (start - timedelta(seconds=1)).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
         hi = (end + timedelta(seconds=1)).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-        sql = ("SELECT json_remove(body, '$.raw') FROM events"
-               " WHERE julianday(time) >= julianday(?) AND julianday(time) < julianday(?)")
+        where = "julianday(time) >= julianday(?) AND julianday(time) < julianday(?)"
+        c = self._conn()
+        # the instant's index for a narrow period (an hour of a year: read at once); for one that
+        # holds most of the events, the table in its own order (the index, then a sort, took a
+        # fifth longer to read 100,000 events)
+        inside = c.execute(f"SELECT COUNT(*) FROM events WHERE {where}", (lo, hi)).fetchone()[0]
+        if not inside:
+            return []
+        rows = c.execute("SELECT COALESCE(MAX(rowid), 0) FROM events").fetchone()[0]
+        table = "events" if inside * 4 < rows else "events NOT INDEXED"
+        sql = f"SELECT json_remove(body, '$.raw') FROM {table} WHERE {where}"
         params: list = [lo, hi]
         if kinds is not None:
             sql += f" AND kind IN ({', '.join('?' * len(kinds))})"
             params += kinds
         sql += " ORDER BY rowid"  # the order taken in, which the stable sort by time keeps for ties
         out = []
-        for (body,) in self._conn().execute(sql, params).fetchall():
+        for (body,) in c.execute(sql, params).fetchall():
             e = Event.model_validate_json(body)
             if start <= e.time < end:
                 out.append(e)
