@@ -31,9 +31,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from alertrouter.app import App  # noqa: E402
-from alertrouter.replay import engine  # noqa: E402
+from alertrouter.replay import engine, read_period  # noqa: E402
 from alertrouter.replay.compare import Report, compare  # noqa: E402
-from alertrouter.replay.outcomes import Made, Reader  # noqa: E402
+from alertrouter.replay.outcomes import Reader  # noqa: E402
 from alertrouter.store.sqlite import SqliteStore  # noqa: E402
 from tests.replay.configs import config  # noqa: E402
 from tests.replay.month import START, month  # noqa: E402
@@ -88,9 +88,8 @@ def main() -> None:
         store = SqliteStore(Path(tmp) / "alertrouter.db")
 
         t0, c0 = time.perf_counter(), time.process_time()
-        with engine.collection_paused():  # as `replay` reads and compares
-            sources, router_notices = engine.period_events(store, start, end)
-            recorded = Made(store, start, end, router_notices)
+        period = read_period(store, start, end)  # as `replay` reads
+        sources, recorded = period.sources, period.made
         t1, c1 = time.perf_counter(), time.process_time()
         scratch = engine.simulate(engine.as_recorded(loaded, recorded)[0], sources, store, start, end)
         t2, c2 = time.perf_counter(), time.process_time()

@@ -36,3 +36,9 @@ def open_data_store(data_dir: str):
 
     settings = Settings()
     return open_store(settings.store, data_dir, settings.azure)
+
+
+def terminal_progress():
+    """Where a long command says how far it is: stderr when it is a terminal, else nowhere (a script
+    reading the output gets the report alone)."""
+    return (lambda line: click.echo(line, err=True)) if sys.stderr.isatty() else None

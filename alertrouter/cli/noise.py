@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from .common import load_or_exit, open_data_store
+from .common import load_or_exit, open_data_store, terminal_progress
 from ..config.schema import parse_duration
 from ..replay.period import PeriodError, period
 
@@ -64,6 +64,7 @@ def noise(config_path: str, since: str | None, from_: str | None, to: str | None
     from ..noise import build, options_for
     from ..noise.text import render
     from ..noise.verify import verify as replay_each
+    from ..replay import read_period
 
     try:
         start, end = period(time.time(), since or (None if from_ or to else DEFAULT_SINCE), from_, to)
@@ -82,10 +83,10 @@ def noise(config_path: str, since: str | None, from_: str | None, to: str | None
     text = Path(config_path).read_text(encoding="utf-8")
     store = open_data_store(data_dir)
     try:
-        report = build(loaded, store, start, end, options_for(loaded, **given), text, config_path)
+        recorded = read_period(store, start, end)  # read once: the report, then each suggestion's replay
+        report = build(loaded, store, start, end, options_for(loaded, **given), text, config_path, recorded)
         if verify:  # a replay per suggestion: on a terminal, stderr says which one is running
-            progress = (lambda line: click.echo(line, err=True)) if sys.stderr.isatty() else None
-            replay_each(loaded, text, report.suggestions, store, start, end, progress)
+            replay_each(loaded, text, report.suggestions, store, start, end, terminal_progress(), recorded)
     finally:
         store.close()
     click.echo(json.dumps(report.as_dict(), indent=2, default=str) if as_json else render(report), nl=as_json)

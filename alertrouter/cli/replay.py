@@ -10,7 +10,7 @@ import time
 
 import click
 
-from .common import load_or_exit, open_data_store
+from .common import load_or_exit, open_data_store, terminal_progress
 from ..replay.period import PeriodError, period
 
 
@@ -34,10 +34,8 @@ def replay(config_path: str, since: str | None, from_: str | None, to: str | Non
         sys.exit(2)
     loaded = load_or_exit(config_path)
     store = open_data_store(data_dir)
-    # how far a long replay is, on a terminal only (a script reading the output gets the report alone)
-    progress = (lambda line: click.echo(line, err=True)) if sys.stderr.isatty() else None
     try:
-        report = run_replay(loaded, store, start, end, config_path, progress)
+        report = run_replay(loaded, store, start, end, config_path, terminal_progress())
     finally:
         store.close()
     click.echo(json.dumps(report.as_dict(), indent=2) if as_json else render(report), nl=as_json)

@@ -17,7 +17,7 @@ from datetime import datetime
 from ..config.load import LoadedConfig
 from ..digest.sources import router_made
 from ..model import Event
-from ..replay.engine import collection_paused, period_events
+from ..replay import Recorded, read_period
 from ..replay.outcomes import Made, Outcome, Reader
 
 BUDGET_SUMMARY = "budget summary"
@@ -68,11 +68,11 @@ class Record:
         return [n for n in self.notices if n.rule == rule]
 
 
-def read(loaded: LoadedConfig, store, start: datetime, end: datetime) -> Record:
-    """The period [start, end) of `store`, notifications typed by `loaded`'s channels."""
-    with collection_paused():  # as replay reads a period (replay/engine.py)
-        sources, router_notices = period_events(store, start, end)
-        made, reader = Made(store, start, end, router_notices), Reader(loaded)
+def read(loaded: LoadedConfig, store, start: datetime, end: datetime, period: Recorded | None = None) -> Record:
+    """The period [start, end) of `store` (`period`: already read by `read_period`), notifications
+    typed by `loaded`'s channels."""
+    period = period or read_period(store, start, end)
+    sources, made, reader = period.sources, period.made, Reader(loaded)
     notices: list[Notice] = []
     for e in sources:
         ns = [n for n in made.of(e.id) if n.created_at < end.timestamp() + Made.LATE]

@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..config.load import LoadedConfig
+from ..replay import Recorded
 from .findings import (Flapping, Nights, Options, QuickResolves, RuleNoise, flapping, held_share, nights,
                        quick_resolves, rule_noise)
 from .patterns import Pair, Recurring, firing_spans, pairs, recurring
@@ -104,11 +105,12 @@ def suggestions(loaded: LoadedConfig, record: Record, report: NoiseReport, text:
 
 
 def build(loaded: LoadedConfig, store, start: datetime, end: datetime, options: Options | None = None,
-          text: str | None = None, config_name: str = "") -> NoiseReport:
+          text: str | None = None, config_name: str = "", period: Recorded | None = None) -> NoiseReport:
     """The report of [start, end) in `store` under `loaded` (whose text, for the snippets, is read
-    from its file unless given). The store is only read."""
+    from its file unless given; `period`: the period already read, which `verify` then replays).
+    The store is only read."""
     o = options or options_for(loaded)
-    record = read(loaded, store, start, end)
+    record = read(loaded, store, start, end, period)
     noise = rule_noise(record)
     report = NoiseReport(start, end, config_name or str(loaded.path), o, len(record.sources), len(record.notices),
                          noise[:o.top], flapping(record, o, {r.rule: r for r in noise}), quick_resolves(record, o),

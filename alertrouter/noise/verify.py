@@ -41,15 +41,16 @@ def try_suggestion(loaded: LoadedConfig, text: str, s: Suggestion, store, start:
 
 
 def verify(loaded: LoadedConfig, text: str, suggestions: list[Suggestion], store, start: datetime,
-           end: datetime, progress: Callable[[str], None] | None = None) -> None:
+           end: datetime, progress: Callable[[str], None] | None = None, period: Recorded | None = None) -> None:
     """Fill in each suggestion's `measured` reduction by replaying it; the period is read once for
-    all of them. `progress` (the command's stderr on a terminal) is told which one is replaying."""
+    all of them (`period`: already read, as the report's). `progress` (the command's stderr on a
+    terminal) is told which one is replaying."""
     measurable = [s for s in suggestions if s.claim.what in MEASURED]
     for s in suggestions:
         s.measured = None  # a mute's stays unmeasured: no replay is run for it
     if not measurable:
         return
-    period = read_period(store, start, end)
+    period = period or read_period(store, start, end)
     for i, s in enumerate(measurable, 1):
         if progress is not None:
             progress(f"replaying suggestion {i} of {len(measurable)} ({s.kind} for {s.rule}) "
