@@ -44,7 +44,9 @@ class Pipeline:
         self.loaded = loaded
         self.store = store
         self.inhibitor = inhibit.Inhibitor(loaded.config.inhibit_rules)
-        self.silences = Silences(silences.Current(store))
+        # on a store read over the network, the silences' revision is read once a second, not per event
+        reuse = silences.REVISION_REUSE_SECONDS if getattr(store, "remote", False) else 0.0
+        self.silences = Silences(silences.Current(store, reuse))
         self.flush = NextFlush()
         self.window = WindowStage(loaded)
         self.stages: tuple[Stage, ...] = (

@@ -21,6 +21,7 @@ from typing import Callable
 
 from ..model import Event, Severity
 from ..config.types import Target
+from .inhibit import FIRST_CREATE
 
 log = logging.getLogger("alertrouter.group")
 
@@ -49,20 +50,9 @@ def add(store, key: str, target: Target, labels: dict, event: Event, wait: float
     that notice is due if this call scheduled it (else None)."""
     member = {"title": event.title[:160], "severity": event.severity.value, "time": event.time.timestamp(),
               "firing": event.kind != "alert.resolved", "source": event.source, "event_id": event.id}
-    kind = member_kind(key)
-    while True:
-        found = store.state_get(kind, event.fingerprint)
-        if found is None:
-            if store.state_put(kind, event.fingerprint, member, None, now):
-                changed = True
-                break
-            continue
-        old, version = found
-        if old["time"] > member["time"] or old == member:
-            return None  # an older event than the one already counted, or the same one again
-        if store.state_put(kind, event.fingerprint, member, version, now):
-            changed = old["firing"] != member["firing"]
-            break
+    changed = _put_member(store, member_kind(key), event, member, now)
+    if changed is None:
+        return None  # an older event than the one already counted, or the same one again
     while True:
         found = store.state_get(KIND, key)
         if found is None:
@@ -83,6 +73,25 @@ def add(store, key: str, target: Target, labels: dict, event: Event, wait: float
                 return None
         if store.state_put(KIND, key, {**doc, "next_flush": soon}, version, now):
             return soon
+
+
+def _put_member(store, kind: str, event: Event, member: dict, now: float) -> bool | None:
+    """Store the event's member document: whether the member is new or its firing changed, None
+    when the event changes nothing. A firing alert is usually a new member: its document is created
+    before anything is read (inhibit.FIRST_CREATE)."""
+    if event.kind == FIRST_CREATE and store.state_put(kind, event.fingerprint, member, None, now):
+        return True
+    while True:
+        found = store.state_get(kind, event.fingerprint)
+        if found is None:
+            if store.state_put(kind, event.fingerprint, member, None, now):
+                return True
+            continue
+        old, version = found
+        if old["time"] > member["time"] or old == member:
+            return None
+        if store.state_put(kind, event.fingerprint, member, version, now):
+            return old["firing"] != member["firing"]
 
 
 def members_of(store, key: str, doc: dict, now: float) -> dict[str, dict]:

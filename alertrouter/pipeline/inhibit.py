@@ -35,15 +35,24 @@ from ..config.matchers import compile_match
 KIND = "alert"
 READY = "inhibit-ready"  # by rule id: {"gen": the generation its index lives in}
 CANDIDATES = 4  # index documents read per lookup (the first that still fires there wins)
+# A firing alert is usually new (the common schema's fingerprint holds the alert's id, fired once and
+# resolved once), so its documents are created first and read only if that finds one there: on
+# Azure one request where a read and a write were two; a resolved alert is read first as before.
+FIRST_CREATE = "alert.fired"
 
 
 def track_doc(store, event: Event, now: float) -> tuple[dict | None, dict | None, int]:
     """Record whether the event's alert fires; older events than the last one seen change nothing.
     Returns (the previous document, the document as stored now, its version); the previous one is
-    the stored one again when nothing changed."""
+    the stored one again when nothing changed.
+
+    A firing alert's document is created before anything is read (FIRST_CREATE); only when it is
+    there already is it read and updated."""
     t = event.time.timestamp()
     labels = {**event.labels, "source": event.source, "kind": event.kind, "severity": event.severity.value}
     doc = {"firing": event.kind == "alert.fired", "time": t, "labels": labels, "title": event.title}
+    if doc["firing"] and store.state_put(KIND, event.fingerprint, doc, None, now):
+        return None, doc, 1  # created first (see FIRST_CREATE): the alert was not known
     while True:
         found = store.state_get(KIND, event.fingerprint)
         if found is None:

@@ -6,12 +6,16 @@ released later: an expired silence does not flood anyone with stale notices.
 Intake does not list every silence ever made for each request: every change to a silence also
 bumps one revision document (kind "silence-rev"), and `Current` keeps the silences that can still
 apply in memory, reading that one document per request and the whole list only when it moved.
+On a store shared over the network (Azure: a storage request an event), `Current` reads the
+revision at most once every REVISION_REUSE_SECONDS: a silence made or expired on another instance
+applies here within that second, one made or expired by this process at once.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -21,6 +25,8 @@ from ..config.matchers import compile_match
 
 KIND = "silence"
 REV, REV_KEY = "silence-rev", "all"  # its version moves with every change to any silence
+REVISION_REUSE_SECONDS = 1.0  # on a remote store: how long a revision read stands for the requests after it
+_changed_here = [0]  # changes to silences this process made (any store): a `Current` reads afresh after one
 
 
 class SilenceError(RouterError):
@@ -112,27 +118,33 @@ def _bump(store, now: float) -> None:
     while True:
         found = store.state_get(REV, REV_KEY)
         if store.state_put(REV, REV_KEY, {"at": now}, found[1] if found else None, now):
+            _changed_here[0] += 1
             return
 
 
 class Current:
     """The silences that can still apply (not expired, not over), kept in memory per process and
     read again only when the revision document says they changed: one document read per call,
-    however many silences were ever made."""
+    however many silences were ever made; with `reuse_seconds`, one read per that many seconds
+    (a change this process made is seen at once all the same)."""
 
-    def __init__(self, store):
+    def __init__(self, store, reuse_seconds: float = 0.0, clock=time.monotonic):
         self.store = store
-        self._cache: tuple[object, list[Silence]] = (object(), [])  # (revision, silences): replaced whole
+        self.reuse_seconds, self._clock = reuse_seconds, clock
+        # (revision, silences, when the revision was read, this process's changes then): replaced whole
+        self._cache: tuple[object, list[Silence], float, int] = (object(), [], float("-inf"), -1)
 
     def active(self, now: float) -> list[Silence]:
         return [s for s in self.unexpired(now) if s.active(now)]
 
     def unexpired(self, now: float) -> list[Silence]:
         """The silences that apply now or may later (not expired, not over)."""
-        found = self.store.state_get(REV, REV_KEY)
-        rev = found[1] if found else None  # None: no change recorded yet (silences made before the revision)
-        cached_rev, cached = self._cache
-        if rev != cached_rev:
-            cached = [s for s in all_silences(self.store) if s.expired_at is None and s.ends_at > now]
-            self._cache = (rev, cached)
+        cached_rev, cached, read_at, changes = self._cache
+        moment, here = self._clock(), _changed_here[0]  # taken before the read: a change after it is seen next time
+        if moment - read_at >= self.reuse_seconds or here != changes:
+            found = self.store.state_get(REV, REV_KEY)
+            rev = found[1] if found else None  # None: no change recorded yet (silences made before the revision)
+            if rev != cached_rev:
+                cached = [s for s in all_silences(self.store) if s.expired_at is None and s.ends_at > now]
+            self._cache = (rev, cached, moment, here)
         return [s for s in cached if s.ends_at > now]

@@ -40,7 +40,7 @@ class GroupStage(Stage):
         self.store, self.next_flush = store, next_flush
 
     def decide(self, case: Case, kept: list[Verdict]) -> list[Verdict]:
-        out = []
+        out, added = [], set()
         for v in kept:
             route = self.routes.get(v.target.route)
             if route is None or route.group_by is None:
@@ -48,7 +48,8 @@ class GroupStage(Stage):
                 continue
             labels = group.group_labels(case.event, route.group_by)
             key = group.group_key(v.target, labels)
-            if case.apply:
+            if case.apply and key not in added:  # two targets can share a group (channels unset: both log)
+                added.add(key)
                 self.next_flush.offer(group.add(self.store, key, v.target, labels, case.event, route.group_wait,
                                                 route.group_interval, case.now))
             out.append(v.held(self.name, f"grouped into {key}", action="group", group=key))

@@ -9,6 +9,9 @@ Guarantees every implementation gives:
 - Notifications are keyed by their id (event + route + role + channel): put-if-absent.
 - `claim` leases due notifications to one owner: two dispatchers never hold the same one at once.
 - `finish` records an attempt and the new state only while the caller still holds the lease.
+
+A store whose reads cross the network says so with a class attribute `remote = True` (Azure): the
+pipeline then reads the silences' revision once a second instead of once an event.
 """
 
 from __future__ import annotations

@@ -180,6 +180,63 @@ def test_silences_are_read_once_per_batch(db):
     assert outcome(one(stage, alert("a3"), SE)) == ("hold", SILENCED.format(id=made.id), "silence")
 
 
+class Clock:
+    def __init__(self):
+        self.t = 100.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+class CountingReads(SqliteStore):
+    """Counts the silences' revision reads."""
+
+    revision_reads = 0
+
+    def state_get(self, kind, key):
+        if kind == silences.REV:
+            self.revision_reads += 1
+        return super().state_get(kind, key)
+
+
+def test_silences_revision_reuse(tmp_path):
+    """On a remote store the revision is read once a second: a silence another instance makes is
+    seen after at most that, one this process makes at once; with no reuse (local stores), every call."""
+    here, elsewhere = CountingReads(tmp_path / "db.sqlite"), SqliteStore(tmp_path / "db.sqlite")
+    clock = Clock()
+    current = silences.Current(here, reuse_seconds=1.0, clock=clock)
+    assert current.active(T0) == [] and here.revision_reads == 1
+    # another instance's silence: the document and the revision, as its `create` writes them
+    other = silences.Silence(id="s_other", matchers={"alert_rule": "cpu"}, starts_at=T0 - MIN, ends_at=T0 + MIN,
+                             created_by="ana", comment="elsewhere", created_at=T0)
+    elsewhere.state_put(silences.KIND, other.id, other.__dict__, None, T0)
+    elsewhere.state_put(silences.REV, silences.REV_KEY, {"at": T0}, None, T0)
+    clock.t += 0.9
+    assert current.active(T0) == [] and here.revision_reads == 1  # within the second: not read
+    clock.t += 0.1
+    assert [s.id for s in current.active(T0)] == ["s_other"] and here.revision_reads == 2
+    made = silences.create(elsewhere, matchers={"alert_rule": "disk"}, starts_at=T0 - MIN, ends_at=T0 + MIN,
+                           created_by="ana", comment="made by this process", now=T0)
+    assert {s.id for s in current.active(T0)} == {"s_other", made.id}  # this process's own change: at once
+    reads = here.revision_reads
+    silences.expire(elsewhere, made.id, T0)
+    assert [s.id for s in current.active(T0)] == ["s_other"] and here.revision_reads == reads + 1
+    every = silences.Current(here, clock=clock)  # no reuse: a read per call
+    reads = here.revision_reads
+    for _ in range(3):
+        every.active(T0)
+    assert here.revision_reads == reads + 3
+
+
+def test_pipeline_reuses_the_revision_only_on_a_remote_store(loaded, tmp_path):
+    class Remote(SqliteStore):
+        remote = True
+
+    assert Pipeline(loaded, SqliteStore(tmp_path / "a.db")).silences.current.reuse_seconds == 0.0
+    assert Pipeline(loaded, Remote(tmp_path / "b.db")).silences.current.reuse_seconds == \
+        silences.REVISION_REUSE_SECONDS
+
+
 # --- inhibit (and the alert tracking it reads) ---
 
 def inhibited_by(title: str) -> tuple:
@@ -208,9 +265,58 @@ def test_inhibit(loaded, db, earlier, event, apply, expected):
     assert outcome(one(stage, event, SE, T0, apply)) == expected
 
 
+class StateCalls(SqliteStore):
+    """Records each state document read and write: (call, kind)."""
+
+    def __init__(self, *a):
+        super().__init__(*a)
+        self.calls: list[tuple[str, str]] = []
+
+    def state_get(self, kind, key):
+        self.calls.append(("get", kind))
+        return super().state_get(kind, key)
+
+    def state_put(self, kind, key, value, expected, now):
+        done = super().state_put(kind, key, value, expected, now)
+        self.calls.append(("create" if expected is None else "update", kind) if done else ("lost", kind))
+        return done
+
+
+def test_a_new_firing_alert_is_created_without_a_read(loaded):
+    """A firing alert's own documents (its inhibition state, its group member) are created before
+    anything is read; an alert already known is read and updated as before, with the same outcome."""
+    db = StateCalls(":memory:")
+    inhibitor = inhibit.Inhibitor(loaded.config.inhibit_rules)
+    track, groups = TrackAlerts(inhibitor, db), GroupStage(loaded, db, NextFlush())
+    fired, resolved = alert("a1", rule="storm-rule"), alert("a1", rule="storm-rule", resolved=True)
+    track.observe(Case(fired, T0, True))
+    one(groups, fired, STORM, T0)
+    own = [c for c in db.calls if c[1] in (inhibit.KIND, group.member_kind(GROUPED_KEY))]
+    assert own == [("create", inhibit.KIND), ("create", group.member_kind(GROUPED_KEY))]
+    db.calls.clear()
+    track.observe(Case(resolved, T0 + MIN, True))
+    one(groups, resolved, STORM, T0 + MIN)
+    own = [c for c in db.calls if c[1] in (inhibit.KIND, group.member_kind(GROUPED_KEY))]
+    assert own == [("get", inhibit.KIND), ("update", inhibit.KIND),
+                   ("get", group.member_kind(GROUPED_KEY)), ("update", group.member_kind(GROUPED_KEY))]
+    db.calls.clear()
+    refired = alert("a1", rule="storm-rule")  # the same alert firing again: the create finds it
+    refired = refired.model_copy(update={"id": "again", "time": resolved.time + timedelta(minutes=2)})
+    track.observe(Case(refired, T0 + 2 * MIN, True))
+    one(groups, refired, STORM, T0 + 2 * MIN)
+    own = [c for c in db.calls if c[1] in (inhibit.KIND, group.member_kind(GROUPED_KEY))]
+    assert own == [("lost", inhibit.KIND), ("get", inhibit.KIND), ("update", inhibit.KIND),
+                   ("lost", group.member_kind(GROUPED_KEY)), ("get", group.member_kind(GROUPED_KEY)),
+                   ("update", group.member_kind(GROUPED_KEY))]
+    assert [d["firing"] for _, d, _ in db.state_list(inhibit.KIND)] == [True]
+    [(_, member, _)] = db.state_list(group.member_kind(GROUPED_KEY))
+    assert member["firing"] and member["event_id"] == "again"
+
+
 # --- group ---
 
 GROUPED = "storm/se/teams/{alert_rule=storm-rule}"
+GROUPED_KEY = GROUPED  # the group's key is its name
 
 
 @pytest.mark.parametrize("earlier,target,apply,expected,next_flush,groups", [

@@ -62,6 +62,8 @@ __all__ = ["AZURITE_KEY", "BATCH", "BODY", "CHUNK_BYTES", "DEVELOPMENT_STORAGE",
 class AzureStore(AzureEventLog, AzureOutbox, AzureStateDocuments, AzureConsoleQueries):
     """Every Store role on Azure Table Storage, and the DeliveryQueue role on a Storage Queue."""
 
+    remote = True  # every read is a network request: callers may reuse a shared document for a moment
+
     def enqueue(self, ids: list[str], delay_seconds: float = 0) -> None:
         """One message per notification id (base64 text, as the queue trigger expects), visible after
         `delay_seconds` (rounded up; at most about 7 days — the timer sweep catches anything later)."""
