@@ -9,7 +9,9 @@ policies, retries, error types, response classes) and hands urllib3's answer bac
 download, a form or file body, a proxy) it leaves to the requests transport it extends, unchanged.
 
 Certificates are checked against the same bundle requests would use (certifi's, or the one the
-caller names with `connection_verify`), and the host name with them.
+caller names with `connection_verify`), and the host name with them. It builds on azure-core's
+requests transport and response classes (some in its private modules): azure-core is pinned, and
+tests/store/test_azure_transport.py holds what this relies on.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ import requests
 import urllib3
 from azure.core.exceptions import (ServiceRequestError, ServiceRequestTimeoutError, ServiceResponseError,
                                    ServiceResponseTimeoutError)
+from azure.core.pipeline._tools import handle_non_stream_rest_response, is_rest
 from azure.core.pipeline.transport import RequestsTransport
 from azure.core.pipeline.transport._requests_basic import RequestsTransportResponse
+from azure.core.rest._requests_basic import RestRequestsTransportResponse
 from requests.structures import CaseInsensitiveDict
 from requests.utils import DEFAULT_CA_BUNDLE_PATH, get_encoding_from_headers
 from urllib3.exceptions import (ConnectTimeoutError, NewConnectionError, ProtocolError, ReadTimeoutError, SSLError)
@@ -86,10 +90,7 @@ class Urllib3Transport(RequestsTransport):
         except (ProtocolError, urllib3.exceptions.HTTPError) as err:
             raise ServiceResponseError(err, error=err) from err
         response = _requests_response(answer, request.url)
-        if _is_rest(request):
-            from azure.core.pipeline._tools import handle_non_stream_rest_response
-            from azure.core.rest._requests_basic import RestRequestsTransportResponse
-
+        if is_rest(request):
             done = RestRequestsTransportResponse(request=request, internal_response=response,
                                                  block_size=self.connection_config.data_block_size)
             handle_non_stream_rest_response(done)
@@ -110,8 +111,3 @@ def _requests_response(answer: urllib3.BaseHTTPResponse, url: str) -> requests.R
     response.raw = answer
     return response
 
-
-def _is_rest(request) -> bool:
-    from azure.core.pipeline._tools import is_rest
-
-    return is_rest(request)
