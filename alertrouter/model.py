@@ -69,6 +69,9 @@ class Event(BaseModel):
     title: str
     summary: str = ""
     time: datetime
+    # when what this event ends began, as its source states it (a resolved common-schema alert's
+    # firedDateTime); rendering takes a duration from it before asking the store for the start
+    started_at: datetime | None = None
     fingerprint: str
     labels: dict[str, str] = Field(default_factory=dict)
     links: dict[str, str] = Field(default_factory=dict)

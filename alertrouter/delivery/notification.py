@@ -4,6 +4,7 @@ link on a page of an escalating route, and the channel a target is sent through.
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 from typing import Callable
 
 from ..channels.base import Channel
@@ -29,20 +30,35 @@ def channel_for(channels: dict[str, Channel], target: Target) -> Channel:
 def render_notification(loaded: LoadedConfig, renderer: Renderer, store: Store | None, event: Event,
                         target: Target, channel: Channel) -> Rendered:
     """Render one notification: the route's and the role's template folders first, the role's
-    visibility and recipients, and for a run's end the run's start time from the store."""
+    visibility and recipients, and for a run's or an alert's end when it began: as the event states
+    it (`stated_start`), else from the store."""
     role = loaded.role(target.role)
     dirs = loaded.template_dirs(target.route, target.role)
-    started_at = None
-    if store is not None and event.kind in RUN_ENDINGS:
-        started_at = store.first_time(event.fingerprint, "run.started")
-    elif store is not None and event.kind == "alert.resolved":
-        started_at = store.first_time(event.fingerprint, "alert.fired")
+    started_at = stated_start(event)
+    if started_at is None and store is not None:
+        if event.kind in RUN_ENDINGS:
+            started_at = store.first_time(event.fingerprint, "run.started")
+        elif event.kind == "alert.resolved":
+            started_at = store.first_time(event.fingerprint, "alert.fired")
     return renderer.render(
         event, notification_id=notification_id(event.id, target), route=target.route, role=target.role,
         channel=target.channel, channel_kind=channel.template_kind, parts=channel.parts,
         visibility=role.visibility, show=role.show, template_dirs=dirs,
         recipients=role.recipients.model_dump() if role.recipients else {}, started_at=started_at,
     )
+
+
+def stated_start(event: Event) -> datetime | None:
+    """When the event says what it ends began (a resolved alert's fired time), if that is not after
+    the event itself: a duration needs no store read then, and holds even when the start was never
+    taken in here (the router deployed later, the firing's event purged)."""
+    start = event.started_at
+    if start is None:
+        return None
+    try:
+        return start if start <= event.time else None
+    except TypeError:  # one with a zone, one without: not comparable, so not used
+        return None
 
 
 class NotificationRenderer:

@@ -112,6 +112,7 @@ def to_events(payload: dict, received: datetime | None = None) -> list[Event]:
             title=clip(title, 200),
             summary=clip(summary, 1000),
             time=when,
+            started_at=fired if resolved else None,
             fingerprint=fingerprint,
             labels={k: v for k, v in labels.items() if v != ""},
             links=links,

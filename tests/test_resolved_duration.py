@@ -1,0 +1,71 @@
+"""A resolved alert's duration: from the fired time its payload states (the common schema's
+firedDateTime) when there is one, without asking the store; from the store's run-start index when
+the payload states none, or states a fired time after the resolution (crafted or broken)."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from alertrouter.channels.build import build_channels
+from alertrouter.config.load import load
+from alertrouter.config.types import LOG_CHANNEL, Target
+from alertrouter.delivery.notification import render_notification
+from alertrouter.inbound import parse_payload
+from alertrouter.rendering.renderer import Renderer
+from alertrouter.store.sqlite import SqliteStore
+from tests.conftest import ROOT, load_fixture
+
+RESOLVED = "monitor-metric-static-resolved.json"  # fired 13:58:24.37, resolved 14:03:16.22 (2019-03-22)
+
+
+class CountingStarts(SqliteStore):
+    asked = 0
+
+    def first_time(self, fingerprint, kind):
+        self.asked += 1
+        return super().first_time(fingerprint, kind)
+
+
+def resolved(fired: str | None = "keep"):
+    payload = copy.deepcopy(load_fixture(RESOLVED))
+    if fired is None:
+        payload["data"]["essentials"].pop("firedDateTime")
+    elif fired != "keep":
+        payload["data"]["essentials"]["firedDateTime"] = fired
+    [event] = parse_payload(payload).events
+    return event
+
+
+@pytest.fixture
+def world(tmp_path):
+    loaded = load(ROOT / "routing.yaml", env={})
+    store = CountingStarts(tmp_path / "db.sqlite")
+    yield loaded, store, build_channels(loaded, tmp_path)
+    store.close()
+
+
+def text(world, event) -> str:
+    loaded, store, channels = world
+    role = next(iter(loaded.config.roles))
+    msg = render_notification(loaded, Renderer(strict=True), store, event, Target("r", role, LOG_CHANNEL),
+                              channels[LOG_CHANNEL])
+    return "\n".join(msg.parts.values())
+
+
+def test_the_payloads_fired_time_gives_the_duration_without_a_store_read(world):
+    event = resolved()
+    assert event.kind == "alert.resolved" and event.started_at.isoformat().startswith("2019-03-22T13:58:24")
+    assert "Duration: 4 min 52 s" in text(world, event)  # the firing was never taken in here
+    assert world[1].asked == 0
+    [fired] = parse_payload(load_fixture("monitor-metric-static-fired.test-action.json")).events
+    assert fired.started_at is None  # a firing states its own time, nothing it ends
+
+
+@pytest.mark.parametrize("fired", [None, "2019-03-22T15:00:00Z", "not a time"],
+                         ids=["no-fired-time", "fired-after-resolved", "unreadable"])
+def test_without_a_usable_fired_time_the_store_is_asked(world, fired):
+    event = resolved(fired)
+    assert "Duration:" not in text(world, event)  # nothing in the store either: no duration, never a negative one
+    assert world[1].asked == 1
