@@ -2,14 +2,16 @@
 as the Functions host runs it (the Azure store on Azurite, intake enqueuing each notification,
 the queue trigger delivering one notification per message).
 
-    python benchmarks/azure_path.py [--workload single|batch|storm|all] [--n 200] [--json]
+    python benchmarks/azure_path.py [--workload single|resolved|batch|storm|all] [--n 200] [--json]
 
 single: Azure Monitor alerts (common schema, distinct alert ids), one per POST to /api/alerts.
+resolved: the resolutions of N such alerts, whose firings were taken in and delivered first
+        (not counted).
 batch:  Azure ML RunStatusChanged (Failed) events, distinct run ids, in Event Grid batches of 100.
 storm:  Azure Monitor alerts from ONE alert rule on N distinct resources, one per POST (on the
         shipped config they join one group and are targets of its first inhibit rule).
 
-single and batch run on throughput.py's one-route config (every event to one role, one
+single, resolved and batch run on throughput.py's one-route config (every event to one role, one
 notification each), storm on the shipped routing.yaml; the channels' variables are unset, so
 notices go to the built-in log channel (a file), and nothing leaves the machine. All of it runs in
 this process: the HTTP API object the Functions handlers call
@@ -158,9 +160,22 @@ def aml_batches(n: int, tag: str) -> list[tuple[str, bytes, int]]:
     return out
 
 
+def resolutions(alerts: list[tuple[str, bytes, int]]) -> list[tuple[str, bytes, int]]:
+    """The same alerts resolved, ten minutes after the fixture's fired time."""
+    out = []
+    for path, body, k in alerts:
+        doc = json.loads(body)
+        ess = doc["data"]["essentials"]
+        ess["monitorCondition"], ess["resolvedDateTime"] = "Resolved", "2025-04-15T18:27:12.851Z"
+        out.append((path, json.dumps(doc).encode(), k))
+    return out
+
+
 def posts(workload: str, n: int, tag: str):
     if workload == "batch":
         return aml_batches(n, tag)
+    if workload == "resolved":
+        return resolutions(monitor_alerts(n, False, tag))
     return monitor_alerts(n, workload == "storm", tag)
 
 
@@ -219,6 +234,10 @@ def run(workload: str, n: int, connection_string: str, trace: bool) -> dict:
             for path, body, _ in posts("single", 1, f"warm{tag}"):  # one-time reads out of the count
                 h.post(path, body)
             h.deliver_enqueued()
+            if workload == "resolved":  # their firings first, taken in and delivered before the count
+                for path, body, _ in monitor_alerts(n, False, tag):
+                    h.post(path, body)
+                h.deliver_enqueued()
             work = posts(workload, n, tag)
             alerts = sum(k for _, _, k in work)
             h.counter.reset()
@@ -267,7 +286,7 @@ def report(r: dict, trace: bool) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--workload", choices=["single", "batch", "storm", "all"], default="all")
+    ap.add_argument("--workload", choices=["single", "resolved", "batch", "storm", "all"], default="all")
     ap.add_argument("--n", type=int, default=200, help="alerts per workload (default 200; batch: in batches of 100)")
     ap.add_argument("--trace-n", type=int, default=20,
                     help="alerts in the pass that names the code behind each request (0: no such pass)")
@@ -292,7 +311,7 @@ def main() -> None:
             ap.error(f"needs ALERTROUTER_AZURE__CONNECTION_STRING or Azurite: {reason}")
         azurite = Azurite(ROOT).start()
         conn = azurite.connection_string
-    workloads = ["single", "batch", "storm"] if args.workload == "all" else [args.workload]
+    workloads = ["single", "resolved", "batch", "storm"] if args.workload == "all" else [args.workload]
     results = []
     quiet = open(os.devnull, "w")  # the log channel's console blocks (on Functions: the host's log)
     try:

@@ -115,9 +115,10 @@ def test_console_events_benchmark_runs():
     assert [r["rows"] for r in rows] == [50, 6, 10, 1, 0, 50]
 
 
-def test_profile_self_time_ranks_leaf_frames(tmp_path):
+def test_profile_self_time_ranks_leaf_frames(tmp_path, monkeypatch):
     import importlib.util
 
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))  # throughput.py imports targets.py beside it
     spec = importlib.util.spec_from_file_location("throughput", ROOT / "benchmarks" / "throughput.py")
     throughput_module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(throughput_module)

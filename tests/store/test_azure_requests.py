@@ -233,11 +233,16 @@ def test_the_azure_path_benchmark_counts_each_workloads_requests_and_cpu(azurite
                           cwd=root, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     rows = {r["workload"]: r for r in json.loads(done.stdout.strip().splitlines()[-1])}
-    single, batch, storm = rows["single"], rows["batch"], rows["storm"]
+    single, resolved, batch, storm = rows["single"], rows["resolved"], rows["batch"], rows["storm"]
     assert (single["alerts"], single["delivered"]) == (10, 10)
     assert single["requests_in"] == 7 * 10 and single["intake"]["POST queue message"] == 10
     assert single["delivery"]["PATCH Notifications entity"] == 2 * 10  # the lease, the result: nothing else
     assert single["requests_out"] - 2 * 10 <= 2, single["delivery"]  # the pass's channel-health read, once
     assert batch["delivery"]["PATCH Notifications entity"] == 2 * 10  # and the run's start, looked up
+    # a resolution: the alert's state read and written, no run-start row; the silences' revision at
+    # most once a second; delivered without looking its start up (the payload states when it fired)
+    assert (resolved["alerts"], resolved["delivered"]) == (10, 10)
+    assert 7 * 10 <= resolved["requests_in"] <= 7 * 10 + 2, resolved["intake"]
+    assert resolved["requests_out"] - 2 * 10 <= 2 and "GET Events query" not in resolved["delivery"]
     assert 9 * 10 <= storm["requests_in"] <= 9 * 10 + 2 and storm["delivered"] == 0  # grouped: notice 30 s later
     assert all(r["cpu_ms_in"] > 0 for r in rows.values())
