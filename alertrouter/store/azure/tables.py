@@ -217,7 +217,7 @@ def _transport() -> dict:
     """Client options for the SDK's transport. `requests` reads proxies, CA bundles and .netrc from the
     environment on every request (a sixth of a storage call's CPU): where no proxy setting nor a
     ~/.netrc is there, nothing needs it, and the requests go through urllib3 directly
-    (transport.py: a third of a call's CPU less), verifying against the CA bundle the environment
+    (transport.py: a sixth to a third of a call's CPU less), verifying against the CA bundle the environment
     names, the one requests would have read. Otherwise the SDK's default, unchanged."""
     try:
         netrc = (Path.home() / ".netrc").exists()

@@ -1,9 +1,9 @@
 """The storage clients' HTTP transport: azure-core's requests transport, with the exchange itself
 made through urllib3 (the connection pool requests is built on) instead of a requests session.
 
-A storage request costs the SDK about 2 ms of CPU here, and a third of that was requests' own
-layer (session settings merged, hooks, cookies, adapters) on top of urllib3, which does the
-actual HTTP: pooling, TLS, timeouts. This transport keeps everything else the SDK does (its
+A storage request costs the SDK about 2 ms of CPU here, and a sixth to a third of that was
+requests' own layer (session settings merged, hooks, cookies, adapters) on top of urllib3, which
+does the actual HTTP: pooling, TLS, timeouts. This transport keeps everything else the SDK does (its
 policies, retries, error types, response classes) and hands urllib3's answer back as the
 `requests.Response` the SDK's response classes read. What it does not handle itself (a streamed
 download, a form or file body, a proxy) it leaves to the requests transport it extends, unchanged.
