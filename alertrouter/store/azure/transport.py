@@ -16,8 +16,6 @@ tests/store/test_azure_transport.py holds what this relies on.
 
 from __future__ import annotations
 
-import threading
-
 import requests
 import urllib3
 from azure.core.exceptions import (ServiceRequestError, ServiceRequestTimeoutError, ServiceResponseError,
@@ -38,29 +36,16 @@ class Urllib3Transport(RequestsTransport):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(use_env_settings=False, **kwargs)
-        self._pools: urllib3.PoolManager | None = None
-        self._lock = threading.Lock()
-
-    def _pool(self) -> urllib3.PoolManager:
-        if self._pools is None:
-            with self._lock:
-                if self._pools is None:
-                    verify = self.connection_config.verify
-                    tls = ({"cert_reqs": "CERT_NONE"} if verify is False else
-                           {"cert_reqs": "CERT_REQUIRED",
-                            "ca_certs": verify if isinstance(verify, str) else DEFAULT_CA_BUNDLE_PATH})
-                    if self.connection_config.cert:
-                        cert = self.connection_config.cert
-                        tls.update({"cert_file": cert[0], "key_file": cert[1]} if isinstance(cert, tuple)
-                                   else {"cert_file": cert})
-                    self._pools = urllib3.PoolManager(num_pools=10, maxsize=POOL_SIZE, retries=False, **tls)
-        return self._pools
+        verify, cert = self.connection_config.verify, self.connection_config.cert
+        tls = ({"cert_reqs": "CERT_NONE"} if verify is False else
+               {"cert_reqs": "CERT_REQUIRED", "ca_certs": verify if isinstance(verify, str) else DEFAULT_CA_BUNDLE_PATH})
+        if cert:
+            tls.update({"cert_file": cert[0], "key_file": cert[1]} if isinstance(cert, tuple) else {"cert_file": cert})
+        # thread-safe, and opens no connection until a request: made once, emptied (not ended) by close
+        self._pools = urllib3.PoolManager(num_pools=10, maxsize=POOL_SIZE, retries=False, **tls)
 
     def close(self) -> None:
-        with self._lock:
-            if self._pools is not None:
-                self._pools.clear()
-                self._pools = None
+        self._pools.clear()
         super().close()
 
     def send(self, request, *, proxies=None, **kwargs):
@@ -78,7 +63,7 @@ class Urllib3Transport(RequestsTransport):
                 k.lower() == "content-length" for k in headers):
             headers["Content-Length"] = "0"  # as requests sends it (a signed request's length is part of it)
         try:
-            answer = self._pool().urlopen(request.method, request.url, body=body, headers=headers,
+            answer = self._pools.urlopen(request.method, request.url, body=body, headers=headers,
                                           retries=False, redirect=False, preload_content=True,
                                           timeout=urllib3.Timeout(connect=connect, read=read))
         except ConnectTimeoutError as err:
