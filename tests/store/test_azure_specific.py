@@ -11,13 +11,14 @@ import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from azure.data.tables import UpdateMode
 from azure.storage.queue import QueueClient
 
 from alertrouter.app import App
 from alertrouter.build import dispatcher_for
 from alertrouter.config.load import loads
 from alertrouter.settings import AzureStorage
-from alertrouter.store.azure import BODY, CHUNK_BYTES, MARKER, AzureStore, _h
+from alertrouter.store.azure import BODY, CHUNK_BYTES, LIST, MARKER, AzureStore, _h
 from alertrouter.store.base import Attempt, EventFilter, Notification
 from tests.conftest import CAPTURE_CONFIG, captured
 from tests.store.azurite import KEY
@@ -68,15 +69,15 @@ def test_event_over_an_entity_is_kept_without_raw(azure_store, caplog):
     assert "stored without raw" in caplog.text
 
 
-def test_ingest_interrupted_before_the_marker_loses_and_duplicates_nothing(azure_store, monkeypatch):
+def test_ingest_interrupted_before_the_list_row_loses_and_duplicates_nothing(azure_store, monkeypatch):
     create = azure_store.events.create_entity
 
     def crash(entity, **kw):
-        if entity["RowKey"] == MARKER:
+        if entity["PartitionKey"].startswith(LIST):
             raise ConnectionError("instance died")
         return create(entity, **kw)
 
-    monkeypatch.setattr(azure_store.events, "create_entity", crash)  # the marker is the last write
+    monkeypatch.setattr(azure_store.events, "create_entity", crash)  # the list row is the last write
     with pytest.raises(ConnectionError):
         azure_store.ingest([(event("e1"), notes("e1", 2))], T0)
     monkeypatch.undo()
@@ -85,6 +86,7 @@ def test_ingest_interrupted_before_the_marker_loses_and_duplicates_nothing(azure
     assert azure_store.counts() == {"events": 0, "pending": 2, "sent": 0, "dead": 0, "held": 0}
     assert azure_store.get_event("e1") == event("e1")
     assert [n.id for n in azure_store.notifications_for("e1")] == ["e1-n0", "e1-n1"]
+    assert azure_store.list_events(EventFilter()).events == []
 
     [again] = azure_store.ingest([(event("e1"), notes("e1", 2))], T0 + 5)  # the sender retries
     assert again.new and sorted(n.id for n in again.notifications) == ["e1-n0", "e1-n1"]
@@ -92,6 +94,29 @@ def test_ingest_interrupted_before_the_marker_loses_and_duplicates_nothing(azure
     assert azure_store.counts() == {"events": 1, "pending": 2, "sent": 0, "dead": 0, "held": 0}
     [third] = azure_store.ingest([(event("e1"), notes("e1", 2))], T0 + 9)
     assert not third.new and third.notifications == []
+    assert azure_store.duplicates_of("e1")[0] == 1
+
+
+def test_a_record_from_before_the_list_row_came_last_is_judged_by_its_marker(azure_store):
+    """A store written before: a record without `v`, its list row written beside its notifications,
+    and the event taken in when its marker row was written. A retry of one whose marker is missing
+    (an ingest that stopped part-way) is taken in now; one with its marker is a redelivery."""
+    for eid in ("done", "halfway"):
+        azure_store.ingest([(event(eid), notes(eid, 1))], T0)
+        record = azure_store.events.get_entity(_h(eid), BODY)
+        del record["v"]
+        azure_store.events.upsert_entity(record, mode=UpdateMode.REPLACE)
+        row = azure_store.events.get_entity(record["list_pk"], record["list_rk"])
+        del row["taken"]
+        azure_store.events.upsert_entity(row, mode=UpdateMode.REPLACE)
+    azure_store.events.create_entity({"PartitionKey": _h("done"), "RowKey": MARKER, "id": "done"})
+    assert azure_store.counts()["events"] == 1  # the marker counts the old one taken in
+    [done] = azure_store.ingest([(event("done"), notes("done", 1))], T0 + 5)
+    assert not done.new and azure_store.duplicates_of("done")[0] == 1
+    [halfway] = azure_store.ingest([(event("halfway"), notes("halfway", 1))], T0 + 5)
+    assert halfway.new and [n.id for n in halfway.notifications] == ["halfway-n0"]
+    assert azure_store.counts()["events"] == 2
+    assert [e.id for e, _ in azure_store.list_events(EventFilter()).events] == ["halfway", "done"]
 
 
 def test_ingest_interrupted_early_leaves_nothing_to_send(azure_store, monkeypatch):
@@ -128,6 +153,36 @@ def test_racing_instances_take_an_event_in_once(azure_settings, azure_store):
         winner = a if a.new else b
         assert sorted(n.id for n in winner.notifications) == [f"e{i}-n{k}" for k in range(3)]
     assert azure_store.counts() == {"events": 5, "pending": 15, "sent": 0, "dead": 0, "held": 0}
+    other.close()
+
+
+def test_racing_instances_take_a_batch_in_once_with_one_list_row_an_event(azure_settings, azure_store):
+    """Two instances take the same batch in at once, each at its own instant (as Event Grid's
+    redelivery of a batch still being taken in would): each event is new for exactly one of them,
+    and has one event-list row, at the instant its record holds."""
+    other = twin(azure_settings)
+    barrier = threading.Barrier(2)
+    results: dict[str, list] = {}
+
+    def intake(name: str, store: AzureStore, now: float):
+        batch = [(event(f"b{i}"), notes(f"b{i}", 1)) for i in range(20)]
+        barrier.wait()
+        results[name] = store.ingest(batch, now)
+
+    threads = [threading.Thread(target=intake, args=a) for a in (("a", azure_store, T0), ("b", other, T0 + 1))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for a, b in zip(results["a"], results["b"]):
+        assert [a.new, b.new].count(True) == 1
+    rows = list(azure_store.events.query_entities("PartitionKey ge @lo and PartitionKey lt @hi",
+                                                  parameters={"lo": LIST, "hi": LIST + "~"}))
+    assert sorted(r["id"] for r in rows) == sorted(f"b{i}" for i in range(20))
+    for r in rows:
+        assert azure_store.events.get_entity(_h(r["id"]), BODY)["received_at"] == r["received_at"]
+    assert azure_store.counts() == {"events": 20, "pending": 20, "sent": 0, "dead": 0, "held": 0}
+    assert len(azure_store.list_events(EventFilter(), limit=50).events) == 20
     other.close()
 
 
@@ -423,13 +478,14 @@ def test_event_list_through_its_index_and_the_events_stored_before_it(azure_sett
 
 def test_an_interrupted_intake_leaves_no_second_entry_in_the_event_list(azure_store, monkeypatch):
     create = azure_store.events.create_entity
-    monkeypatch.setattr(azure_store.events, "create_entity",  # the marker
-                        lambda e, **kw: 1 / 0 if e["RowKey"] == MARKER else create(e, **kw))
+    monkeypatch.setattr(azure_store.events, "create_entity",  # the list row, the last write
+                        lambda e, **kw: 1 / 0 if e["PartitionKey"].startswith(LIST) else create(e, **kw))
     with pytest.raises(ZeroDivisionError):
         azure_store.ingest([(event("e1"), notes("e1", 1))], T0)
     monkeypatch.undo()
     azure_store.ingest([(event("e1"), notes("e1", 1))], T0 + 5)  # the retry, at another instant
-    assert [(e.id, at) for e, at in azure_store.list_events(EventFilter()).events] == [("e1", T0 + 5)]
+    # finished where it began: the record and its one list row keep the first attempt's instant
+    assert [(e.id, at) for e, at in azure_store.list_events(EventFilter()).events] == [("e1", T0)]
 
 
 def test_event_list_filters_on_labels_too_long_for_the_index_row(azure_store):

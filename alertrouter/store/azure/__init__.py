@@ -16,13 +16,15 @@ as a property:
                                                                 properties body00, body01…
                    PK h(event id)            RK "n-" h(nid)     one row per notification of the event
                                                                 (notifications_for, purge)
-                   PK h(event id)            RK "event"         the marker: the event was taken in
+                   PK h(event id)            RK "event"         the marker: the event was taken in (records
+                                                                without `v`, written before the list row came last)
                    PK "first-" h(fp, kind)   RK utc time "-" h(event id)   run-start index: the first
                                                                 row of the partition is the earliest
                                                                 (FIRST_TIME_KINDS only: run.started, alert.fired)
                    PK "ls-" inverted UTC day RK inverted instant "-" h(event id)   the event list's
                                                                 index: newest first, with the event's
-                                                                source, kind, severity, roles, labels
+                                                                source, kind, severity, roles, labels;
+                                                                written last, it marks the event taken in
     Notifications  PK h(notification id)     RK "n"             every Notification field, and its
                                                                 attempts (history, h000… up to
                                                                 HISTORY_IN_ROW; `history` counts them)
@@ -46,7 +48,7 @@ import math
 
 from .entities import (BATCH, BODY, CHUNK_BYTES, DUPLICATE, DUPLICATE_END, LIST, LIST_END, LIST_LABELS_MAX, LIST_META,
                        MARKER, MAX_BODY_BYTES, MAX_TEXT, MAX_VISIBILITY, NIDS_MAX_CHARS, NOTIFICATION_RK,
-                       PARALLEL_WRITES, SEPARATE_UPSERTS, _h, event_body)
+                       PARALLEL_WRITES, SEPARATE_WRITES, _h, event_body)
 from .intake import AzureEventLog
 from .outbox import AzureOutbox
 from .queries import AzureConsoleQueries
@@ -55,7 +57,7 @@ from .tables import AZURITE_KEY, DEVELOPMENT_STORAGE, ENVIRONMENT_SETTINGS, _tra
 
 __all__ = ["AZURITE_KEY", "BATCH", "BODY", "CHUNK_BYTES", "DEVELOPMENT_STORAGE", "DUPLICATE", "DUPLICATE_END",
            "ENVIRONMENT_SETTINGS", "LIST", "LIST_END", "LIST_LABELS_MAX", "LIST_META", "MARKER", "MAX_BODY_BYTES",
-           "MAX_TEXT", "MAX_VISIBILITY", "NIDS_MAX_CHARS", "NOTIFICATION_RK", "PARALLEL_WRITES", "SEPARATE_UPSERTS",
+           "MAX_TEXT", "MAX_VISIBILITY", "NIDS_MAX_CHARS", "NOTIFICATION_RK", "PARALLEL_WRITES", "SEPARATE_WRITES",
            "AzureStore", "_h", "_transport", "event_body"]
 
 

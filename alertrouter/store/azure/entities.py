@@ -12,7 +12,7 @@ from azure.core.exceptions import HttpResponseError, ResourceModifiedError
 from ...model import Event
 from ..records import Attempt, Notification
 
-MARKER = "event"  # "taken in": written last
+MARKER = "event"  # "taken in", for records without `v` (the event list's row is that now)
 BODY = "body"  # the event itself: written first
 DUPLICATE, DUPLICATE_END = "dup-", "dup."  # one row per redelivery after the event was taken in
 LIST, LIST_END = "ls-", "ls."  # the event list's index: a partition per UTC day of intake, the newest first
@@ -27,7 +27,7 @@ HISTORY_IN_ROW = 16  # attempts kept in a notification's row (each at most ~33 K
 HISTORY_DETAIL = MAX_TEXT // 2  # a longer detail goes to the attempts table, where it keeps MAX_TEXT
 MAX_VISIBILITY = 7 * 24 * 3600 - 60  # a queue message is hidden at most 7 days (and less than its TTL)
 BATCH = 100  # entity-group transaction limit
-SEPARATE_UPSERTS = 3  # up to this many rows of one partition are cheaper as single requests than as a transaction
+SEPARATE_WRITES = 3  # up to this many rows of one partition are cheaper as single requests than as a transaction
 _OPTIMISTIC_TRIES = 8
 PARALLEL_WRITES = 8  # concurrent writes of a step of intake (within the SDK's 10 connections)
 
@@ -138,7 +138,8 @@ def _list_row(event: Event, notifications: list[Notification], received_at: floa
     labels = json.dumps(event.labels, ensure_ascii=False, separators=(",", ":"))
     row = {"PartitionKey": pk, "RowKey": rk, "id": _clip(event.id), "received_at": float(received_at),
            "source": event.source, "kind": _clip(event.kind, 1000), "severity": event.severity.value,
-           "roles": json.dumps(sorted({n.role for n in notifications}))}
+           "roles": json.dumps(sorted({n.role for n in notifications})),
+           "taken": True}  # made last by intake: the event was taken in (rows written before: see the marker)
     if len(labels) <= LIST_LABELS_MAX:
         row["labels"] = labels
     else:

@@ -5,24 +5,29 @@ across partitions), each step's writes concurrent and all finished before the ne
 
     1. each event's record, with the ids of its notifications in it (create). The record is built
        first, so an event too big to store is refused before any write. "Already exists" means the
-       event was seen before: its marker is read (the only read on the way in) — there: a
-       redelivery, new=False, nothing else written; not there: an earlier ingest of it stopped
-       before 3 (or an instance is taking it in right now), so the record is written again whole
-       (upsert) and the event goes on like a new one
+       event was seen before: the record's list keys are read, then its event-list row (the only
+       reads on the way in) — there: a redelivery, new=False, nothing else written; not there: an
+       earlier ingest of it stopped before 3 (or an instance is taking it in right now), so the
+       record is written again whole (upsert) on the stored record's instant and list keys, and
+       the event goes on like a new one
     2. every notification (create, put-if-absent: "already exists" = left by an earlier attempt
-       that crashed, or written by an instance racing us: kept as is, never duplicated), the
-       run-start index row (upsert; run.started and alert.fired only) and the event list's rows
-       (upsert; the rows of a batch that share a day's partition in entity-group transactions)
-    3. the markers, LAST (create; "already exists" = a racing instance took the event in first:
-       new=False)
+       that crashed, or written by an instance racing us: kept as is, never duplicated) and the
+       run-start index row (upsert; run.started and alert.fired only)
+    3. the event list's rows, LAST: creating an event's row takes it in (the rows of a batch that
+       share a day's partition in entity-group transactions). "Already exists" = a racing
+       instance took the event in first: new=False. Both racers write the row at the keys the
+       record holds, so an event has one row however many instances take it in
 
 A crash anywhere before 3 leaves the event "not taken in": the sender's retry (Event Grid, Action
 Group) runs ingest again, which finds the record, adds no notification and answers new=True with
 all of the event's notifications (the stored ones), so they get dispatched. If the sender never
 retries, what was written is still complete enough to deliver: the record is there before any
 notification, so the timer sweep sends them. A crash after 3 loses nothing: the notifications are
-in the outbox. An event costs 3 requests (4 for a run start or a firing alert, with its run-start
-row), plus one per notification; a batch's event-list rows go 100 to a request.
+in the outbox. An event costs 2 requests, its record and its list row (3 for a run start or a firing
+alert: its run-start row), plus one per notification; a batch's event-list rows go 100 to a request.
+
+Records written before the list row was the last write (no `v` property) were taken in when their
+marker row (RK "event") was: a retry of one of those reads the marker, as the store did then.
 
 Records written before the ids were kept in them have one index row per notification in their
 partition instead (RowKey "n-" h(nid)); readers take both. So does a record whose ids are more
@@ -43,11 +48,11 @@ from datetime import datetime
 from typing import Iterable
 
 from azure.core.exceptions import ResourceExistsError
-from azure.data.tables import UpdateMode
+from azure.data.tables import TableTransactionError, UpdateMode
 
 from ...model import Event
 from ..records import FIRST_TIME_KINDS, IngestOutcome, Notification
-from .entities import (BATCH, BODY, CHUNK_BYTES, DUPLICATE, DUPLICATE_END, MARKER, NIDS_MAX_CHARS, SEPARATE_UPSERTS,
+from .entities import (BATCH, BODY, CHUNK_BYTES, DUPLICATE, DUPLICATE_END, MARKER, NIDS_MAX_CHARS, SEPARATE_WRITES,
                        _clip, _h, _list_keys, _list_row, _n_entity, _utc_key, event_body)
 from .tables import Tables
 
@@ -75,7 +80,7 @@ class AzureEventLog(Tables):
         for t, was_seen in zip(taking, seen):
             t.outcome = IngestOutcome(new=False) if was_seen else None
         going = [t for t in taking if t.outcome is None]
-        # 2. the notifications, run-start and event-list rows
+        # 2. the notifications and run-start rows
         writes: list = [lambda n=n: self._put_new(n) for t in going for n in t.notifications]
         outbox = iter(range(len(writes)))
         for t in going:
@@ -89,13 +94,11 @@ class AzureEventLog(Tables):
                         for nid in t.ids]
                 writes += [lambda part=rows[i:i + BATCH]: self.events.submit_transaction(part)
                            for i in range(0, len(rows), BATCH)]
-        writes += self._list_writes(going, now)
         done = self._parallel(writes)
         for t in going:
             t.stored = [done[i] for i in t.slots]
-        # 3. the markers, last
-        taken = self._parallel([lambda t=t: self._mark(t.event, t.epk, now) for t in going])
-        for t, new in zip(going, taken):
+        # 3. the event list's rows, last: each one made takes its event in
+        for t, new in zip(going, self._take_in(going, now)):
             t.outcome = IngestOutcome(new=True, notifications=t.stored) if new else IngestOutcome(new=False)
         out = {i: t.outcome for i, t in zip(first.values(), taking)}
         for i, (event, notifications) in enumerate(items):
@@ -110,32 +113,52 @@ class AzureEventLog(Tables):
             return False
         except ResourceExistsError:
             pass
-        if self._entity(self.events, t.epk, MARKER, select=["RowKey"]) is not None:
+        stored = self._entity(self.events, t.epk, BODY, select=["received_at", "list_pk", "list_rk", "v"])
+        if stored is not None and stored.get("v") and stored.get("list_pk"):
+            taken = self._entity(self.events, stored["list_pk"], stored["list_rk"], select=["RowKey"]) is not None
+            if not taken:  # finish it where it was begun: a racing instance writes the same list row
+                t.at(float(stored["received_at"]), stored["list_pk"], stored["list_rk"])
+        else:  # gone meanwhile (purged), or written by the store before the list row came last
+            taken = stored is not None and self._entity(self.events, t.epk, MARKER, select=["RowKey"]) is not None
+        if taken:
             self._duplicate(t.epk, t.now)
             return True
         self.events.upsert_entity(t.record, mode=UpdateMode.REPLACE)  # an ingest that stopped part-way
         return False
 
-    def _mark(self, event: Event, epk: str, now: float) -> bool:
+    def _take_in(self, going: list["_Intake"], now: float) -> list[bool]:
+        """Step 3: create each event's list row; True where this call made it (took the event in).
+        A few rows as single creates (an entity-group transaction costs the SDK four plain requests'
+        CPU), more of one day's partition in transactions of up to 100; a transaction refused
+        because a row is there already (a racing instance took that event in) goes row by row."""
+        rows = {id(t): _list_row(t.event, t.notifications, t.received_at, t.list_pk, t.list_rk) for t in going}
+        if len(going) <= SEPARATE_WRITES:
+            return self._parallel([lambda t=t: self._create_row(t, rows[id(t)], now) for t in going])
+        by_pk: dict[str, list] = {}
+        for t in going:
+            by_pk.setdefault(t.list_pk, []).append(t)
+        parts = [part[i:i + BATCH] for part in by_pk.values() for i in range(0, len(part), BATCH)]
+        made = dict(zip(map(id, going), [False] * len(going)))
+        for part, result in zip(parts, self._parallel([lambda p=p: self._create_rows(p, rows, now) for p in parts])):
+            made.update(zip(map(id, part), result))
+        return [made[id(t)] for t in going]
+
+    def _create_rows(self, part: list["_Intake"], rows: dict, now: float) -> list[bool]:
         try:
-            self.events.create_entity({"PartitionKey": epk, "RowKey": MARKER, "id": _clip(event.id),
-                                       "received_at": float(now)})
+            self.events.submit_transaction([("create", rows[id(t)]) for t in part])
+            return [True] * len(part)
+        except TableTransactionError as e:
+            if e.status_code != 409:
+                raise
+        return [self._create_row(t, rows[id(t)], now) for t in part]
+
+    def _create_row(self, t: "_Intake", row: dict, now: float) -> bool:
+        try:
+            self.events.create_entity(row)
             return True
         except ResourceExistsError:
-            self._duplicate(epk, now)
+            self._duplicate(t.epk, now)
             return False  # another instance took this event in a moment ago
-
-    def _list_writes(self, going: list["_Intake"], now: float) -> list:
-        """The event list's rows: a few as single upserts (an entity-group transaction costs the SDK
-        four plain requests' CPU), more of one day's partition in transactions of up to 100."""
-        rows = [_list_row(t.event, t.notifications, now, t.list_pk, t.list_rk) for t in going]
-        if len(rows) <= SEPARATE_UPSERTS:
-            return [lambda r=r: self.events.upsert_entity(r) for r in rows]
-        by_pk: dict[str, list] = {}
-        for r in rows:
-            by_pk.setdefault(r["PartitionKey"], []).append(("upsert", r))
-        return [lambda part=ops[i:i + BATCH]: self.events.submit_transaction(part)
-                for ops in by_pk.values() for i in range(0, len(ops), BATCH)]
 
     def _duplicate(self, epk: str, now: float) -> None:
         """A redelivery, as a row of its own in the event's partition (no read-modify-write to race on)."""
@@ -176,6 +199,7 @@ class AzureEventLog(Tables):
             "severity": event.severity.value, "fingerprint": _clip(event.fingerprint),
             "first_pk": first_pk, "first_rk": first_rk, "list_pk": list_pk, "list_rk": list_rk,
             "body_parts": len(chunks), "body_bytes": len(body), "trimmed": ",".join(trimmed),
+            "v": 2,  # taken in when its list row is there (before: its marker row)
         }
         nids = json.dumps(ids or [], separators=(",", ":"))  # ASCII: one UTF-16 unit a character
         if len(nids) <= NIDS_MAX_CHARS:
@@ -231,8 +255,14 @@ class _Intake:
         self.epk = _h(event.id)
         self.first_pk = "first-" + _h(f"{event.fingerprint}\x1f{event.kind}")
         self.first_rk = f"{_utc_key(event.time)}-{self.epk}"
+        self.received_at = now
         self.list_pk, self.list_rk = _list_keys(event.id, now)
         self.record: dict = {}
         self.stored: list[Notification] = []
         self.slots: list[int] = []
         self.outcome: IngestOutcome | None = None
+
+    def at(self, received_at: float, list_pk: str, list_rk: str) -> None:
+        """Finish an ingest begun earlier (or racing us) on its instant and its event-list row."""
+        self.received_at, self.list_pk, self.list_rk = received_at, list_pk, list_rk
+        self.record.update(received_at=received_at, list_pk=list_pk, list_rk=list_rk)

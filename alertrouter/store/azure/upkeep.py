@@ -11,8 +11,8 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.data.tables import UpdateMode
 
 from ..records import Attempt
-from .entities import (_OPTIMISTIC_TRIES, BODY, DUPLICATE, DUPLICATE_END, MARKER, NOTIFICATION_RK, _conflict, _h,
-                       _history_count, _history_in_row, _history_rows)
+from .entities import (_OPTIMISTIC_TRIES, BODY, DUPLICATE, DUPLICATE_END, LIST, LIST_END, MARKER, NOTIFICATION_RK,
+                       _conflict, _h, _history_count, _history_in_row, _history_rows)
 from .tables import Tables
 
 
@@ -114,8 +114,9 @@ class AzureOutboxUpkeep(Tables):
         return min(created) if created else None
 
     def counts(self) -> dict[str, int]:
-        out = {"events": sum(1 for _ in self.events.query_entities("RowKey eq @m", parameters={"m": MARKER},
-                                                                   select=["RowKey"]))}
+        taken = "RowKey eq @m or (PartitionKey ge @lo and PartitionKey lt @hi and taken eq true)"  # see intake.py
+        out = {"events": sum(1 for _ in self.events.query_entities(
+            taken, parameters={"m": MARKER, "lo": LIST, "hi": LIST_END}, select=["RowKey"]))}
         statuses = [e.get("status") for e in self.notifications.list_entities(select=["status"])]
         for status in ("pending", "sent", "dead", "held"):
             out[status] = statuses.count(status)
