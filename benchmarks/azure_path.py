@@ -1,6 +1,6 @@
 """The Azure path's cost per alert: storage requests and CPU to take an alert in and to deliver it,
-as the Functions host runs it (the Azure store on Azurite, intake enqueuing each notification,
-the queue trigger delivering one notification per message).
+as the Functions host runs it (the Azure store on Azurite, intake enqueuing its notifications,
+the queue trigger delivering the notifications a message names).
 
     python benchmarks/azure_path.py [--workload single|resolved|batch|storm|all] [--n 200] [--json]
 
@@ -16,8 +16,8 @@ notification each), storm on the shipped routing.yaml; the channels' variables a
 notices go to the built-in log channel (a file), and nothing leaves the machine. All of it runs in
 this process: the HTTP API object the Functions handlers call
 (alertrouter.http.api.HttpApi) over an App built with the Functions wiring (build.FUNCTIONS),
-and, for delivery, Dispatcher.run_once([id]) per enqueued id, which is what the queue trigger
-does. The host's own queue reads and deletes are not the router's requests and are not counted.
+and, for delivery, Dispatcher.run_once(ids) per message the store enqueued (an intake call's
+notifications, up to IDS_PER_MESSAGE a message), which is what the queue trigger does. The host's own queue reads and deletes are not the router's requests and are not counted.
 
 Every storage request is counted at the HTTP level by azure-core's request hook on the store's
 clients (each attempt, retries included), with its method, table or queue and shape
@@ -198,8 +198,8 @@ class Harness:
         self.app = App(load(config), data_dir, store=store)
         self.dispatcher = dispatcher_for(self.app, workers=1)
         _deliver_on_functions(self.app, self.dispatcher, "azure")  # intake enqueues, as on Functions
-        self.enqueued: list[str] = []
-        self.app.listeners.append(lambda ns: self.enqueued.extend(n.id for n in ns))
+        self.enqueued: list[list[str]] = []  # the messages the store sent, as the ids they name
+        self.app.listeners.append(self._messages)
         self.api = HttpApi(self.app)
 
     def post(self, path: str, body: bytes) -> dict:
@@ -212,10 +212,17 @@ class Harness:
             raise RuntimeError(f"POST {path}: HTTP {answer.status}: {answer.body[:300]!r}")
         return json.loads(answer.body)
 
+    def _messages(self, notifications) -> None:
+        """The messages the store's enqueue sends for an intake call's notifications."""
+        from alertrouter.store.azure import IDS_PER_MESSAGE
+
+        ids = list(dict.fromkeys(n.id for n in notifications))
+        self.enqueued += [ids[i:i + IDS_PER_MESSAGE] for i in range(0, len(ids), IDS_PER_MESSAGE)]
+
     def deliver_enqueued(self) -> int:
-        """What the queue trigger does, one message (notification id) at a time."""
-        ids, self.enqueued = self.enqueued, []
-        return sum(self.dispatcher.run_once([nid]) for nid in ids)
+        """What the queue trigger does, one message at a time."""
+        messages, self.enqueued = self.enqueued, []
+        return sum(self.dispatcher.run_once(ids) for ids in messages)
 
     def close(self) -> None:
         self.dispatcher.stop(5)
@@ -249,7 +256,7 @@ def run(workload: str, n: int, connection_string: str, trace: bool) -> dict:
                 notifications += h.post(path, body)["notifications"]
             cpu_in, wall_in = time.process_time() - cpu, time.perf_counter() - wall
             intake, intake_by = dict(h.counter.counts), dict(h.counter.callers)
-            pending = len(h.enqueued)
+            pending = sum(map(len, h.enqueued))
             h.counter.reset()
             wall = time.perf_counter()
             cpu = time.process_time()

@@ -78,7 +78,20 @@ def test_deliver_unknown_or_not_due_is_done_quietly(app, httpserver):
     assert captured(httpserver, 0) == []
 
 
-@pytest.mark.parametrize("body", [b"", b"   ", b"\xff\xfe", b"two\nlines", b"x" * 2000])
+def test_deliver_sends_every_notification_a_message_names(app, httpserver):
+    """The store names an intake call's notifications in one message, one id a line; those not due
+    (one sent already, one unknown) are left alone."""
+    first, second, third = pending(app, "e1", "e2", "e3")
+    deliver(message(first.encode()))
+    assert len(captured(httpserver, 1)) == 1
+    deliver(message(f"{first}\n{second}\r\n{third}\nn_0000000000000000000000000000dead\n".encode(), "m2"))
+    assert sorted(b["data"]["title"] for b in captured(httpserver, 3)) == ["CPU high e1", "CPU high e2",
+                                                                           "CPU high e3"]
+    assert {app.store.get(i).status for i in (first, second, third)} == {"sent"}
+
+
+@pytest.mark.parametrize("body", [b"", b"   ", b"\xff\xfe", b"x" * 2000, b"a\n\nb", b"a\nb\x00c",
+                                  b"\n".join([b"n_1"] * 65)])
 def test_deliver_rejects_a_malformed_message(app, body):
     with pytest.raises(ValueError, match="queue message m1"):  # → retried, then the poison queue
         deliver(message(body))

@@ -13,11 +13,12 @@ from alertrouter.settings import DispatchSettings, Settings
 from tests.conftest import CAPTURE_CONFIG, captured, distinct_alerts
 
 
-def _queued(azure_settings) -> list[str]:
-    """The notification ids visible on the queue now (read and left there for a second)."""
+def _queued(azure_settings) -> list[list[str]]:
+    """The messages visible on the queue now (read and left there for a second), each as the
+    notification ids it names, one a line."""
     plain = QueueClient.from_connection_string(azure_settings.connection_string, azure_settings.queue_name)
     try:
-        return sorted(base64.b64decode(m.content).decode()
+        return sorted(base64.b64decode(m.content).decode().split("\n")
                       for m in plain.receive_messages(max_messages=32, visibility_timeout=1))
     finally:
         plain.close()
@@ -36,7 +37,7 @@ def test_functions_intake_enqueues_and_sends_nothing(azure_settings, tmp_path, m
     try:
         result = built.app.ingest(distinct_alerts(2))
         ids = sorted(n.id for n in result.notifications)
-        assert _queued(azure_settings) == ids  # one message per notification, for the queue trigger
+        assert [sorted(m) for m in _queued(azure_settings)] == [ids]  # one message names an intake's notifications
         assert captured(httpserver, 0) == []
         assert built.dispatcher.run_once(ids) == 2  # what the queue trigger does with them
         assert len(captured(httpserver, 2)) == 2
@@ -48,7 +49,7 @@ def test_functions_retry_is_enqueued_again_for_when_it_is_due(azure_settings, tm
     built = _build(FUNCTIONS, azure_settings, tmp_path, monkeypatch, httpserver, 503)
     try:
         [n] = built.app.ingest(distinct_alerts(1)).notifications
-        assert _queued(azure_settings) == [n.id]
+        assert _queued(azure_settings) == [[n.id]]
         assert built.dispatcher.run_once([n.id]) == 1  # 503: a retry is scheduled
         stored = built.app.store.get(n.id)
         assert (stored.status, stored.attempts) == ("pending", 1)

@@ -35,8 +35,10 @@ as a property:
 Times are epoch seconds stored as Edm.Double, as in SQLite (always written as floats: the service
 never compares a Double with an Int32).
 
-The queue carries notification ids, base64-encoded as the Functions queue trigger expects by
-default (host.json `messageEncoding: base64`).
+The queue carries notification ids, one a line and up to IDS_PER_MESSAGE a message (the
+notifications one intake call made, together: one request, one invocation that leases them
+concurrently), base64-encoded as the Functions queue trigger expects by default (host.json
+`messageEncoding: base64`).
 
 Credentials: a connection string (Azurite, account keys) or the account name with
 DefaultAzureCredential (managed identity). Neither is ever logged or put in an error message.
@@ -46,9 +48,9 @@ from __future__ import annotations
 
 import math
 
-from .entities import (BATCH, BODY, CHUNK_BYTES, DUPLICATE, DUPLICATE_END, LIST, LIST_END, LIST_LABELS_MAX, LIST_META,
-                       MARKER, MAX_BODY_BYTES, MAX_TEXT, MAX_VISIBILITY, NIDS_MAX_CHARS, NOTIFICATION_RK,
-                       PARALLEL_WRITES, SEPARATE_WRITES, _h, event_body)
+from .entities import (BATCH, BODY, CHUNK_BYTES, DUPLICATE, DUPLICATE_END, IDS_PER_MESSAGE, LIST, LIST_END,
+                       LIST_LABELS_MAX, LIST_META, MARKER, MAX_BODY_BYTES, MAX_TEXT, MAX_VISIBILITY, NIDS_MAX_CHARS,
+                       NOTIFICATION_RK, PARALLEL_WRITES, SEPARATE_WRITES, _h, event_body)
 from .intake import AzureEventLog
 from .outbox import AzureOutbox
 from .queries import AzureConsoleQueries
@@ -56,9 +58,9 @@ from .state import AzureStateDocuments
 from .tables import AZURITE_KEY, DEVELOPMENT_STORAGE, ENVIRONMENT_SETTINGS, _transport
 
 __all__ = ["AZURITE_KEY", "BATCH", "BODY", "CHUNK_BYTES", "DEVELOPMENT_STORAGE", "DUPLICATE", "DUPLICATE_END",
-           "ENVIRONMENT_SETTINGS", "LIST", "LIST_END", "LIST_LABELS_MAX", "LIST_META", "MARKER", "MAX_BODY_BYTES",
-           "MAX_TEXT", "MAX_VISIBILITY", "NIDS_MAX_CHARS", "NOTIFICATION_RK", "PARALLEL_WRITES", "SEPARATE_WRITES",
-           "AzureStore", "_h", "_transport", "event_body"]
+           "ENVIRONMENT_SETTINGS", "IDS_PER_MESSAGE", "LIST", "LIST_END", "LIST_LABELS_MAX", "LIST_META", "MARKER",
+           "MAX_BODY_BYTES", "MAX_TEXT", "MAX_VISIBILITY", "NIDS_MAX_CHARS", "NOTIFICATION_RK", "PARALLEL_WRITES",
+           "SEPARATE_WRITES", "AzureStore", "_h", "_transport", "event_body"]
 
 
 class AzureStore(AzureEventLog, AzureOutbox, AzureStateDocuments, AzureConsoleQueries):
@@ -67,10 +69,12 @@ class AzureStore(AzureEventLog, AzureOutbox, AzureStateDocuments, AzureConsoleQu
     remote = True  # every read is a network request: callers may reuse a shared document for a moment
 
     def enqueue(self, ids: list[str], delay_seconds: float = 0) -> None:
-        """One message per notification id (base64 text, as the queue trigger expects), visible after
-        `delay_seconds` (rounded up; at most about 7 days — the timer sweep catches anything later)."""
+        """The notification ids, up to IDS_PER_MESSAGE a message, one a line (base64 text, as the
+        queue trigger expects), visible after `delay_seconds` (rounded up; at most about 7 days —
+        the timer sweep catches anything later). The messages of one call go out concurrently."""
         if self.queue is None:
             raise RuntimeError("this AzureStore has no queue client")
         visibility = min(MAX_VISIBILITY, math.ceil(delay_seconds)) if delay_seconds > 0 else None
-        for nid in ids:
-            self.queue.send_message(nid, visibility_timeout=visibility)
+        ids = list(dict.fromkeys(ids))
+        self._parallel([lambda part=ids[i:i + IDS_PER_MESSAGE]: self.queue.send_message(
+            "\n".join(part), visibility_timeout=visibility) for i in range(0, len(ids), IDS_PER_MESSAGE)])

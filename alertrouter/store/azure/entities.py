@@ -26,6 +26,7 @@ MAX_TEXT = 16_000  # characters in a free-text property (64 KiB in UTF-16 even f
 HISTORY_IN_ROW = 16  # attempts kept in a notification's row (each at most ~33 KiB: ~530 KiB in all)
 HISTORY_DETAIL = MAX_TEXT // 2  # a longer detail goes to the attempts table, where it keeps MAX_TEXT
 MAX_VISIBILITY = 7 * 24 * 3600 - 60  # a queue message is hidden at most 7 days (and less than its TTL)
+IDS_PER_MESSAGE = 16  # notification ids a queue message names (the queue trigger takes up to 64: handlers/deliveries.py)
 BATCH = 100  # entity-group transaction limit
 SEPARATE_WRITES = 3  # up to this many rows of one partition are cheaper as single requests than as a transaction
 _OPTIMISTIC_TRIES = 8

@@ -36,42 +36,48 @@ class AzureOutbox(AzureOutboxUpkeep):
     def claim(self, now: float, limit: int, lease_seconds: float, owner: str,
               ids: Iterable[str] | None = None) -> list[Notification]:
         """Leases each candidate with a conditional merge on the etag it was read with. By ids (the
-        queue trigger), a notification this process created is leased on the etag its create
-        answered with, without reading it first; if it changed since (412), it is read as before."""
+        queue trigger; a message names up to IDS_PER_MESSAGE), each is read if need be and leased
+        concurrently: a notification this process created is leased on the etag its create answered
+        with, without reading it first; if it changed since (412), it is read as before."""
         if limit <= 0:
             return []
-        if ids is not None:
-            candidates = []
-            for i in dict.fromkeys(ids):
-                made = self._take_created(i)
-                e = made if made is not None and _due(made, now) else self._entity(self.notifications, _h(i),
-                                                                                    NOTIFICATION_RK)
-                if e is not None and _due(e, now):
-                    candidates.append(e)
-        else:
-            scan = self.notifications.query_entities(_DUE, parameters={"now": float(now)})
-            candidates = list(itertools.islice(scan, max(4 * limit, 200)))
-            random.shuffle(candidates)  # racing claimers start at different ones among equally due
-        candidates.sort(key=lambda e: float(e["next_attempt_at"]))
         until = float(now + lease_seconds)
+        if ids is not None:
+            wanted = list(dict.fromkeys(ids))[:limit]
+            got = self._parallel([lambda i=i: self._claim_id(i, now, owner, until) for i in wanted])
+            return sorted((n for n in got if n is not None), key=lambda n: n.next_attempt_at)
+        scan = self.notifications.query_entities(_DUE, parameters={"now": float(now)})
+        candidates = list(itertools.islice(scan, max(4 * limit, 200)))
+        random.shuffle(candidates)  # racing claimers start at different ones among equally due
+        candidates.sort(key=lambda e: float(e["next_attempt_at"]))
         claimed: list[Notification] = []
         for e in candidates:
             if len(claimed) >= limit:
                 break
             etag = self._lease(e, owner, until)
-            if etag is False and isinstance(e, _Made):  # changed since we made it: read it, try once more
-                e = self._entity(self.notifications, e["PartitionKey"], NOTIFICATION_RK)
-                etag = self._lease(e, owner, until) if e is not None and _due(e, now) else False
             if etag is False:
                 continue  # another dispatcher got it first (or it was purged, or is not due any more)
-            n = _to_n(e)
-            n.lease_owner, n.lease_until = owner, until
-            if ids is None:
-                self._take_created(n.id)  # leased by a scan: what intake remembered of it is stale
-            if etag:
-                self._remember_lease(n.id, owner, etag, n.attempts, _history_count(e))
-            claimed.append(n)
+            self._take_created(e["id"])  # leased by a scan: what intake remembered of it is stale
+            claimed.append(self._leased(e, owner, until, etag))
         return sorted(claimed, key=lambda n: n.next_attempt_at)
+
+    def _claim_id(self, nid: str, now: float, owner: str, until: float) -> Notification | None:
+        made = self._take_created(nid)
+        e = made if made is not None and _due(made, now) else self._entity(self.notifications, _h(nid), NOTIFICATION_RK)
+        if e is None or not _due(e, now):
+            return None
+        etag = self._lease(e, owner, until)
+        if etag is False and isinstance(e, _Made):  # changed since we made it: read it, try once more
+            e = self._entity(self.notifications, e["PartitionKey"], NOTIFICATION_RK)
+            etag = self._lease(e, owner, until) if e is not None and _due(e, now) else False
+        return None if etag is False else self._leased(e, owner, until, etag)
+
+    def _leased(self, e, owner: str, until: float, etag: str | None) -> Notification:
+        n = _to_n(e)
+        n.lease_owner, n.lease_until = owner, until
+        if etag:
+            self._remember_lease(n.id, owner, etag, n.attempts, _history_count(e))
+        return n
 
     def _lease(self, e, owner: str, until: float) -> str | None | bool:
         """Lease the entity as read (If-Match its etag): the new etag (None if the answer gave none),
