@@ -8,11 +8,13 @@ single: Azure Monitor alerts (common schema, distinct alert ids), one per POST t
 resolved: the resolutions of N such alerts, whose firings were taken in and delivered first
         (not counted).
 batch:  Azure ML RunStatusChanged (Failed) events, distinct run ids, in Event Grid batches of 100.
+runs:   the same on the shipped routing.yaml (a run's end goes to three roles), the runs' starts
+        (RunStatusChanged Running) taken in and delivered first (not counted).
 storm:  Azure Monitor alerts from ONE alert rule on N distinct resources, one per POST (on the
         shipped config they join one group and are targets of its first inhibit rule).
 
 single, resolved and batch run on throughput.py's one-route config (every event to one role, one
-notification each), storm on the shipped routing.yaml; the channels' variables are unset, so
+notification each), runs and storm on the shipped routing.yaml; the channels' variables are unset, so
 notices go to the built-in log channel (a file), and nothing leaves the machine. All of it runs in
 this process: the HTTP API object the Functions handlers call
 (alertrouter.http.api.HttpApi) over an App built with the Functions wiring (build.FUNCTIONS),
@@ -146,15 +148,17 @@ def monitor_alerts(n: int, storm: bool, tag: str) -> list[tuple[str, bytes, int]
     return out
 
 
-def aml_batches(n: int, tag: str) -> list[tuple[str, bytes, int]]:
+def aml_batches(n: int, tag: str, status: str = "failed") -> list[tuple[str, bytes, int]]:
+    """RunStatusChanged events of N runs (distinct run ids), in Event Grid batches of 100."""
     [proto] = json.loads((FIXTURES / "aml" / "aml-runstatuschanged-failed.eventgrid.json").read_text())
     out = []
     for start in range(0, n, BATCH):
         events = []
         for i in range(start, min(n, start + BATCH)):
             ev = copy.deepcopy(proto)
-            ev["id"] = f"{tag}-{i}"
+            ev["id"] = f"{tag}-{status}-{i}"
             ev["data"]["runId"] = f"run-{tag}-{i}"
+            ev["data"]["runStatus"] = status
             events.append(ev)
         out.append(("/api/eventgrid", json.dumps(events).encode(), len(events)))
     return out
@@ -172,7 +176,7 @@ def resolutions(alerts: list[tuple[str, bytes, int]]) -> list[tuple[str, bytes, 
 
 
 def posts(workload: str, n: int, tag: str):
-    if workload == "batch":
+    if workload in ("batch", "runs"):
         return aml_batches(n, tag)
     if workload == "resolved":
         return resolutions(monitor_alerts(n, False, tag))
@@ -232,7 +236,7 @@ class Harness:
 def run(workload: str, n: int, connection_string: str, trace: bool) -> dict:
     with tempfile.TemporaryDirectory(prefix="azure-path-") as tmp:
         config = ROOT / "routing.yaml"
-        if workload != "storm":
+        if workload not in ("storm", "runs"):
             config = Path(tmp) / "routing.yaml"
             config.write_text(BENCH_CONFIG)
         h = Harness(connection_string, Path(tmp) / "data", config)
@@ -241,8 +245,9 @@ def run(workload: str, n: int, connection_string: str, trace: bool) -> dict:
             for path, body, _ in posts("single", 1, f"warm{tag}"):  # one-time reads out of the count
                 h.post(path, body)
             h.deliver_enqueued()
-            if workload == "resolved":  # their firings first, taken in and delivered before the count
-                for path, body, _ in monitor_alerts(n, False, tag):
+            if workload in ("resolved", "runs"):  # their firings or starts first, not counted
+                for path, body, _ in monitor_alerts(n, False, tag) if workload == "resolved" else \
+                        aml_batches(n, tag, "running"):
                     h.post(path, body)
                 h.deliver_enqueued()
             work = posts(workload, n, tag)
@@ -293,7 +298,7 @@ def report(r: dict, trace: bool) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--workload", choices=["single", "resolved", "batch", "storm", "all"], default="all")
+    ap.add_argument("--workload", choices=["single", "resolved", "batch", "runs", "storm", "all"], default="all")
     ap.add_argument("--n", type=int, default=200, help="alerts per workload (default 200; batch: in batches of 100)")
     ap.add_argument("--trace-n", type=int, default=20,
                     help="alerts in the pass that names the code behind each request (0: no such pass)")
@@ -318,14 +323,15 @@ def main() -> None:
             ap.error(f"needs ALERTROUTER_AZURE__CONNECTION_STRING or Azurite: {reason}")
         azurite = Azurite(ROOT).start()
         conn = azurite.connection_string
-    workloads = ["single", "resolved", "batch", "storm"] if args.workload == "all" else [args.workload]
+    workloads = ["single", "resolved", "batch", "runs", "storm"] if args.workload == "all" else [args.workload]
     results = []
     quiet = open(os.devnull, "w")  # the log channel's console blocks (on Functions: the host's log)
     try:
         for w in workloads:
             if args.trace_n:
                 with contextlib.redirect_stderr(quiet):
-                    traced = run(w, min(args.trace_n, args.n) if w != "batch" else BATCH, conn, trace=True)
+                    traced = run(w, min(args.trace_n, args.n) if w not in ("batch", "runs") else BATCH, conn,
+                                 trace=True)
                 if not args.json:
                     print(report(traced, trace=True), flush=True)
             with contextlib.redirect_stderr(quiet):

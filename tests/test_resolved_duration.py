@@ -69,3 +69,34 @@ def test_without_a_usable_fired_time_the_store_is_asked(world, fired):
     event = resolved(fired)
     assert "Duration:" not in text(world, event)  # nothing in the store either: no duration, never a negative one
     assert world[1].asked == 1
+
+
+def test_the_ends_notifications_to_several_roles_ask_the_store_for_its_start_once(world):
+    """A run's end goes to three roles on the shipped config: the dispatcher's renderer asks the
+    store when the run started once, and keeps the answer a minute. A start not taken in yet (Event
+    Grid may deliver it after the end) is not kept as missing: the next render asks again."""
+    from datetime import datetime, timezone
+
+    from alertrouter.delivery.notification import KeptStarts, NotificationRenderer
+    from alertrouter.model import Event
+
+    loaded, store, channels = world
+    clock = [1000.0]
+    render = NotificationRenderer(loaded, Renderer(strict=True), store, lambda *_: None, lambda: clock[0])
+
+    def run_event(kind: str, minute: int) -> Event:
+        return Event(id=f"{kind}-1", source="aml", kind=kind, severity="error", title="Run r1 " + kind,
+                     time=datetime(2026, 12, 7, 10, minute, tzinfo=timezone.utc), fingerprint="aml-run:r1")
+
+    ended = run_event("run.failed", 42)
+    roles = list(loaded.config.roles)[:3]
+
+    def durations() -> list[bool]:
+        return ["Duration: 12 min" in "\n".join(render(ended, Target("r", role, LOG_CHANNEL),
+                                                       channels[LOG_CHANNEL]).parts.values()) for role in roles]
+
+    assert durations() == [False] * 3 and store.asked == 3  # the start not taken in yet: asked each time
+    store.ingest([(run_event("run.started", 30), [])], 1000.0)
+    assert durations() == [True] * 3 and store.asked == 4  # found once, kept for the others
+    clock[0] += KeptStarts.SECONDS
+    assert durations() == [True] * 3 and store.asked == 5  # a minute on: asked again

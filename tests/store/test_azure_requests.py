@@ -234,7 +234,7 @@ def test_the_azure_path_benchmark_counts_each_workloads_requests_and_cpu(azurite
                           cwd=root, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     rows = {r["workload"]: r for r in json.loads(done.stdout.strip().splitlines()[-1])}
-    single, resolved, batch, storm = rows["single"], rows["resolved"], rows["batch"], rows["storm"]
+    single, resolved, batch, runs, storm = (rows[w] for w in ("single", "resolved", "batch", "runs", "storm"))
     assert (single["alerts"], single["delivered"]) == (10, 10)
     assert single["requests_in"] == 6 * 10 and single["intake"]["POST queue message"] == 10
     assert single["delivery"]["PATCH Notifications entity"] == 2 * 10  # the lease, the result: nothing else
@@ -243,6 +243,10 @@ def test_the_azure_path_benchmark_counts_each_workloads_requests_and_cpu(azurite
     # naming the batch's notifications in one more (up to 16 a message)
     assert batch["requests_in"] == 3 * 10 + 2 and batch["intake"]["POST queue message"] == 1
     assert batch["delivery"]["PATCH Notifications entity"] == 2 * 10  # and the run's start, looked up
+    # a run's end on the shipped config: to two roles here (with no channel variables set, the QA
+    # role's two channels both fall back to the log channel); its start looked up once for both
+    assert runs["notifications"] == runs["delivered"] == 2 * 10
+    assert runs["delivery"]["GET Events query"] == 10 and runs["delivery"]["PATCH Notifications entity"] == 2 * 20
     # a resolution: the alert's state read and written, no run-start row; the silences' revision at
     # most once a second; delivered without looking its start up (the payload states when it fired)
     assert (resolved["alerts"], resolved["delivered"]) == (10, 10)
