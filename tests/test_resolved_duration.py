@@ -1,6 +1,7 @@
 """A resolved alert's duration: from the fired time its payload states (the common schema's
-firedDateTime) when there is one, without asking the store; from the store's run-start index when
-the payload states none, or states a fired time after the resolution (crafted or broken)."""
+firedDateTime) when there is one, without asking the store; from the alert's state document (when
+the firing it ends began) when the payload states none, or states a fired time after the resolution
+(crafted or broken). A run's end: from the store's run-start index, kept a minute by delivery."""
 
 from __future__ import annotations
 
@@ -21,11 +22,16 @@ RESOLVED = "monitor-metric-static-resolved.json"  # fired 13:58:24.37, resolved 
 
 
 class CountingStarts(SqliteStore):
+    """Counts the reads a duration takes: the run-start index, the alert's state document."""
     asked = 0
 
     def first_time(self, fingerprint, kind):
         self.asked += 1
         return super().first_time(fingerprint, kind)
+
+    def state_get(self, kind, key):
+        self.asked += kind == "alert"
+        return super().state_get(kind, key)
 
 
 def resolved(fired: str | None = "keep"):
@@ -100,3 +106,34 @@ def test_the_ends_notifications_to_several_roles_ask_the_store_for_its_start_onc
     assert durations() == [True] * 3 and store.asked == 4  # found once, kept for the others
     clock[0] += KeptStarts.SECONDS
     assert durations() == [True] * 3 and store.asked == 5  # a minute on: asked again
+
+
+def test_without_a_stated_fired_time_the_duration_is_since_the_firing_the_alert_state_says_it_ends(world):
+    """The alert's state document (kept by the pipeline for every alert) holds when its firing
+    began: a resolution without a usable fired time gets its duration from it. An alert that fires
+    again has the new firing's duration; a resolution rendered after the alert fired again has
+    none (its document has moved on), never a wrong one."""
+    from datetime import datetime, timedelta, timezone
+
+    from alertrouter.model import Event
+    from alertrouter.pipeline.inhibit import track_doc
+
+    loaded, store, _ = world
+    t0 = datetime(2026, 12, 7, 9, 0, tzinfo=timezone.utc)
+
+    def alert(kind: str, minutes: int) -> Event:
+        return Event(id=f"{kind}-{minutes}", source="azure-monitor", kind=kind, severity="error", title="CPU high",
+                     time=t0 + timedelta(minutes=minutes), fingerprint="legacy:cpu|vm1")
+
+    for e in (alert("alert.fired", 0), alert("alert.fired", 5)):  # fired, and re-notified while firing
+        track_doc(store, e, 1.0)
+    first_end = alert("alert.resolved", 17)
+    track_doc(store, first_end, 1.0)
+    assert "Duration: 17 min" in text(world, first_end)
+    for e in (alert("alert.fired", 60), alert("alert.resolved", 65)):
+        track_doc(store, e, 1.0)
+    assert "Duration: 5 min" in text(world, alert("alert.resolved", 65))
+    assert "Duration:" not in text(world, first_end)
+    store.asked = 0
+    text(world, first_end)
+    assert store.asked == 1

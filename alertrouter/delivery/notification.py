@@ -14,6 +14,7 @@ from ..config.load import LoadedConfig
 from ..config.types import LOG_CHANNEL, Target
 from ..model import Event
 from ..pipeline import RUN_ENDINGS
+from ..pipeline.inhibit import fired_since
 from ..rendering.renderer import Rendered, Renderer
 from ..store.base import Store
 
@@ -32,12 +33,15 @@ def channel_for(channels: dict[str, Channel], target: Target) -> Channel:
 class Starts(Protocol):
     def first_time(self, fingerprint: str, kind: str) -> datetime | None: ...
 
+    def state_get(self, kind: str, key: str) -> tuple[dict, int] | None: ...
+
 
 def render_notification(loaded: LoadedConfig, renderer: Renderer, store: Starts | None, event: Event,
                         target: Target, channel: Channel) -> Rendered:
     """Render one notification: the route's and the role's template folders first, the role's
     visibility and recipients, and for a run's or an alert's end when it began: as the event states
-    it (`stated_start`), else from the store."""
+    it (`stated_start`), else from the store (a run's start event; the firing the alert's state
+    document says the resolution ended)."""
     role = loaded.role(target.role)
     dirs = loaded.template_dirs(target.route, target.role)
     started_at = stated_start(event)
@@ -45,7 +49,8 @@ def render_notification(loaded: LoadedConfig, renderer: Renderer, store: Starts 
         if event.kind in RUN_ENDINGS:
             started_at = store.first_time(event.fingerprint, "run.started")
         elif event.kind == "alert.resolved":
-            started_at = store.first_time(event.fingerprint, "alert.fired")
+            start = fired_since(store, event)
+            started_at = datetime.fromtimestamp(start, event.time.tzinfo) if start is not None else None  # as time is
     return renderer.render(
         event, notification_id=notification_id(event.id, target), route=target.route, role=target.role,
         channel=target.channel, channel_kind=channel.template_kind, parts=channel.parts,
@@ -98,6 +103,9 @@ class KeptStarts:
         self.store, self.clock = store, clock
         self._kept: OrderedDict[tuple[str, str], tuple[datetime, float]] = OrderedDict()
         self._lock = threading.Lock()  # renders run on the dispatcher's lanes too
+
+    def state_get(self, kind: str, key: str) -> tuple[dict, int] | None:
+        return self.store.state_get(kind, key)
 
     def first_time(self, fingerprint: str, kind: str) -> datetime | None:
         key, now = (fingerprint, kind), self.clock()

@@ -42,7 +42,9 @@ FIRST_CREATE = "alert.fired"
 
 
 def track_doc(store, event: Event, now: float) -> tuple[dict | None, dict | None, int]:
-    """Record whether the event's alert fires; older events than the last one seen change nothing.
+    """Record whether the event's alert fires, and since when (`since`: a resolution keeps the start
+    of the firing it ends, which gives its duration); older events than the last one seen change
+    nothing.
     Returns (the previous document, the document as stored now, its version); the previous one is
     the stored one again when nothing changed.
 
@@ -50,7 +52,8 @@ def track_doc(store, event: Event, now: float) -> tuple[dict | None, dict | None
     there already is it read and updated."""
     t = event.time.timestamp()
     labels = {**event.labels, "source": event.source, "kind": event.kind, "severity": event.severity.value}
-    doc = {"firing": event.kind == "alert.fired", "time": t, "labels": labels, "title": event.title}
+    doc = {"firing": event.kind == "alert.fired", "time": t, "labels": labels, "title": event.title,
+           "since": t if event.kind == "alert.fired" else None}
     if doc["firing"] and store.state_put(KIND, event.fingerprint, doc, None, now):
         return None, doc, 1  # created first (see FIRST_CREATE): the alert was not known
     while True:
@@ -62,8 +65,32 @@ def track_doc(store, event: Event, now: float) -> tuple[dict | None, dict | None
         value, version = found
         if value["time"] > t:
             return value, value, version
+        doc["since"] = since(value, doc["firing"], t)
         if store.state_put(KIND, event.fingerprint, doc, version, now):
             return value, doc, version + 1
+
+
+def since(previous: dict, firing: bool, t: float) -> float | None:
+    """When the alert began firing, for its next document: a firing that goes on keeps the start it
+    had (documents written before `since` was kept: their last firing's time); a new firing starts
+    now; a resolution keeps the start of the firing it ends (its duration, `fired_since`)."""
+    start = previous.get("since", previous["time"] if previous.get("firing") else None)
+    if firing:
+        return start if previous.get("firing") and start is not None else t
+    return start
+
+
+def fired_since(store, event: Event) -> float | None:
+    """When the firing a resolution ends began, from the alert's document, if that document is this
+    resolution's (not a later firing or resolution) and the start is not after it."""
+    found = store.state_get(KIND, event.fingerprint)
+    if found is None:
+        return None
+    doc, t = found[0], event.time.timestamp()
+    start = doc.get("since")
+    if doc.get("firing") or doc.get("time") != t or start is None or start > t:
+        return None
+    return start
 
 
 def firing(store) -> dict[str, dict]:

@@ -103,5 +103,6 @@ class ChannelActivity:
 
 
 # The kinds whose earliest instant per fingerprint is asked for: a run's start (for its duration when
-# it ends), an alert's first firing (when it resolves). The Azure store keeps an index for these only.
-FIRST_TIME_KINDS = frozenset({"run.started", "alert.fired"})
+# it ends). The Azure store keeps an index for these only. (An alert's resolution takes its duration
+# from the fired time it states, or from the alert's state document: pipeline/inhibit.py `since`.)
+FIRST_TIME_KINDS = frozenset({"run.started"})

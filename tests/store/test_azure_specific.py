@@ -428,16 +428,19 @@ def test_finish_writes_the_result_without_reading_the_notification_back(azure_se
     other.close()
 
 
-def test_the_first_time_index_holds_run_starts_and_first_firings_only(azure_store):
-    """first_time is asked about run.started (a run's duration) and alert.fired (an alert's): other
-    kinds write no index row, and asking about one is a programming error, not a silent None."""
+def test_the_first_time_index_holds_run_starts_only(azure_store):
+    """first_time is asked about run.started (a run's duration; an alert's comes from its state
+    document): other kinds, firing alerts too, write no index row, and asking about one is a
+    programming error, not a silent None."""
     azure_store.ingest([(event("r1", kind="run.started", fingerprint="run:5"), []),
-                        (event("r2", kind="run.failed", fingerprint="run:5"), [])], T0)
+                        (event("r2", kind="run.failed", fingerprint="run:5"), []),
+                        (event("a1", kind="alert.fired", fingerprint="alert:5"), [])], T0)
     rows = list(azure_store.events.query_entities("PartitionKey ge 'first-' and PartitionKey lt 'first.'"))
     assert [r["event_id"] for r in rows] == ["r1"]
     assert azure_store.first_time("run:5", "run.started") is not None
-    with pytest.raises(ValueError, match="run.started"):
-        azure_store.first_time("run:5", "run.failed")
+    for kind in ("run.failed", "alert.fired"):
+        with pytest.raises(ValueError, match="run.started"):
+            azure_store.first_time("run:5", kind)
 
 
 def test_a_batch_is_taken_in_concurrently_in_order_and_a_repeated_id_once(azure_store):

@@ -20,7 +20,7 @@ as a property:
                                                                 without `v`, written before the list row came last)
                    PK "first-" h(fp, kind)   RK utc time "-" h(event id)   run-start index: the first
                                                                 row of the partition is the earliest
-                                                                (FIRST_TIME_KINDS only: run.started, alert.fired)
+                                                                (FIRST_TIME_KINDS only: run.started)
                    PK "ls-" inverted UTC day RK inverted instant "-" h(event id)   the event list's
                                                                 index: newest first, with the event's
                                                                 source, kind, severity, roles, labels;

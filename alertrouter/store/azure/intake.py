@@ -12,7 +12,7 @@ across partitions), each step's writes concurrent and all finished before the ne
        the event goes on like a new one
     2. every notification (create, put-if-absent: "already exists" = left by an earlier attempt
        that crashed, or written by an instance racing us: kept as is, never duplicated) and the
-       run-start index row (upsert; run.started and alert.fired only)
+       run-start index row (upsert; run.started only)
     3. the event list's rows, LAST: creating an event's row takes it in (the rows of a batch that
        share a day's partition in entity-group transactions). "Already exists" = a racing
        instance took the event in first: new=False. Both racers write the row at the keys the
@@ -23,8 +23,8 @@ Group) runs ingest again, which finds the record, adds no notification and answe
 all of the event's notifications (the stored ones), so they get dispatched. If the sender never
 retries, what was written is still complete enough to deliver: the record is there before any
 notification, so the timer sweep sends them. A crash after 3 loses nothing: the notifications are
-in the outbox. An event costs 2 requests, its record and its list row (3 for a run start or a firing
-alert: its run-start row), plus one per notification; a batch's event-list rows go 100 to a request.
+in the outbox. An event costs 2 requests, its record and its list row (3 for a run start: its
+run-start row), plus one per notification; a batch's event-list rows go 100 to a request.
 
 Records written before the list row was the last write (no `v` property) were taken in when their
 marker row (RK "event") was: a retry of one of those reads the marker, as the store did then.
