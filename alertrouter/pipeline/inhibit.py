@@ -53,7 +53,7 @@ def track_doc(store, event: Event, now: float) -> tuple[dict | None, dict | None
     t = event.time.timestamp()
     labels = {**event.labels, "source": event.source, "kind": event.kind, "severity": event.severity.value}
     doc = {"firing": event.kind == "alert.fired", "time": t, "labels": labels, "title": event.title,
-           "since": t if event.kind == "alert.fired" else None}
+           "since": t if event.kind == "alert.fired" else None, "after": None}
     if doc["firing"] and store.state_put(KIND, event.fingerprint, doc, None, now):
         return None, doc, 1  # created first (see FIRST_CREATE): the alert was not known
     while True:
@@ -63,21 +63,41 @@ def track_doc(store, event: Event, now: float) -> tuple[dict | None, dict | None
                 return None, doc, 1
             continue
         value, version = found
-        if value["time"] > t:
-            return value, value, version
-        doc["since"] = since(value, doc["firing"], t)
+        if value["time"] > t:  # an older event: the alert's state stays the newer one's
+            earlier = _earlier_start(value, doc["firing"], t)
+            if earlier is None:
+                return value, value, version
+            if store.state_put(KIND, event.fingerprint, earlier, version, now):
+                return earlier, earlier, version + 1
+            continue
+        doc["since"], doc["after"] = _streak(value, doc["firing"], t)
         if store.state_put(KIND, event.fingerprint, doc, version, now):
             return value, doc, version + 1
 
 
-def since(previous: dict, firing: bool, t: float) -> float | None:
-    """When the alert began firing, for its next document: a firing that goes on keeps the start it
-    had (documents written before `since` was kept: their last firing's time); a new firing starts
-    now; a resolution keeps the start of the firing it ends (its duration, `fired_since`)."""
-    start = previous.get("since", previous["time"] if previous.get("firing") else None)
-    if firing:
-        return start if previous.get("firing") and start is not None else t
-    return start
+def _start(doc: dict) -> float | None:
+    """When the firing a document describes (or, resolved, ended) began; documents written before
+    `since` was kept: a firing one's own time."""
+    return doc.get("since", doc["time"] if doc.get("firing") else None)
+
+
+def _streak(previous: dict, firing: bool, t: float) -> tuple[float | None, float | None]:
+    """(since, after) for the document an event at `t` writes over `previous`: a firing after a
+    resolution begins anew (after: that resolution's time); a firing that goes on, and a resolution
+    (the duration of the firing it ends), keep the start the previous document had."""
+    if firing and not previous.get("firing"):
+        return t, previous["time"]
+    return _start(previous), previous.get("after")
+
+
+def _earlier_start(doc: dict, firing: bool, t: float) -> dict | None:
+    """A firing older than the alert's document, taken in late (a retry), that began the firing the
+    document describes: no resolution is known between it and that start. The document with the
+    earlier start, else None (nothing to change)."""
+    start, after = _start(doc), doc.get("after")
+    if not firing or (after is not None and t <= after) or (start is not None and t >= start):
+        return None
+    return {**doc, "since": t}
 
 
 def fired_since(store, event: Event) -> float | None:
