@@ -44,9 +44,9 @@ FIRST_CREATE = "alert.fired"
 def track_doc(store, event: Event, now: float) -> tuple[dict | None, dict | None, int]:
     """Record whether the event's alert fires, and since when (`since`: a resolution keeps the start
     of the firing it ends, which gives its duration); older events than the last one seen change
-    nothing.
+    nothing, but a firing taken in late may move that start back (`_earlier_start`).
     Returns (the previous document, the document as stored now, its version); the previous one is
-    the stored one again when nothing changed.
+    the stored one again when the alert's state did not change (fires or not, labels).
 
     A firing alert's document is created before anything is read (FIRST_CREATE); only when it is
     there already is it read and updated."""
