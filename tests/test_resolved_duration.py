@@ -113,8 +113,8 @@ def test_the_ends_notifications_to_several_roles_ask_the_store_for_its_start_onc
 def test_without_a_stated_fired_time_the_duration_is_since_the_firing_the_alert_state_says_it_ends(world):
     """The alert's state document (kept by the pipeline for every alert) holds when its firing
     began: a resolution without a usable fired time gets its duration from it. An alert that fires
-    again has the new firing's duration; a resolution rendered after the alert fired again has
-    none (its document has moved on), never a wrong one."""
+    again has the new firing's duration; a resolution rendered after the alert fired again (its
+    delivery retried, deferred) still has its own, from the document's last resolutions."""
     from datetime import datetime, timedelta, timezone
 
     from alertrouter.model import Event
@@ -135,7 +135,8 @@ def test_without_a_stated_fired_time_the_duration_is_since_the_firing_the_alert_
     for e in (alert("alert.fired", 60), alert("alert.resolved", 65)):
         track_doc(store, e, 1.0)
     assert "Duration: 5 min" in text(world, alert("alert.resolved", 65))
-    assert "Duration:" not in text(world, first_end)
+    track_doc(store, alert("alert.fired", 90), 1.0)
+    assert "Duration: 17 min" in text(world, first_end)  # delivered late: still its own
     store.asked = 0
     text(world, first_end)
     assert store.asked == 1
@@ -166,12 +167,18 @@ def test_a_resolution_taken_in_order_lasts_from_the_start_of_the_firing_it_ends(
     from alertrouter.pipeline.inhibit import fired_since, track_doc
     from alertrouter.store.memory import MemoryStore
 
+    from alertrouter.pipeline.inhibit import ENDS_KEPT
+
     events = _events(steps)
     expected, store = _in_order_starts(events), MemoryStore()
     for e in events:
         track_doc(store, e, 1.0)
         if e.kind == "alert.resolved":
             assert fired_since(store, e) == expected[e.id]
+    # delivered later, after whatever came next: the last resolutions with a start keep it
+    kept = [e for e in events if e.kind == "alert.resolved" and expected[e.id] is not None][-ENDS_KEPT:]
+    for e in kept:
+        assert fired_since(store, e) == expected[e.id]
 
 
 @settings(max_examples=300, deadline=None)

@@ -93,7 +93,7 @@ class NotificationRenderer:
 class KeptStarts:
     """The store's `first_time`, its answers kept for a minute: the notifications of one run's end
     (on the shipped config, to three roles) render with one store read instead of one each (on
-    Azure a request each). Only a start found is kept: one not taken in yet (Event Grid may deliver
+    Azure a request each; renders on the dispatcher's concurrent lanes may each miss at once). Only a start found is kept: one not taken in yet (Event Grid may deliver
     a run's start after its end) is asked for again by the next render."""
 
     SECONDS = 60.0

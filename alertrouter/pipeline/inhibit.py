@@ -39,6 +39,7 @@ CANDIDATES = 4  # index documents read per lookup (the first that still fires th
 # resolved once), so its documents are created first and read only if that finds one there: on
 # Azure one request where a read and a write were two; a resolved alert is read first as before.
 FIRST_CREATE = "alert.fired"
+ENDS_KEPT = 8  # resolutions whose start an alert's document keeps (`fired_since`)
 
 
 def track_doc(store, event: Event, now: float) -> tuple[dict | None, dict | None, int]:
@@ -53,7 +54,7 @@ def track_doc(store, event: Event, now: float) -> tuple[dict | None, dict | None
     t = event.time.timestamp()
     labels = {**event.labels, "source": event.source, "kind": event.kind, "severity": event.severity.value}
     doc = {"firing": event.kind == "alert.fired", "time": t, "labels": labels, "title": event.title,
-           "since": t if event.kind == "alert.fired" else None, "after": None}
+           "since": t if event.kind == "alert.fired" else None, "after": None, "ends": []}
     if doc["firing"] and store.state_put(KIND, event.fingerprint, doc, None, now):
         return None, doc, 1  # created first (see FIRST_CREATE): the alert was not known
     while True:
@@ -71,6 +72,9 @@ def track_doc(store, event: Event, now: float) -> tuple[dict | None, dict | None
                 return earlier, earlier, version + 1
             continue
         doc["since"], doc["after"] = _streak(value, doc["firing"], t)
+        doc["ends"] = list(value.get("ends", []))[-ENDS_KEPT:]
+        if not doc["firing"] and doc["since"] is not None:  # what this resolution lasted, kept for its delivery
+            doc["ends"] = (doc["ends"] + [[t, doc["since"]]])[-ENDS_KEPT:]
         if store.state_put(KIND, event.fingerprint, doc, version, now):
             return value, doc, version + 1
 
@@ -97,20 +101,27 @@ def _earlier_start(doc: dict, firing: bool, t: float) -> dict | None:
     start, after = _start(doc), doc.get("after")
     if not firing or (after is not None and t <= after) or (start is not None and t >= start):
         return None
-    return {**doc, "since": t}
+    ends = [list(end) for end in doc.get("ends", [])]
+    if not doc.get("firing") and ends and ends[-1][0] == doc["time"]:  # the resolution it describes lasted longer
+        ends[-1][1] = t
+    elif not doc.get("firing"):
+        ends = (ends + [[doc["time"], t]])[-ENDS_KEPT:]
+    return {**doc, "since": t, "ends": ends}
 
 
 def fired_since(store, event: Event) -> float | None:
-    """When the firing a resolution ends began, from the alert's document, if that document is this
-    resolution's (not a later firing or resolution) and the start is not after it."""
+    """When the firing a resolution ends began, from the alert's document: the resolution's entry in
+    its last ENDS_KEPT resolutions (so a resolution delivered after the alert fired again still has
+    its duration), or for a document written before those were kept, its own start if it is this
+    resolution's. None when not known, or if the start would be after the resolution."""
     found = store.state_get(KIND, event.fingerprint)
     if found is None:
         return None
     doc, t = found[0], event.time.timestamp()
-    start = doc.get("since")
-    if doc.get("firing") or doc.get("time") != t or start is None or start > t:
-        return None
-    return start
+    start = next((s for at, s in reversed(doc.get("ends", [])) if at == t), None)
+    if start is None and not doc.get("firing") and doc.get("time") == t:
+        start = doc.get("since")
+    return start if start is not None and start <= t else None
 
 
 def firing(store) -> dict[str, dict]:

@@ -186,6 +186,33 @@ def test_racing_instances_take_a_batch_in_once_with_one_list_row_an_event(azure_
     other.close()
 
 
+def test_claim_by_ids_leases_the_due_ones_up_to_the_limit_and_keeps_those_leased_when_one_fails(
+        azure_store, monkeypatch, caplog):
+    """A queue message names several notifications: the earliest due ones up to the limit are
+    leased (the rest stay as they were); a lease that fails leaves its notification to the sweep
+    and the others are claimed; when every lease fails, the error is raised (the message retried)."""
+    azure_store.ingest([(event("e1"), notes("e1", 5))], T0)
+    ids = [f"e1-n{k}" for k in range(5)]
+    assert [n.id for n in azure_store.claim(T0, 2, 30, "A", ids)] == ids[:2]  # the earliest due first (by id here)
+    assert [azure_store.get(i).lease_owner for i in ids] == ["A", "A", "", "", ""]
+    lease = azure_store._lease
+
+    def flaky(e, owner, until):
+        if e["id"] == "e1-n3":
+            raise ConnectionError("storage unreachable")
+        return lease(e, owner, until)
+
+    monkeypatch.setattr(azure_store, "_lease", flaky)
+    with caplog.at_level(logging.WARNING, logger="alertrouter.store.azure"):
+        got = azure_store.claim(T0, 10, 30, "B", ids)
+    assert sorted(n.id for n in got) == ["e1-n2", "e1-n4"]  # n0 and n1 are A's
+    assert "1 of 3 leases failed (ConnectionError" in caplog.text
+    with pytest.raises(ConnectionError):
+        azure_store.claim(T0, 10, 30, "C", ["e1-n3"])
+    monkeypatch.undo()
+    assert [n.id for n in azure_store.claim(T0, 10, 30, "C", ids)] == ["e1-n3"]
+
+
 def test_instances_never_claim_the_same_notification(azure_settings, azure_store):
     azure_store.ingest([(event(f"e{i}"), notes(f"e{i}", 6)) for i in range(5)], T0)
     stores = [azure_store, twin(azure_settings), twin(azure_settings)]

@@ -15,6 +15,7 @@ taken over records nothing.
 from __future__ import annotations
 
 import itertools
+import logging
 import random
 from typing import Iterable
 
@@ -27,6 +28,8 @@ from .entities import (_OPTIMISTIC_TRIES, NOTIFICATION_RK, _clip, _conflict, _h,
                        _history_count, _history_in_row, _history_of, _history_rows, _to_attempt, _to_n)
 from .upkeep import AzureOutboxUpkeep
 
+log = logging.getLogger("alertrouter.store.azure")
+
 _DUE = "status eq 'pending' and next_attempt_at le @now and lease_until le @now"
 
 
@@ -36,21 +39,32 @@ class AzureOutbox(AzureOutboxUpkeep):
     def claim(self, now: float, limit: int, lease_seconds: float, owner: str,
               ids: Iterable[str] | None = None) -> list[Notification]:
         """Leases each candidate with a conditional merge on the etag it was read with. By ids (the
-        queue trigger; a message names up to IDS_PER_MESSAGE), each is read if need be and leased
-        concurrently: a notification this process created is leased on the etag its create answered
-        with, without reading it first; if it changed since (412), it is read as before."""
+        queue trigger; a message names up to IDS_PER_MESSAGE), the due ones are found concurrently
+        (a notification this process created is not read: its create's answer is used), the
+        earliest `limit` of them leased concurrently; a lease on a created one that changed since
+        (412) reads it and tries once more. A lease that fails with an error leaves its notification
+        to the sweep when others were leased (they are sent now, not held until the message's retry);
+        when none was, the error is raised (the message is retried)."""
         if limit <= 0:
             return []
         until = float(now + lease_seconds)
         if ids is not None:
-            wanted = list(dict.fromkeys(ids))[:limit]
-            got = self._parallel([lambda i=i: self._claim_id(i, now, owner, until) for i in wanted])
-            return sorted((n for n in got if n is not None), key=lambda n: n.next_attempt_at)
+            found = self._parallel([lambda i=i: self._due_by_id(i, now) for i in dict.fromkeys(ids)])
+            due = sorted((e for e in found if e is not None), key=lambda e: float(e["next_attempt_at"]))[:limit]
+            got = self._parallel([lambda e=e: _outcome(lambda: self._lease_found(e, now, owner, until)) for e in due])
+            claimed = [n for n in got if isinstance(n, Notification)]
+            failed = [x for x in got if isinstance(x, Exception)]
+            if failed and not claimed:
+                raise failed[0]
+            if failed:
+                log.warning("%d of %d leases failed (%s, status %s); the sweep takes those notifications",
+                            len(failed), len(due), type(failed[0]).__name__, getattr(failed[0], "status_code", None))
+            return sorted(claimed, key=lambda n: n.next_attempt_at)
         scan = self.notifications.query_entities(_DUE, parameters={"now": float(now)})
         candidates = list(itertools.islice(scan, max(4 * limit, 200)))
         random.shuffle(candidates)  # racing claimers start at different ones among equally due
         candidates.sort(key=lambda e: float(e["next_attempt_at"]))
-        claimed: list[Notification] = []
+        claimed = []
         for e in candidates:
             if len(claimed) >= limit:
                 break
@@ -61,11 +75,13 @@ class AzureOutbox(AzureOutboxUpkeep):
             claimed.append(self._leased(e, owner, until, etag))
         return sorted(claimed, key=lambda n: n.next_attempt_at)
 
-    def _claim_id(self, nid: str, now: float, owner: str, until: float) -> Notification | None:
+    def _due_by_id(self, nid: str, now: float):
+        """The notification's entity if it is due: as this process created it, else read."""
         made = self._take_created(nid)
         e = made if made is not None and _due(made, now) else self._entity(self.notifications, _h(nid), NOTIFICATION_RK)
-        if e is None or not _due(e, now):
-            return None
+        return e if e is not None and _due(e, now) else None
+
+    def _lease_found(self, e, now: float, owner: str, until: float) -> Notification | None:
         etag = self._lease(e, owner, until)
         if etag is False and isinstance(e, _Made):  # changed since we made it: read it, try once more
             e = self._entity(self.notifications, e["PartitionKey"], NOTIFICATION_RK)
@@ -251,6 +267,14 @@ class _Made(dict):
     def __init__(self, entity: dict, etag: str):
         super().__init__(entity)
         self.metadata = {"etag": etag}
+
+
+def _outcome(call):
+    """The call's result, or the exception it raised (to be weighed with its siblings')."""
+    try:
+        return call()
+    except Exception as exc:  # noqa: BLE001 - handed back, raised or logged by the caller
+        return exc
 
 
 def _due(e, now: float) -> bool:
