@@ -218,10 +218,9 @@ class Harness:
 
     def _messages(self, notifications) -> None:
         """The messages the store's enqueue sends for an intake call's notifications."""
-        from alertrouter.store.azure import IDS_PER_MESSAGE
+        from alertrouter.store.azure import messages
 
-        ids = list(dict.fromkeys(n.id for n in notifications))
-        self.enqueued += [ids[i:i + IDS_PER_MESSAGE] for i in range(0, len(ids), IDS_PER_MESSAGE)]
+        self.enqueued += [m.split("\n") for m in messages([n.id for n in notifications])]
 
     def deliver_enqueued(self) -> int:
         """What the queue trigger does, one message at a time."""

@@ -72,7 +72,7 @@ def track_doc(store, event: Event, now: float) -> tuple[dict | None, dict | None
                 return earlier, earlier, version + 1
             continue
         doc["since"], doc["after"] = _streak(value, doc["firing"], t)
-        doc["ends"] = list(value.get("ends", []))[-ENDS_KEPT:]
+        doc["ends"] = value.get("ends", [])
         if not doc["firing"] and doc["since"] is not None:  # what this resolution lasted, kept for its delivery
             doc["ends"] = (doc["ends"] + [[t, doc["since"]]])[-ENDS_KEPT:]
         if store.state_put(KIND, event.fingerprint, doc, version, now):
@@ -112,15 +112,13 @@ def _earlier_start(doc: dict, firing: bool, t: float) -> dict | None:
 def fired_since(store, event: Event) -> float | None:
     """When the firing a resolution ends began, from the alert's document: the resolution's entry in
     its last ENDS_KEPT resolutions (so a resolution delivered after the alert fired again still has
-    its duration), or for a document written before those were kept, its own start if it is this
-    resolution's. None when not known, or if the start would be after the resolution."""
+    its duration). None when not known (documents written before starts were kept have none), or
+    if the start would be after the resolution."""
     found = store.state_get(KIND, event.fingerprint)
     if found is None:
         return None
-    doc, t = found[0], event.time.timestamp()
-    start = next((s for at, s in reversed(doc.get("ends", [])) if at == t), None)
-    if start is None and not doc.get("firing") and doc.get("time") == t:
-        start = doc.get("since")
+    t = event.time.timestamp()
+    start = next((s for at, s in reversed(found[0].get("ends", [])) if at == t), None)
     return start if start is not None and start <= t else None
 
 

@@ -60,7 +60,7 @@ from .tables import AZURITE_KEY, DEVELOPMENT_STORAGE, ENVIRONMENT_SETTINGS, _tra
 __all__ = ["AZURITE_KEY", "BATCH", "BODY", "CHUNK_BYTES", "DEVELOPMENT_STORAGE", "DUPLICATE", "DUPLICATE_END",
            "ENVIRONMENT_SETTINGS", "IDS_PER_MESSAGE", "LIST", "LIST_END", "LIST_LABELS_MAX", "LIST_META", "MARKER",
            "MAX_BODY_BYTES", "MAX_TEXT", "MAX_VISIBILITY", "NIDS_MAX_CHARS", "NOTIFICATION_RK", "PARALLEL_WRITES",
-           "SEPARATE_WRITES", "AzureStore", "_h", "_transport", "event_body"]
+           "SEPARATE_WRITES", "AzureStore", "_h", "_transport", "event_body", "messages"]
 
 
 class AzureStore(AzureEventLog, AzureOutbox, AzureStateDocuments, AzureConsoleQueries):
@@ -75,6 +75,11 @@ class AzureStore(AzureEventLog, AzureOutbox, AzureStateDocuments, AzureConsoleQu
         if self.queue is None:
             raise RuntimeError("this AzureStore has no queue client")
         visibility = min(MAX_VISIBILITY, math.ceil(delay_seconds)) if delay_seconds > 0 else None
-        ids = list(dict.fromkeys(ids))
-        self._parallel([lambda part=ids[i:i + IDS_PER_MESSAGE]: self.queue.send_message(
-            "\n".join(part), visibility_timeout=visibility) for i in range(0, len(ids), IDS_PER_MESSAGE)])
+        self._parallel([lambda m=m: self.queue.send_message(m, visibility_timeout=visibility) for m in messages(ids)])
+
+
+def messages(ids: list[str]) -> list[str]:
+    """The queue messages that name these notification ids: each id once, one a line, up to
+    IDS_PER_MESSAGE a message (handlers/deliveries.py reads them)."""
+    ids = list(dict.fromkeys(ids))
+    return ["\n".join(ids[i:i + IDS_PER_MESSAGE]) for i in range(0, len(ids), IDS_PER_MESSAGE)]

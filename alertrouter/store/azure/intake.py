@@ -131,30 +131,30 @@ class AzureEventLog(Tables):
         A few rows as single creates (an entity-group transaction costs the SDK four plain requests'
         CPU), more of one day's partition in transactions of up to 100; a transaction refused
         because a row is there already (a racing instance took that event in) goes row by row."""
-        rows = {id(t): _list_row(t.event, t.notifications, t.received_at, t.list_pk, t.list_rk) for t in going}
+        for t in going:
+            t.row = _list_row(t.event, t.notifications, t.received_at, t.list_pk, t.list_rk)
         if len(going) <= SEPARATE_WRITES:
-            return self._parallel([lambda t=t: self._create_row(t, rows[id(t)], now) for t in going])
+            return self._parallel([lambda t=t: self._create_row(t, now) for t in going])
         by_pk: dict[str, list] = {}
         for t in going:
             by_pk.setdefault(t.list_pk, []).append(t)
         parts = [part[i:i + BATCH] for part in by_pk.values() for i in range(0, len(part), BATCH)]
-        made = dict(zip(map(id, going), [False] * len(going)))
-        for part, result in zip(parts, self._parallel([lambda p=p: self._create_rows(p, rows, now) for p in parts])):
-            made.update(zip(map(id, part), result))
+        done = self._parallel([lambda p=p: self._create_rows(p, now) for p in parts])
+        made = {id(t): new for part, news in zip(parts, done) for t, new in zip(part, news)}
         return [made[id(t)] for t in going]
 
-    def _create_rows(self, part: list["_Intake"], rows: dict, now: float) -> list[bool]:
+    def _create_rows(self, part: list["_Intake"], now: float) -> list[bool]:
         try:
-            self.events.submit_transaction([("create", rows[id(t)]) for t in part])
+            self.events.submit_transaction([("create", t.row) for t in part])
             return [True] * len(part)
         except TableTransactionError as e:
             if e.status_code != 409:
                 raise
-        return [self._create_row(t, rows[id(t)], now) for t in part]
+        return [self._create_row(t, now) for t in part]
 
-    def _create_row(self, t: "_Intake", row: dict, now: float) -> bool:
+    def _create_row(self, t: "_Intake", now: float) -> bool:
         try:
-            self.events.create_entity(row)
+            self.events.create_entity(t.row)
             return True
         except ResourceExistsError:
             self._duplicate(t.epk, now)
@@ -258,6 +258,7 @@ class _Intake:
         self.received_at = now
         self.list_pk, self.list_rk = _list_keys(event.id, now)
         self.record: dict = {}
+        self.row: dict = {}  # its event-list row (step 3)
         self.stored: list[Notification] = []
         self.slots: list[int] = []
         self.outcome: IngestOutcome | None = None

@@ -51,7 +51,7 @@ class AzureOutbox(AzureOutboxUpkeep):
         if ids is not None:
             found = self._parallel([lambda i=i: self._due_by_id(i, now) for i in dict.fromkeys(ids)])
             due = sorted((e for e in found if e is not None), key=lambda e: float(e["next_attempt_at"]))[:limit]
-            got = self._parallel([lambda e=e: _outcome(lambda: self._lease_found(e, now, owner, until)) for e in due])
+            got = self._parallel([lambda e=e: self._lease_found(e, now, owner, until) for e in due], errors=True)
             claimed = [n for n in got if isinstance(n, Notification)]
             failed = [x for x in got if isinstance(x, Exception)]
             if failed and not claimed:
@@ -267,14 +267,6 @@ class _Made(dict):
     def __init__(self, entity: dict, etag: str):
         super().__init__(entity)
         self.metadata = {"etag": etag}
-
-
-def _outcome(call):
-    """The call's result, or the exception it raised (to be weighed with its siblings')."""
-    try:
-        return call()
-    except Exception as exc:  # noqa: BLE001 - handed back, raised or logged by the caller
-        return exc
 
 
 def _due(e, now: float) -> bool:

@@ -110,10 +110,11 @@ class Tables:
                              "ALERTROUTER_AZURE__ACCOUNT_NAME (managed identity)")
         return cls(tables, queue, azure.table_prefix, create=create)
 
-    def _parallel(self, calls: list) -> list:
+    def _parallel(self, calls: list, *, errors: bool = False) -> list:
         """Run independent storage calls concurrently; results in order; the first error raised
-        once all have finished (so nothing runs on after the caller has moved on)."""
-        if len(calls) <= 1:
+        once all have finished (so nothing runs on after the caller has moved on), or with
+        `errors`, each call's exception in its place, for the caller to weigh."""
+        if len(calls) <= 1 and not errors:
             return [call() for call in calls]
         if self._pool is None:
             with self._pool_lock:
@@ -121,6 +122,8 @@ class Tables:
                     self._pool = ThreadPoolExecutor(max_workers=PARALLEL_WRITES, thread_name_prefix="azstore")
         futures = [self._pool.submit(call) for call in calls]
         wait(futures)
+        if errors:
+            return [f.exception() or f.result() for f in futures]
         return [f.result() for f in futures]
 
     def _list_meta(self, now: float | None) -> tuple[float, bool] | None:
